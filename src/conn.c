@@ -1,0 +1,478 @@
+/* One TCP connection: connect, synchronous login-phase exchange, then a receive thread that
+ * decodes PDUs and a send thread that writes queued PDUs with one writev per batch. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+
+#define MAX_AHS 1024
+#define TX_BATCH 256 /* PDUs per writev */
+
+struct conn {
+	char label[128];
+	int fd;
+	pthread_t rx_thread, tx_thread;
+	int threads_started;
+	struct conn_handler handler;
+	uint32_t max_recv_dsl;
+	uint8_t *scratch;
+
+	pthread_mutex_t tx_lock;
+	pthread_cond_t tx_cond;
+	struct txreq *tx_head, *tx_tail;
+	int stopping;
+	int tx_failed;
+	char abort_reason[160]; /* under tx_lock */
+};
+
+struct conn *conn_new(const char *label)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	snprintf(c->label, sizeof(c->label), "%s", label);
+	c->fd = -1;
+	pthread_mutex_init(&c->tx_lock, NULL);
+	pthread_cond_init(&c->tx_cond, NULL);
+	return c;
+}
+
+const char *conn_label(const struct conn *c)
+{
+	return c->label;
+}
+
+int conn_connect(struct conn *c, const char *addr, uint16_t port, const char *netdev,
+		 int timeout_s, char *err, size_t errlen)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+	struct pollfd pfd;
+	int fd, one = 1, r, soerr = 0;
+	socklen_t sl = sizeof(soerr);
+
+	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1) {
+		snprintf(err, errlen, "bad IPv4 address '%s'", addr);
+		return -EINVAL;
+	}
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -errno;
+	}
+	if (netdev && *netdev &&
+	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, netdev, (socklen_t)strlen(netdev)) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot bind to network device %s: %s", netdev, strerror(errno));
+		close(fd);
+		return r;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	r = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+	if (r < 0 && errno != EINPROGRESS) {
+		r = -errno;
+		snprintf(err, errlen, "connect to %s:%u: %s", addr, port, strerror(errno));
+		close(fd);
+		return r;
+	}
+	pfd.fd = fd;
+	pfd.events = POLLOUT;
+	r = poll(&pfd, 1, timeout_s * 1000);
+	if (r == 0) {
+		snprintf(err, errlen, "connect to %s:%u: timed out after %d s", addr, port, timeout_s);
+		close(fd);
+		return -ETIMEDOUT;
+	}
+	if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
+		if (!soerr)
+			soerr = errno;
+		snprintf(err, errlen, "connect to %s:%u: %s", addr, port, strerror(soerr));
+		close(fd);
+		return -soerr;
+	}
+	/* Back to blocking mode: each thread blocks on its own direction. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	c->fd = fd;
+	return 0;
+}
+
+/* Read exactly len bytes; timeout_ms < 0 waits forever. 0, -ECONNRESET on EOF, -errno. */
+static int recv_all(int fd, void *buf, size_t len, int timeout_ms)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n;
+
+		if (timeout_ms >= 0) {
+			struct pollfd pfd = {.fd = fd, .events = POLLIN};
+			int r = poll(&pfd, 1, timeout_ms);
+
+			if (r == 0)
+				return -ETIMEDOUT;
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				return -errno;
+			}
+		}
+		n = recv(fd, p, len, timeout_ms >= 0 ? MSG_DONTWAIT : MSG_WAITALL);
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int discard(int fd, size_t len, int timeout_ms)
+{
+	uint8_t junk[256];
+
+	while (len) {
+		size_t n = len < sizeof(junk) ? len : sizeof(junk);
+		int r = recv_all(fd, junk, n, timeout_ms);
+
+		if (r)
+			return r;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Write a whole iovec array, advancing over partial writes. */
+static int writev_all(int fd, struct iovec *iov, int cnt)
+{
+	while (cnt > 0) {
+		ssize_t n = writev(fd, iov, cnt > IOV_MAX ? IOV_MAX : cnt);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		while (cnt > 0 && (size_t)n >= iov->iov_len) {
+			n -= (ssize_t)iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+static const uint8_t zero_pad[4];
+
+int conn_send_sync(struct conn *c, const uint8_t bhs[BHS_LEN], const void *data, uint32_t dsl,
+		   char *err, size_t errlen)
+{
+	struct iovec iov[3] = {
+		{(void *)bhs, BHS_LEN},
+		{(void *)data, dsl},
+		{(void *)zero_pad, pad4(dsl) - dsl},
+	};
+	int r = writev_all(c->fd, iov, 3);
+
+	if (r < 0)
+		snprintf(err, errlen, "send: %s", strerror(-r));
+	return r;
+}
+
+static int recv_header(struct conn *c, struct pdu_hdr *h, int timeout_ms, char *err, size_t errlen)
+{
+	uint8_t bhs[BHS_LEN];
+	int r = recv_all(c->fd, bhs, BHS_LEN, timeout_ms);
+
+	if (r) {
+		if (r == -ECONNRESET)
+			snprintf(err, errlen, "the target closed the connection");
+		else if (r == -ETIMEDOUT)
+			snprintf(err, errlen, "no answer from the target within %d s", timeout_ms / 1000);
+		else
+			snprintf(err, errlen, "receive: %s", strerror(-r));
+		return r;
+	}
+	r = pdu_decode(bhs, h, err, errlen);
+	if (r)
+		return r;
+	if (h->ahs_len > MAX_AHS) {
+		snprintf(err, errlen, "%s with %u bytes of AHS", pdu_opcode_name(h->opcode),
+			 h->ahs_len);
+		return -EPROTO;
+	}
+	/* No AHS type is meaningful to an initiator in the PDUs it receives: skip it. */
+	r = discard(c->fd, h->ahs_len, timeout_ms);
+	if (r)
+		snprintf(err, errlen, "receive: %s", strerror(-r));
+	return r;
+}
+
+static int recv_data(struct conn *c, const struct pdu_hdr *h, void *dst, int timeout_ms,
+		     char *err, size_t errlen)
+{
+	int r = recv_all(c->fd, dst, h->dsl, timeout_ms);
+
+	if (!r)
+		r = discard(c->fd, pad4(h->dsl) - h->dsl, timeout_ms);
+	if (r)
+		snprintf(err, errlen, "receive: %s",
+			 r == -ECONNRESET ? "the target closed the connection" : strerror(-r));
+	return r;
+}
+
+int conn_recv_sync(struct conn *c, struct pdu_hdr *h, void *buf, uint32_t bufmax, int timeout_s,
+		   char *err, size_t errlen)
+{
+	int r = recv_header(c, h, timeout_s * 1000, err, errlen);
+
+	if (r)
+		return r;
+	if (h->dsl > bufmax) {
+		snprintf(err, errlen, "%s with a %u-byte data segment, more than the %u allowed",
+			 pdu_opcode_name(h->opcode), h->dsl, bufmax);
+		return -EPROTO;
+	}
+	return recv_data(c, h, buf, timeout_s * 1000, err, errlen);
+}
+
+static void *rx_main(void *arg)
+{
+	struct conn *c = arg;
+	char err[256] = "";
+	int r;
+
+	for (;;) {
+		struct pdu_hdr h;
+		void *dst = NULL;
+
+		r = recv_header(c, &h, -1, err, sizeof(err));
+		if (r)
+			break;
+		if (h.dsl > c->max_recv_dsl) {
+			snprintf(err, sizeof(err),
+				 "%s with a %u-byte data segment, more than MaxRecvDataSegmentLength %u",
+				 pdu_opcode_name(h.opcode), h.dsl, c->max_recv_dsl);
+			r = -EPROTO;
+			break;
+		}
+		r = c->handler.rx_begin(c->handler.arg, &h, &dst, err, sizeof(err));
+		if (r)
+			break;
+		if (h.dsl) {
+			if (!dst)
+				dst = c->scratch;
+			r = recv_data(c, &h, dst, -1, err, sizeof(err));
+			if (r)
+				break;
+		}
+		r = c->handler.rx_end(c->handler.arg, &h, h.dsl ? dst : NULL, err, sizeof(err));
+		if (r)
+			break;
+	}
+	pthread_mutex_lock(&c->tx_lock);
+	r = c->stopping;
+	c->stopping = 1;
+	if (c->abort_reason[0])
+		snprintf(err, sizeof(err), "%s", c->abort_reason);
+	pthread_cond_signal(&c->tx_cond);
+	pthread_mutex_unlock(&c->tx_lock);
+	shutdown(c->fd, SHUT_RDWR);
+	if (!r)
+		c->handler.failed(c->handler.arg, -EIO, err);
+	return NULL;
+}
+
+static void free_owned(struct txreq *r)
+{
+	while (r) {
+		struct txreq *next = r->next;
+
+		if (r->owned)
+			free(r);
+		r = next;
+	}
+}
+
+struct sent_cb {
+	void (*fn)(void *ctx, int err);
+	void *ctx;
+};
+
+static void *tx_main(void *arg)
+{
+	struct conn *c = arg;
+	uint8_t hdrs[TX_BATCH][BHS_LEN];
+	struct iovec iov[TX_BATCH * 3];
+	struct txreq *owned[TX_BATCH];
+	struct sent_cb cbs[TX_BATCH];
+	struct txreq *rest;
+
+	pthread_mutex_lock(&c->tx_lock);
+	for (;;) {
+		int cnt = 0, nowned = 0, ncb = 0, n = 0, r;
+
+		while (!c->tx_head && !c->stopping)
+			pthread_cond_wait(&c->tx_cond, &c->tx_lock);
+		if (c->stopping)
+			break;
+		/* Take up to TX_BATCH PDUs. Each txreq is read here and never after the write:
+		 * once its bytes are out, the task it belongs to may complete. */
+		while (c->tx_head && n < TX_BATCH) {
+			struct txreq *t = c->tx_head;
+
+			c->tx_head = t->next;
+			memcpy(hdrs[n], t->bhs, BHS_LEN);
+			iov[cnt].iov_base = hdrs[n];
+			iov[cnt++].iov_len = BHS_LEN;
+			if (t->dsl) {
+				iov[cnt].iov_base = (void *)t->data;
+				iov[cnt++].iov_len = t->dsl;
+				if (pad4(t->dsl) != t->dsl) {
+					iov[cnt].iov_base = (void *)zero_pad;
+					iov[cnt++].iov_len = pad4(t->dsl) - t->dsl;
+				}
+			}
+			if (t->sent)
+				cbs[ncb++] = (struct sent_cb){t->sent, t->ctx};
+			if (t->owned)
+				owned[nowned++] = t;
+			n++;
+		}
+		if (!c->tx_head)
+			c->tx_tail = NULL;
+		pthread_mutex_unlock(&c->tx_lock);
+		r = writev_all(c->fd, iov, cnt);
+		for (int i = 0; i < ncb; i++)
+			cbs[i].fn(cbs[i].ctx, r);
+		for (int i = 0; i < nowned; i++)
+			free(owned[i]);
+		pthread_mutex_lock(&c->tx_lock);
+		if (r) {
+			log_err("%s: send failed: %s", c->label, strerror(-r));
+			c->tx_failed = 1;
+			shutdown(c->fd, SHUT_RDWR); /* the receive thread reports the failure */
+			break;
+		}
+	}
+	/* What was never sent is dropped; its owners hear of it. */
+	rest = c->tx_head;
+	c->tx_head = c->tx_tail = NULL;
+	c->tx_failed = 1;
+	pthread_mutex_unlock(&c->tx_lock);
+	while (rest) {
+		struct txreq *next = rest->next;
+
+		if (rest->sent)
+			rest->sent(rest->ctx, -EPIPE);
+		if (rest->owned)
+			free(rest);
+		rest = next;
+	}
+	return NULL;
+}
+
+int conn_start(struct conn *c, const struct conn_handler *handler, uint32_t max_recv_dsl)
+{
+	int r;
+
+	c->handler = *handler;
+	c->max_recv_dsl = max_recv_dsl;
+	c->scratch = malloc(max_recv_dsl ? max_recv_dsl : 1);
+	if (!c->scratch)
+		return -ENOMEM;
+	r = pthread_create(&c->tx_thread, NULL, tx_main, c);
+	if (r)
+		return -r;
+	r = pthread_create(&c->rx_thread, NULL, rx_main, c);
+	if (r) {
+		pthread_mutex_lock(&c->tx_lock);
+		c->stopping = 1;
+		pthread_cond_signal(&c->tx_cond);
+		pthread_mutex_unlock(&c->tx_lock);
+		pthread_join(c->tx_thread, NULL);
+		return -r;
+	}
+	c->threads_started = 1;
+	return 0;
+}
+
+int conn_queue(struct conn *c, struct txreq *first, struct txreq *last)
+{
+	last->next = NULL;
+	pthread_mutex_lock(&c->tx_lock);
+	if (c->stopping || c->tx_failed) {
+		pthread_mutex_unlock(&c->tx_lock);
+		free_owned(first);
+		return -EPIPE;
+	}
+	if (c->tx_tail)
+		c->tx_tail->next = first;
+	else
+		c->tx_head = first;
+	c->tx_tail = last;
+	pthread_cond_signal(&c->tx_cond);
+	pthread_mutex_unlock(&c->tx_lock);
+	return 0;
+}
+
+void conn_abort(struct conn *c, const char *reason)
+{
+	pthread_mutex_lock(&c->tx_lock);
+	if (!c->abort_reason[0])
+		snprintf(c->abort_reason, sizeof(c->abort_reason), "%s", reason);
+	pthread_mutex_unlock(&c->tx_lock);
+	if (c->fd >= 0)
+		shutdown(c->fd, SHUT_RDWR);
+}
+
+void conn_stop(struct conn *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->tx_lock);
+	c->stopping = 1;
+	pthread_cond_signal(&c->tx_cond);
+	pthread_mutex_unlock(&c->tx_lock);
+	if (c->fd >= 0)
+		shutdown(c->fd, SHUT_RDWR);
+	if (c->threads_started) {
+		pthread_join(c->tx_thread, NULL);
+		pthread_join(c->rx_thread, NULL);
+		c->threads_started = 0;
+	}
+}
+
+void conn_free(struct conn *c)
+{
+	if (!c)
+		return;
+	conn_stop(c);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->scratch);
+	pthread_mutex_destroy(&c->tx_lock);
+	pthread_cond_destroy(&c->tx_cond);
+	free(c);
+}

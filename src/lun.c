@@ -1,0 +1,298 @@
+/* Logical units: discovery of what is behind each LUN, and block I/O. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "lun.h"
+#include "pdu.h"
+
+/* The errno of a finished task. */
+static int task_errno(const struct scsi_task *t)
+{
+	struct scsi_sense sn;
+	int r;
+
+	if (t->result)
+		return t->result;
+	scsi_sense_parse(t->sense, t->sense_len, &sn);
+	r = scsi_status_to_errno(t->status, &sn);
+	return r == -EAGAIN ? -EIO : r; /* the session already retried */
+}
+
+static int exec_in(struct session *s, uint64_t wire, const uint8_t *cdb, unsigned cdb_len,
+		   void *buf, uint32_t len, uint32_t *got, struct scsi_sense *sense)
+{
+	struct scsi_task t = {0};
+	int r;
+
+	t.lun = wire;
+	memcpy(t.cdb, cdb, cdb_len);
+	t.cdb_len = cdb_len;
+	t.dir = len ? TASK_DIR_READ : TASK_DIR_NONE;
+	t.buf = buf;
+	t.len = len;
+	session_exec(s, &t);
+	r = task_errno(&t);
+	if (got)
+		*got = t.xferred;
+	if (sense)
+		scsi_sense_parse(t.sense, t.sense_len, sense);
+	return r;
+}
+
+int lun_report(struct session *s, uint64_t **luns, int *count, char *err, size_t errlen)
+{
+	uint32_t alloc = 8 + 8 * 256, got = 0;
+
+	*luns = NULL;
+	*count = 0;
+	for (int round = 0; round < 2; round++) {
+		uint8_t cdb[16], *buf = calloc(1, alloc);
+		unsigned n = scsi_cdb_report_luns(cdb, alloc);
+		uint32_t need;
+		int r;
+
+		if (!buf)
+			return -ENOMEM;
+		r = exec_in(s, 0, cdb, n, buf, alloc, &got, NULL);
+		if (r) {
+			snprintf(err, errlen, "REPORT LUNS failed: %s", strerror(-r));
+			free(buf);
+			return r;
+		}
+		need = got >= 4 ? get_be32(buf) + 8 : 0;
+		if (need > alloc && round == 0 && need < (1u << 24)) {
+			alloc = need;
+			free(buf);
+			continue;
+		}
+		*luns = calloc((alloc - 8) / 8 + 1, sizeof(**luns));
+		if (!*luns) {
+			free(buf);
+			return -ENOMEM;
+		}
+		r = scsi_parse_report_luns(buf, got, *luns, (int)((alloc - 8) / 8));
+		free(buf);
+		if (r < 0) {
+			snprintf(err, errlen, "malformed REPORT LUNS data");
+			free(*luns);
+			*luns = NULL;
+			return r;
+		}
+		*count = r;
+		return 0;
+	}
+	return -EPROTO;
+}
+
+static int read_capacity(struct lun *l, char *err, size_t errlen)
+{
+	uint8_t cdb[16], buf[32];
+	unsigned n = scsi_cdb_read_capacity16(cdb, sizeof(buf));
+	struct scsi_sense sn;
+	uint32_t got = 0;
+	int r;
+
+	r = exec_in(l->sess, l->wire, cdb, n, buf, sizeof(buf), &got, &sn);
+	if (r == 0 && scsi_parse_read_capacity16(buf, got, &l->nblocks, &l->block_size) == 0)
+		return 0;
+	/* Not every device knows SERVICE ACTION IN(16): fall back to READ CAPACITY(10). */
+	n = scsi_cdb_read_capacity10(cdb);
+	r = exec_in(l->sess, l->wire, cdb, n, buf, 8, &got, NULL);
+	if (r == 0 && scsi_parse_read_capacity10(buf, got, &l->nblocks, &l->block_size) == 0)
+		return 0;
+	snprintf(err, errlen, "%s: READ CAPACITY failed: %s", l->label,
+		 r ? strerror(-r) : "short answer");
+	return r ? r : -EPROTO;
+}
+
+static void probe_write_protect(struct lun *l)
+{
+	uint8_t cdb[16], buf[64];
+	unsigned n = scsi_cdb_mode_sense6(cdb, 0x3f, sizeof(buf));
+	uint32_t got = 0;
+
+	if (exec_in(l->sess, l->wire, cdb, n, buf, sizeof(buf), &got, NULL) == 0 && got >= 4)
+		l->readonly = (buf[2] & 0x80) != 0; /* WP bit of the device-specific parameter */
+}
+
+int lun_probe(struct session *s, uint64_t wire, const char *chlabel, struct lun *out, char *err,
+	      size_t errlen)
+{
+	uint8_t cdb[16], buf[96];
+	uint32_t got = 0;
+	unsigned n;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	out->sess = s;
+	out->wire = wire;
+	out->number = scsi_lun_number(wire);
+	out->max_xfer = LUN_DEFAULT_MAX_XFER;
+	snprintf(out->label, sizeof(out->label), "%s lun%u", chlabel, out->number);
+	n = scsi_cdb_inquiry(cdb, 0, 0, sizeof(buf));
+	r = exec_in(s, wire, cdb, n, buf, sizeof(buf), &got, NULL);
+	if (r) {
+		snprintf(err, errlen, "%s: INQUIRY failed: %s", out->label, strerror(-r));
+		return r;
+	}
+	if (scsi_parse_inquiry(buf, got, &out->inq) < 0) {
+		snprintf(err, errlen, "%s: INQUIRY answer too short (%u bytes)", out->label, got);
+		return -EPROTO;
+	}
+	if (out->inq.qualifier != 0)
+		return 1;
+	switch (out->inq.pdt) {
+	case PDT_DISK:
+	case PDT_CDROM:
+	case PDT_OPTICAL:
+	case PDT_RBC:
+		break;
+	default:
+		log_dbg("%s: peripheral type 0x%02x (%s %s) is not exported", out->label,
+			out->inq.pdt, out->inq.vendor, out->inq.product);
+		return 1;
+	}
+	/* Clears the unit attention a fresh login brings; the session retries it. */
+	n = scsi_cdb_test_unit_ready(cdb);
+	exec_in(s, wire, cdb, n, NULL, 0, NULL, NULL);
+	r = read_capacity(out, err, errlen);
+	if (r)
+		return r;
+	if (out->block_size < 512 || out->block_size > 65536 ||
+	    (out->block_size & (out->block_size - 1))) {
+		snprintf(err, errlen, "%s: unusable block size %u", out->label, out->block_size);
+		return -EPROTO;
+	}
+	if (out->max_xfer < out->block_size)
+		out->max_xfer = out->block_size;
+	out->max_xfer -= out->max_xfer % out->block_size;
+	if (out->inq.pdt == PDT_CDROM)
+		out->readonly = 1;
+	else
+		probe_write_protect(out);
+	return 0;
+}
+
+/* One I/O split into several commands; completes when the last one does. */
+struct lun_io {
+	pthread_mutex_t lock;
+	int remaining;
+	int result;
+	lun_io_cb cb;
+	void *arg;
+	struct lun *l;
+	struct scsi_task tasks[];
+};
+
+static void io_piece_done(struct scsi_task *t)
+{
+	struct lun_io *io = t->priv;
+	int r = task_errno(t), last;
+
+	if (!r && t->residual)
+		r = -EIO; /* a block device returns all it was asked for */
+	pthread_mutex_lock(&io->lock);
+	if (r && !io->result)
+		io->result = r;
+	last = --io->remaining == 0;
+	pthread_mutex_unlock(&io->lock);
+	if (!last)
+		return;
+	if (io->result)
+		log_dbg("%s: I/O failed: %s", io->l->label, strerror(-io->result));
+	io->cb(io->arg, io->result);
+	pthread_mutex_destroy(&io->lock);
+	free(io);
+}
+
+void lun_io_async(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void *buf,
+		  lun_io_cb cb, void *arg)
+{
+	uint32_t per = l->max_xfer / l->block_size;
+	uint32_t pieces = nblocks ? (nblocks + per - 1) / per : 0;
+	struct lun_io *io;
+
+	if (!pieces) {
+		cb(arg, 0);
+		return;
+	}
+	if (lba + nblocks > l->nblocks || lba + nblocks < lba) {
+		cb(arg, -EINVAL);
+		return;
+	}
+	if (write && l->readonly) {
+		cb(arg, -EROFS);
+		return;
+	}
+	io = calloc(1, sizeof(*io) + pieces * sizeof(io->tasks[0]));
+	if (!io) {
+		cb(arg, -ENOMEM);
+		return;
+	}
+	pthread_mutex_init(&io->lock, NULL);
+	io->remaining = (int)pieces;
+	io->cb = cb;
+	io->arg = arg;
+	io->l = l;
+	for (uint32_t i = 0; i < pieces; i++) {
+		struct scsi_task *t = &io->tasks[i];
+		uint32_t nb = nblocks - i * per < per ? nblocks - i * per : per;
+
+		t->lun = l->wire;
+		t->cdb_len = scsi_cdb_rw(t->cdb, write, lba + (uint64_t)i * per, nb);
+		t->dir = write ? TASK_DIR_WRITE : TASK_DIR_READ;
+		t->buf = (uint8_t *)buf + (size_t)i * per * l->block_size;
+		t->len = nb * l->block_size;
+		t->done = io_piece_done;
+		t->priv = io;
+	}
+	/* io lives until its last piece completes, and that piece is submitted last: io is
+	 * not touched after the final submit. */
+	for (uint32_t i = 0; i < pieces; i++)
+		session_submit(l->sess, &io->tasks[i]);
+}
+
+struct io_wait {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	int done, result;
+};
+
+static void io_wait_done(void *arg, int result)
+{
+	struct io_wait *w = arg;
+
+	pthread_mutex_lock(&w->m);
+	w->result = result;
+	w->done = 1;
+	pthread_cond_signal(&w->c);
+	pthread_mutex_unlock(&w->m);
+}
+
+int lun_io(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void *buf)
+{
+	struct io_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+
+	lun_io_async(l, write, lba, nblocks, buf, io_wait_done, &w);
+	pthread_mutex_lock(&w.m);
+	while (!w.done)
+		pthread_cond_wait(&w.c, &w.m);
+	pthread_mutex_unlock(&w.m);
+	pthread_mutex_destroy(&w.m);
+	pthread_cond_destroy(&w.c);
+	return w.result;
+}
+
+int lun_sync_cache(struct lun *l)
+{
+	uint8_t cdb[16];
+	unsigned n = scsi_cdb_sync_cache(cdb);
+
+	if (l->readonly)
+		return 0;
+	return exec_in(l->sess, l->wire, cdb, n, NULL, 0, NULL, NULL);
+}

@@ -1,0 +1,50 @@
+/* One logical unit: what it is (INQUIRY), how big (READ CAPACITY), and block I/O on it,
+ * split into commands no larger than the transfer limit. */
+#ifndef ISCSIFS_LUN_H
+#define ISCSIFS_LUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scsi.h"
+#include "session.h"
+
+#define LUN_DEFAULT_MAX_XFER (1024 * 1024)
+
+struct lun {
+	struct session *sess; /* not owned */
+	uint64_t wire;        /* 8-byte LUN */
+	uint32_t number;
+	struct scsi_inquiry inq;
+	uint32_t block_size;
+	uint64_t nblocks;
+	uint32_t max_xfer;    /* bytes per command */
+	int readonly;
+	char label[64];       /* "ch0 lun1" */
+};
+
+/* REPORT LUNS: *luns is malloc'd. */
+int lun_report(struct session *s, uint64_t **luns, int *count, char *err, size_t errlen);
+
+/* Probe one LUN. Returns 0, 1 when it is not a block device we export (controller, enclosure,
+ * absent), or -errno with a reason. */
+int lun_probe(struct session *s, uint64_t wire, const char *chlabel, struct lun *out, char *err,
+	      size_t errlen);
+
+static inline uint64_t lun_size(const struct lun *l)
+{
+	return l->nblocks * l->block_size;
+}
+
+typedef void (*lun_io_cb)(void *arg, int result);
+
+/* Read or write whole blocks. The callback gets 0 or -errno, once, from any thread; buf must
+ * stay valid until then. */
+void lun_io_async(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void *buf,
+		  lun_io_cb cb, void *arg);
+/* The same, waiting for the result. */
+int lun_io(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void *buf);
+/* SYNCHRONIZE CACHE over the whole LUN. */
+int lun_sync_cache(struct lun *l);
+
+#endif

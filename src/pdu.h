@@ -1,0 +1,153 @@
+/* The iSCSI Basic Header Segment codec (RFC 7143 section 11). Received headers are decoded once
+ * into struct pdu_hdr with their fields checked; outgoing headers are built only here. */
+#ifndef ISCSIFS_PDU_H
+#define ISCSIFS_PDU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BHS_LEN 48
+#define RSVD_TAG 0xffffffffu
+
+enum iscsi_opcode {
+	OP_NOP_OUT = 0x00,
+	OP_SCSI_CMD = 0x01,
+	OP_TMF_REQ = 0x02,
+	OP_LOGIN_REQ = 0x03,
+	OP_TEXT_REQ = 0x04,
+	OP_DATA_OUT = 0x05,
+	OP_LOGOUT_REQ = 0x06,
+	OP_SNACK = 0x10,
+	OP_NOP_IN = 0x20,
+	OP_SCSI_RSP = 0x21,
+	OP_TMF_RSP = 0x22,
+	OP_LOGIN_RSP = 0x23,
+	OP_TEXT_RSP = 0x24,
+	OP_DATA_IN = 0x25,
+	OP_LOGOUT_RSP = 0x26,
+	OP_R2T = 0x31,
+	OP_ASYNC = 0x32,
+	OP_REJECT = 0x3f,
+};
+
+/* Flag bits of byte 1. */
+#define FL_FINAL 0x80
+#define FL_CMD_READ 0x40
+#define FL_CMD_WRITE 0x20
+#define FL_LOGIN_TRANSIT 0x80
+#define FL_CONTINUE 0x40
+#define FL_DATA_ACK 0x40
+#define FL_BIDI_OVERFLOW 0x10
+#define FL_BIDI_UNDERFLOW 0x08
+#define FL_OVERFLOW 0x04
+#define FL_UNDERFLOW 0x02
+#define FL_STATUS 0x01
+
+#define TASK_ATTR_SIMPLE 1
+
+enum login_stage { STAGE_SECURITY = 0, STAGE_OPERATIONAL = 1, STAGE_FULL_FEATURE = 3 };
+
+/* A received header, decoded. Fields not carried by an opcode are left 0. */
+struct pdu_hdr {
+	uint8_t opcode;
+	uint8_t immediate;
+	uint8_t flags;      /* byte 1 */
+	uint8_t b2, b3;     /* response/status, version, reason: opcode-specific */
+	uint32_t ahs_len;   /* bytes */
+	uint32_t dsl;       /* data segment length, bytes, without padding */
+	uint64_t lun;       /* bytes 8..15, as a big-endian number */
+	uint32_t itt;
+	uint32_t ttt;       /* bytes 20..23 */
+	uint32_t stat_sn;   /* 24 */
+	uint32_t exp_cmd_sn;/* 28 */
+	uint32_t max_cmd_sn;/* 32 */
+	uint32_t w36;       /* DataSN / R2TSN / ExpDataSN / AsyncEvent... */
+	uint32_t w40;       /* Buffer offset / Time2Wait+Time2Retain */
+	uint32_t w44;       /* Residual / Desired Data Transfer Length */
+	uint8_t raw[BHS_LEN];
+};
+
+/* Decode a received BHS. Opcodes an initiator may receive only; -EPROTO with reason otherwise. */
+int pdu_decode(const uint8_t bhs[BHS_LEN], struct pdu_hdr *h, char *err, size_t errlen);
+
+const char *pdu_opcode_name(uint8_t opcode);
+
+/* Big-endian helpers. */
+static inline void put_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+static inline void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+static inline void put_be64(uint8_t *p, uint64_t v)
+{
+	put_be32(p, (uint32_t)(v >> 32));
+	put_be32(p + 4, (uint32_t)v);
+}
+static inline uint16_t get_be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+static inline uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline uint64_t get_be64(const uint8_t *p)
+{
+	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
+}
+static inline uint32_t pad4(uint32_t n)
+{
+	return (n + 3) & ~3u;
+}
+
+/* Serial number arithmetic (RFC 1982, 32 bits): a < b. */
+static inline int sn_lt(uint32_t a, uint32_t b)
+{
+	return a != b && (int32_t)(a - b) < 0;
+}
+static inline int sn_le(uint32_t a, uint32_t b)
+{
+	return a == b || sn_lt(a, b);
+}
+
+/* Builders for outgoing headers: each zeroes bhs and fills every field of its opcode. */
+void pdu_set_dsl(uint8_t *bhs, uint32_t dsl);
+
+struct login_req {
+	int transit, cont;
+	int csg, nsg;
+	const uint8_t *isid; /* 6 bytes */
+	uint16_t tsih;
+	uint32_t itt;
+	uint16_t cid;
+	uint32_t cmd_sn, exp_stat_sn;
+};
+void pdu_build_login(uint8_t *bhs, const struct login_req *r, uint32_t dsl);
+
+void pdu_build_text(uint8_t *bhs, int final, int cont, uint32_t itt, uint32_t ttt, uint32_t cmd_sn,
+		    uint32_t exp_stat_sn, uint32_t dsl);
+
+void pdu_build_scsi_cmd(uint8_t *bhs, int read, int write, uint64_t lun, uint32_t itt,
+			uint32_t exp_xfer_len, uint32_t cmd_sn, uint32_t exp_stat_sn,
+			const uint8_t *cdb, unsigned cdb_len, uint32_t immediate_dsl, int final);
+
+void pdu_build_data_out(uint8_t *bhs, int final, uint64_t lun, uint32_t itt, uint32_t ttt,
+			uint32_t exp_stat_sn, uint32_t data_sn, uint32_t offset, uint32_t dsl);
+
+void pdu_build_nop_out(uint8_t *bhs, uint64_t lun, uint32_t itt, uint32_t ttt, uint32_t cmd_sn,
+		       uint32_t exp_stat_sn, uint32_t dsl);
+
+void pdu_build_logout(uint8_t *bhs, int reason, uint32_t itt, uint16_t cid, uint32_t cmd_sn,
+		      uint32_t exp_stat_sn);
+
+/* Words for a login status (RFC 7143 11.13.5): "authentication failure", ... */
+const char *login_status_str(uint8_t status_class, uint8_t detail);
+
+#endif

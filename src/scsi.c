@@ -1,0 +1,219 @@
+/* SCSI CDBs and response decoding. */
+#include <errno.h>
+#include <string.h>
+
+#include "pdu.h"
+#include "scsi.h"
+
+void scsi_sense_parse(const uint8_t *s, size_t len, struct scsi_sense *out)
+{
+	uint8_t code;
+
+	memset(out, 0, sizeof(*out));
+	if (len < 2)
+		return;
+	code = s[0] & 0x7f;
+	if ((code == 0x70 || code == 0x71) && len >= 14) {
+		out->key = s[2] & 0x0f;
+		out->asc = s[12];
+		out->ascq = s[13];
+		out->valid = 1;
+	} else if ((code == 0x72 || code == 0x73) && len >= 4) {
+		out->key = s[1] & 0x0f;
+		out->asc = s[2];
+		out->ascq = s[3];
+		out->valid = 1;
+	} else if (code == 0x70 || code == 0x71) {
+		if (len >= 3) {
+			out->key = s[2] & 0x0f;
+			out->valid = 1;
+		}
+	}
+}
+
+int scsi_status_to_errno(uint8_t status, const struct scsi_sense *s)
+{
+	switch (status) {
+	case SCSI_STATUS_GOOD:
+		return 0;
+	case SCSI_STATUS_BUSY:
+	case SCSI_STATUS_TASK_SET_FULL:
+		return -EAGAIN;
+	case SCSI_STATUS_CHECK_CONDITION:
+		break;
+	default:
+		return -EIO;
+	}
+	if (!s || !s->valid)
+		return -EIO;
+	switch (s->key) {
+	case 0x0: /* NO SENSE */
+	case 0x1: /* RECOVERED ERROR */
+		return 0;
+	case SENSE_UNIT_ATTENTION:
+		return -EAGAIN;
+	case SENSE_NOT_READY:
+		/* 04/01: becoming ready; 04/xx in progress states are worth waiting for. */
+		if (s->asc == 0x04 && (s->ascq == 0x01 || s->ascq == 0x07 || s->ascq == 0x08))
+			return -EAGAIN;
+		return -EIO;
+	case SENSE_DATA_PROTECT:
+		return -EROFS;
+	case SENSE_ILLEGAL_REQUEST:
+		return -EINVAL;
+	default:
+		return -EIO;
+	}
+}
+
+unsigned scsi_cdb_test_unit_ready(uint8_t *cdb)
+{
+	memset(cdb, 0, 6);
+	return 6;
+}
+
+unsigned scsi_cdb_inquiry(uint8_t *cdb, int evpd, uint8_t page, uint16_t alloc)
+{
+	memset(cdb, 0, 6);
+	cdb[0] = 0x12;
+	cdb[1] = evpd ? 1 : 0;
+	cdb[2] = page;
+	put_be16(cdb + 3, alloc);
+	return 6;
+}
+
+unsigned scsi_cdb_report_luns(uint8_t *cdb, uint32_t alloc)
+{
+	memset(cdb, 0, 12);
+	cdb[0] = 0xa0;
+	put_be32(cdb + 6, alloc);
+	return 12;
+}
+
+unsigned scsi_cdb_read_capacity10(uint8_t *cdb)
+{
+	memset(cdb, 0, 10);
+	cdb[0] = 0x25;
+	return 10;
+}
+
+unsigned scsi_cdb_read_capacity16(uint8_t *cdb, uint32_t alloc)
+{
+	memset(cdb, 0, 16);
+	cdb[0] = 0x9e;
+	cdb[1] = 0x10; /* SERVICE ACTION IN(16): READ CAPACITY(16) */
+	put_be32(cdb + 10, alloc);
+	return 16;
+}
+
+unsigned scsi_cdb_rw(uint8_t *cdb, int write, uint64_t lba, uint32_t blocks)
+{
+	if (lba + blocks <= 0xffffffffull && blocks <= 0xffff) {
+		memset(cdb, 0, 10);
+		cdb[0] = write ? 0x2a : 0x28;
+		put_be32(cdb + 2, (uint32_t)lba);
+		put_be16(cdb + 7, (uint16_t)blocks);
+		return 10;
+	}
+	memset(cdb, 0, 16);
+	cdb[0] = write ? 0x8a : 0x88;
+	put_be64(cdb + 2, lba);
+	put_be32(cdb + 10, blocks);
+	return 16;
+}
+
+unsigned scsi_cdb_sync_cache(uint8_t *cdb)
+{
+	memset(cdb, 0, 10);
+	cdb[0] = 0x35; /* whole medium: LBA 0, 0 blocks */
+	return 10;
+}
+
+unsigned scsi_cdb_mode_sense6(uint8_t *cdb, uint8_t page, uint8_t alloc)
+{
+	memset(cdb, 0, 6);
+	cdb[0] = 0x1a;
+	cdb[1] = 0x08; /* DBD: no block descriptors */
+	cdb[2] = page & 0x3f;
+	cdb[4] = alloc;
+	return 6;
+}
+
+static void trimcopy(char *dst, const uint8_t *src, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? (char)src[i] : ' ';
+	while (i > 0 && dst[i - 1] == ' ')
+		i--;
+	dst[i] = '\0';
+}
+
+int scsi_parse_inquiry(const uint8_t *d, size_t len, struct scsi_inquiry *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (len < 36)
+		return -EPROTO;
+	out->qualifier = d[0] >> 5;
+	out->pdt = d[0] & 0x1f;
+	out->removable = (d[1] & 0x80) != 0;
+	trimcopy(out->vendor, d + 8, 8);
+	trimcopy(out->product, d + 16, 16);
+	trimcopy(out->revision, d + 32, 4);
+	return 0;
+}
+
+int scsi_parse_report_luns(const uint8_t *d, size_t len, uint64_t *luns, int max)
+{
+	uint32_t list_len;
+	int n = 0;
+
+	if (len < 8)
+		return -EPROTO;
+	list_len = get_be32(d);
+	if (list_len % 8)
+		return -EPROTO;
+	for (size_t off = 8; off + 8 <= len && off - 8 < list_len && n < max; off += 8)
+		luns[n++] = get_be64(d + off);
+	return n;
+}
+
+uint32_t scsi_lun_number(uint64_t lun)
+{
+	uint8_t b0 = (uint8_t)(lun >> 56), b1 = (uint8_t)(lun >> 48);
+
+	switch (b0 >> 6) {
+	case 0: /* peripheral device addressing, bus 0 */
+		return b1;
+	case 1: /* flat space */
+		return (uint32_t)(b0 & 0x3f) << 8 | b1;
+	default:
+		return (uint32_t)(lun >> 48);
+	}
+}
+
+uint64_t scsi_lun_from_number(uint32_t n)
+{
+	if (n < 256)
+		return (uint64_t)n << 48;
+	return (uint64_t)(0x4000 | (n & 0x3fff)) << 48;
+}
+
+int scsi_parse_read_capacity10(const uint8_t *d, size_t len, uint64_t *nblocks, uint32_t *bs)
+{
+	if (len < 8)
+		return -EPROTO;
+	*nblocks = (uint64_t)get_be32(d) + 1;
+	*bs = get_be32(d + 4);
+	return 0;
+}
+
+int scsi_parse_read_capacity16(const uint8_t *d, size_t len, uint64_t *nblocks, uint32_t *bs)
+{
+	if (len < 12)
+		return -EPROTO;
+	*nblocks = get_be64(d) + 1;
+	*bs = get_be32(d + 8);
+	return 0;
+}

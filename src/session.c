@@ -1,0 +1,768 @@
+/* Session: CmdSN/ExpCmdSN/MaxCmdSN window (RFC 7143 4.2.2.1), task tags, Data-In placed
+ * straight into the caller's buffer, R2T answered with Data-Out from the caller's buffer. */
+#include <errno.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "login.h"
+#include "pdu.h"
+#include "scsi.h"
+#include "session.h"
+
+#define MAX_SLOTS 1024
+#define SLOT_BITS 10
+#define TASK_RETRIES 8
+#define LOGOUT_WAIT_S 5
+
+enum session_state { SS_NEW, SS_LOGGED_IN, SS_FAILED, SS_LOGGING_OUT, SS_LOGGED_OUT };
+
+struct session {
+	struct session_config cfg;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	enum session_state state;
+	struct conn *conn;
+	struct iscsi_params params;
+	uint8_t isid[6];
+	uint16_t tsih;
+	uint32_t cmd_sn, exp_cmd_sn, max_cmd_sn, exp_stat_sn;
+	uint32_t itt_gen;
+
+	struct scsi_task **slots;
+	int *free_slots;
+	int nfree;
+	struct scsi_task *pend_head, *pend_tail; /* waiting for the CmdSN window */
+
+	struct txreq logout_tx;
+	int logout_answered;
+
+	/* Liveness (RFC 7143 11.18): a NOP-Out ping after nopout_timeout of silence. */
+	pthread_t timer;
+	pthread_cond_t timer_cond;
+	int timer_running, timer_stop;
+	time_t last_rx;
+	time_t ping_sent;     /* 0 = no ping outstanding */
+	uint32_t ping_itt;
+	struct txreq ping_tx; /* owned by the send thread only while queued */
+};
+
+static time_t now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+struct session *session_new(const struct session_config *cfg)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	uint32_t n = cfg->max_tasks ? cfg->max_tasks : 128;
+
+	if (!s)
+		return NULL;
+	if (n > MAX_SLOTS)
+		n = MAX_SLOTS;
+	s->cfg = *cfg;
+	s->cfg.max_tasks = n;
+	s->slots = calloc(n, sizeof(*s->slots));
+	s->free_slots = calloc(n, sizeof(*s->free_slots));
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	pthread_cond_init(&s->timer_cond, NULL);
+	if (!s->slots || !s->free_slots) {
+		session_free(s);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		s->free_slots[s->nfree++] = (int)(n - 1 - i);
+	/* ISID type "random" (RFC 7143 10.12.5): kept for the life of the session object, so a
+	 * re-login reinstates rather than adds a session. */
+	s->isid[0] = 0x80;
+	RAND_bytes(s->isid + 1, 5);
+	params_defaults(&s->params);
+	return s;
+}
+
+const struct iscsi_params *session_params(const struct session *s)
+{
+	return &s->params;
+}
+
+uint16_t session_tsih(const struct session *s)
+{
+	return s->tsih;
+}
+
+/* A live task by tag; tasks whose result is already in are not live. */
+static struct scsi_task *task_lookup(struct session *s, uint32_t itt)
+{
+	uint32_t slot = itt & (MAX_SLOTS - 1);
+	struct scsi_task *t;
+
+	if (slot >= s->cfg.max_tasks)
+		return NULL;
+	t = s->slots[slot];
+	return t && t->itt == itt && !t->awaiting_tx ? t : NULL;
+}
+
+static void start_task(struct session *s, struct scsi_task *t, struct scsi_task **done_list);
+static void complete_task(struct session *s, struct scsi_task *t, struct scsi_task **done_list);
+static void run_done(struct scsi_task *list);
+
+/* The send thread is done with one of the task's PDU chains. */
+static void tx_sent(void *ctx, int err)
+{
+	struct scsi_task *t = ctx;
+	struct session *s = t->sess;
+	struct scsi_task *done_list = NULL;
+
+	(void)err; /* a failed write fails the connection, which fails the task */
+	pthread_mutex_lock(&s->lock);
+	if (--t->tx_refs == 0 && t->awaiting_tx) {
+		t->awaiting_tx = 0;
+		if (t->retry_pending) {
+			t->retry_pending = 0;
+			start_task(s, t, &done_list);
+		} else {
+			complete_task(s, t, &done_list);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	run_done(done_list);
+}
+
+/* Queue a chain whose last PDU holds a reference on the task. Lock held. */
+static void queue_chain(struct session *s, struct scsi_task *t, struct txreq *first,
+			struct txreq *last)
+{
+	last->sent = tx_sent;
+	last->ctx = t;
+	t->tx_refs++;
+	if (conn_queue(s->conn, first, last) < 0)
+		t->tx_refs--; /* the connection is going down and will fail the task */
+}
+
+/* Build the command PDU and any unsolicited data (ImmediateData, InitialR2T=No) and queue them.
+ * Called with the lock held, window open. */
+static void send_task(struct session *s, struct scsi_task *t)
+{
+	const struct iscsi_params *p = &s->params;
+	uint32_t imm = 0, unsol = 0, off;
+	struct txreq *first = &t->tx, *last = &t->tx;
+	uint32_t data_sn = 0;
+
+	t->cmd_sn = s->cmd_sn++;
+	if (t->dir == TASK_DIR_WRITE) {
+		/* Unsolicited data: immediate data, plus Data-Out PDUs when InitialR2T=No, all
+		 * within FirstBurstLength (RFC 7143 13.10, 13.11, 13.14). */
+		uint32_t limit = t->len < p->first_burst_length ? t->len : p->first_burst_length;
+
+		if (p->immediate_data)
+			imm = limit < p->max_xmit_dsl ? limit : p->max_xmit_dsl;
+		unsol = p->initial_r2t ? imm : limit;
+	}
+	memset(&t->tx, 0, sizeof(t->tx));
+	pdu_build_scsi_cmd(t->tx.bhs, t->dir == TASK_DIR_READ, t->dir == TASK_DIR_WRITE, t->lun,
+			   t->itt, t->len, t->cmd_sn, s->exp_stat_sn, t->cdb, t->cdb_len, imm,
+			   unsol == imm);
+	t->tx.data = t->buf;
+	t->tx.dsl = imm;
+	/* Unsolicited Data-Out PDUs up to FirstBurstLength (RFC 7143 11.7). The chain's last PDU
+	 * holds the task: until it is written, the task's memory is still in use. */
+	for (off = imm; off < unsol;) {
+		uint32_t n = unsol - off < p->max_xmit_dsl ? unsol - off : p->max_xmit_dsl;
+		struct txreq *d = calloc(1, sizeof(*d));
+
+		if (!d)
+			break; /* the target will ask with an R2T for what is missing */
+		d->owned = 1;
+		d->data = (uint8_t *)t->buf + off;
+		d->dsl = n;
+		pdu_build_data_out(d->bhs, off + n == unsol, t->lun, t->itt, RSVD_TAG, s->exp_stat_sn,
+				   data_sn++, off, n);
+		last->next = d;
+		last = d;
+		off += n;
+	}
+	queue_chain(s, t, first, last);
+}
+
+/* Send what the window allows from the pending list. Lock held. */
+static void flush_pending(struct session *s)
+{
+	while (s->pend_head && sn_le(s->cmd_sn, s->max_cmd_sn)) {
+		struct scsi_task *t = s->pend_head;
+
+		s->pend_head = t->next;
+		if (!s->pend_head)
+			s->pend_tail = NULL;
+		t->next = NULL;
+		send_task(s, t);
+	}
+}
+
+static void start_task(struct session *s, struct scsi_task *t, struct scsi_task **done_list)
+{
+	if (s->state != SS_LOGGED_IN) {
+		t->result = -EIO;
+		complete_task(s, t, done_list);
+		return;
+	}
+	t->itt = (++s->itt_gen << SLOT_BITS | (uint32_t)t->slot) & 0x7fffffff;
+	if (t->itt == RSVD_TAG)
+		t->itt = (uint32_t)t->slot;
+	t->xferred = 0;
+	t->status = 0;
+	t->sense_len = 0;
+	t->residual = 0;
+	t->result = 0;
+	t->next = NULL;
+	if (!s->pend_head && sn_le(s->cmd_sn, s->max_cmd_sn)) {
+		send_task(s, t);
+		return;
+	}
+	if (s->pend_tail)
+		s->pend_tail->next = t;
+	else
+		s->pend_head = t;
+	s->pend_tail = t;
+}
+
+void session_submit(struct session *s, struct scsi_task *t)
+{
+	pthread_mutex_lock(&s->lock);
+	while (s->state == SS_LOGGED_IN && s->nfree == 0)
+		pthread_cond_wait(&s->cond, &s->lock);
+	if (s->state != SS_LOGGED_IN) {
+		pthread_mutex_unlock(&s->lock);
+		t->result = -EIO;
+		t->done(t);
+		return;
+	}
+	t->slot = s->free_slots[--s->nfree];
+	s->slots[t->slot] = t;
+	t->sess = s;
+	t->retries = 0;
+	t->tx_refs = 0;
+	t->awaiting_tx = 0;
+	t->retry_pending = 0;
+	start_task(s, t, NULL);
+	pthread_mutex_unlock(&s->lock);
+}
+
+struct sync_wait {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	int done;
+};
+
+static void sync_done(struct scsi_task *t)
+{
+	struct sync_wait *w = t->priv;
+
+	pthread_mutex_lock(&w->m);
+	w->done = 1;
+	pthread_cond_signal(&w->c);
+	pthread_mutex_unlock(&w->m);
+}
+
+int session_exec(struct session *s, struct scsi_task *t)
+{
+	struct sync_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+
+	t->done = sync_done;
+	t->priv = &w;
+	session_submit(s, t);
+	pthread_mutex_lock(&w.m);
+	while (!w.done)
+		pthread_cond_wait(&w.c, &w.m);
+	pthread_mutex_unlock(&w.m);
+	pthread_mutex_destroy(&w.m);
+	pthread_cond_destroy(&w.c);
+	return t->result;
+}
+
+/* Take a finished task out of the table, or mark it to be when the send thread lets go of it;
+ * the caller runs done() after dropping the lock. Lock held. */
+static void complete_task(struct session *s, struct scsi_task *t, struct scsi_task **done_list)
+{
+	if (t->tx_refs) {
+		t->awaiting_tx = 1;
+		return;
+	}
+	s->slots[t->slot] = NULL;
+	s->free_slots[s->nfree++] = t->slot;
+	pthread_cond_signal(&s->cond);
+	t->next = *done_list;
+	*done_list = t;
+}
+
+static void run_done(struct scsi_task *list)
+{
+	while (list) {
+		struct scsi_task *next = list->next;
+
+		list->next = NULL;
+		list->done(list);
+		list = next;
+	}
+}
+
+/* A status arrived. Unit attentions and busy targets are retried here, a bounded number of
+ * times, so every layer above sees only final results. Lock held. */
+static void finish_task(struct session *s, struct scsi_task *t, struct scsi_task **done_list)
+{
+	if (t->result == 0 && t->status != SCSI_STATUS_GOOD && t->retries < TASK_RETRIES) {
+		struct scsi_sense sn;
+
+		scsi_sense_parse(t->sense, t->sense_len, &sn);
+		if (scsi_status_to_errno(t->status, &sn) == -EAGAIN) {
+			if (sn.valid && sn.key == SENSE_UNIT_ATTENTION)
+				log_info("%s: unit attention on LUN %u (asc 0x%02x ascq 0x%02x)",
+					 s->cfg.label, scsi_lun_number(t->lun), sn.asc, sn.ascq);
+			t->retries++;
+			if (t->tx_refs) {
+				t->awaiting_tx = 1;
+				t->retry_pending = 1;
+			} else {
+				start_task(s, t, done_list);
+			}
+			return;
+		}
+	}
+	complete_task(s, t, done_list);
+}
+
+static void update_window(struct session *s, uint32_t exp, uint32_t max)
+{
+	/* RFC 7143 4.2.2.1: ignore values where MaxCmdSN < ExpCmdSN - 1. */
+	if (sn_lt(max, exp - 1))
+		return;
+	if (sn_lt(s->exp_cmd_sn, exp))
+		s->exp_cmd_sn = exp;
+	if (sn_lt(s->max_cmd_sn, max))
+		s->max_cmd_sn = max;
+	flush_pending(s);
+}
+
+static int rx_begin(void *arg, const struct pdu_hdr *h, void **dst, char *err, size_t errlen)
+{
+	struct session *s = arg;
+	struct scsi_task *t;
+	int r = 0;
+
+	if (h->opcode != OP_DATA_IN)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	t = task_lookup(s, h->itt);
+	if (!t || t->dir != TASK_DIR_READ) {
+		snprintf(err, errlen, "SCSI Data-In for %s task tag 0x%08x",
+			 t ? "a non-read" : "an unknown", h->itt);
+		r = -EPROTO;
+	} else if ((uint64_t)h->w40 + h->dsl > t->len) {
+		snprintf(err, errlen,
+			 "SCSI Data-In at offset %u of %u bytes beyond the %u-byte buffer (task 0x%08x)",
+			 h->w40, h->dsl, t->len, h->itt);
+		r = -EPROTO;
+	} else if (s->params.data_pdu_in_order && s->params.data_sequence_in_order &&
+		   h->w40 != t->xferred) {
+		snprintf(err, errlen, "SCSI Data-In at offset %u, expected %u (data out of order)",
+			 h->w40, t->xferred);
+		r = -EPROTO;
+	} else {
+		*dst = (uint8_t *)t->buf + h->w40;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+static void take_residual(struct scsi_task *t, const struct pdu_hdr *h)
+{
+	if (h->flags & FL_UNDERFLOW)
+		t->residual = h->w44 > t->len ? t->len : h->w44;
+}
+
+/* Answer an R2T with Data-Out PDUs from the task's buffer (RFC 7143 11.8). Lock held. */
+static int answer_r2t(struct session *s, const struct pdu_hdr *h, char *err, size_t errlen)
+{
+	struct scsi_task *t = task_lookup(s, h->itt);
+	uint32_t off = h->w40, want = h->w44, end, data_sn = 0;
+	struct txreq *first = NULL, *last = NULL;
+
+	if (!t || t->dir != TASK_DIR_WRITE) {
+		snprintf(err, errlen, "R2T for %s task tag 0x%08x", t ? "a non-write" : "an unknown",
+			 h->itt);
+		return -EPROTO;
+	}
+	if (want == 0 || (uint64_t)off + want > t->len || want > s->params.max_burst_length) {
+		snprintf(err, errlen,
+			 "R2T asks for %u bytes at offset %u of a %u-byte write (MaxBurstLength %u)",
+			 want, off, t->len, s->params.max_burst_length);
+		return -EPROTO;
+	}
+	for (end = off + want; off < end;) {
+		uint32_t n = end - off < s->params.max_xmit_dsl ? end - off : s->params.max_xmit_dsl;
+		struct txreq *d = calloc(1, sizeof(*d));
+
+		if (!d) {
+			snprintf(err, errlen, "out of memory answering an R2T");
+			free(first);
+			return -ENOMEM;
+		}
+		d->owned = 1;
+		d->data = (uint8_t *)t->buf + off;
+		d->dsl = n;
+		pdu_build_data_out(d->bhs, off + n == end, t->lun, t->itt, h->ttt, s->exp_stat_sn,
+				   data_sn++, off, n);
+		if (last)
+			last->next = d;
+		else
+			first = d;
+		last = d;
+		off += n;
+	}
+	queue_chain(s, t, first, last);
+	return 0;
+}
+
+static void answer_nop_in(struct session *s, const struct pdu_hdr *h, const void *data)
+{
+	struct txreq *r = calloc(1, sizeof(*r) + h->dsl);
+
+	if (!r)
+		return;
+	r->owned = 1;
+	if (h->dsl) {
+		memcpy(r + 1, data, h->dsl); /* ping data goes back (RFC 7143 11.18) */
+		r->data = r + 1;
+		r->dsl = h->dsl;
+	}
+	pdu_build_nop_out(r->bhs, h->lun, RSVD_TAG, h->ttt, s->cmd_sn, s->exp_stat_sn, h->dsl);
+	conn_queue(s->conn, r, r);
+}
+
+static const char *reject_reason(uint8_t r)
+{
+	switch (r) {
+	case 0x02: return "data (payload) digest error";
+	case 0x03: return "SNACK reject";
+	case 0x04: return "protocol error";
+	case 0x05: return "command not supported";
+	case 0x06: return "immediate command reject";
+	case 0x07: return "task in progress";
+	case 0x08: return "invalid data ack";
+	case 0x09: return "invalid PDU field";
+	case 0x0a: return "long operation reject";
+	case 0x0b: return "negotiation reset";
+	case 0x0c: return "waiting for logout";
+	default: return "unknown reason";
+	}
+}
+
+static int rx_end(void *arg, const struct pdu_hdr *h, void *data, char *err, size_t errlen)
+{
+	struct session *s = arg;
+	struct scsi_task *t, *done_list = NULL;
+	int r = 0;
+
+	pthread_mutex_lock(&s->lock);
+	s->last_rx = now_s();
+	switch (h->opcode) {
+	case OP_SCSI_RSP:
+	case OP_TMF_RSP:
+	case OP_TEXT_RSP:
+	case OP_LOGOUT_RSP:
+	case OP_ASYNC:
+	case OP_REJECT:
+		if (sn_le(s->exp_stat_sn, h->stat_sn))
+			s->exp_stat_sn = h->stat_sn + 1;
+		break;
+	case OP_DATA_IN:
+		if ((h->flags & FL_STATUS) && sn_le(s->exp_stat_sn, h->stat_sn))
+			s->exp_stat_sn = h->stat_sn + 1;
+		break;
+	case OP_NOP_IN:
+		if (h->itt != RSVD_TAG && sn_le(s->exp_stat_sn, h->stat_sn))
+			s->exp_stat_sn = h->stat_sn + 1;
+		break;
+	default:
+		break;
+	}
+	update_window(s, h->exp_cmd_sn, h->max_cmd_sn);
+
+	switch (h->opcode) {
+	case OP_DATA_IN:
+		t = task_lookup(s, h->itt);
+		if (!t) { /* rx_begin checked it; the table does not change in between */
+			snprintf(err, errlen, "SCSI Data-In for a vanished task 0x%08x", h->itt);
+			r = -EPROTO;
+			break;
+		}
+		t->xferred += h->dsl;
+		if (h->flags & FL_STATUS) {
+			t->status = h->b3;
+			take_residual(t, h);
+			finish_task(s, t, &done_list);
+		}
+		break;
+	case OP_SCSI_RSP:
+		t = task_lookup(s, h->itt);
+		if (!t) {
+			snprintf(err, errlen, "SCSI Response for an unknown task tag 0x%08x", h->itt);
+			r = -EPROTO;
+			break;
+		}
+		if (h->b2 != 0) {
+			log_warn("%s: target failed the command (iSCSI response 0x%02x)", s->cfg.label,
+				 h->b2);
+			t->result = -EIO;
+		}
+		t->status = h->b3;
+		if (h->dsl >= 2) {
+			uint32_t sl = get_be16(data);
+
+			if (sl > h->dsl - 2)
+				sl = h->dsl - 2;
+			if (sl > sizeof(t->sense))
+				sl = sizeof(t->sense);
+			memcpy(t->sense, (uint8_t *)data + 2, sl);
+			t->sense_len = sl;
+		}
+		take_residual(t, h);
+		finish_task(s, t, &done_list);
+		break;
+	case OP_R2T:
+		r = answer_r2t(s, h, err, errlen);
+		break;
+	case OP_NOP_IN:
+		if (h->ttt != RSVD_TAG)
+			answer_nop_in(s, h, data);
+		else if (h->itt == s->ping_itt && s->ping_sent)
+			s->ping_sent = 0; /* our ping answered */
+		else if (h->itt != RSVD_TAG) {
+			snprintf(err, errlen, "NOP-In for an unknown ping tag 0x%08x", h->itt);
+			r = -EPROTO;
+		}
+		break;
+	case OP_ASYNC:
+		log_info("%s: asynchronous message, event %u (code %u)", s->cfg.label, h->raw[36],
+			 h->raw[37]);
+		break;
+	case OP_REJECT:
+		snprintf(err, errlen, "the target rejected a PDU: %s", reject_reason(h->b2));
+		r = -EPROTO;
+		break;
+	case OP_LOGOUT_RSP:
+		s->logout_answered = 1;
+		pthread_cond_broadcast(&s->cond);
+		break;
+	default:
+		log_dbg("%s: ignoring %s", s->cfg.label, pdu_opcode_name(h->opcode));
+		break;
+	}
+	pthread_mutex_unlock(&s->lock);
+	run_done(done_list);
+	return r;
+}
+
+/* Fail every task in the table and in the queue. Lock held. */
+static void fail_all(struct session *s, struct scsi_task **done_list)
+{
+	for (uint32_t i = 0; i < s->cfg.max_tasks; i++) {
+		struct scsi_task *t = s->slots[i];
+
+		if (!t || t->awaiting_tx)
+			continue; /* those complete when the send thread lets go */
+		t->result = -EIO;
+		complete_task(s, t, done_list);
+	}
+	s->pend_head = s->pend_tail = NULL; /* pending tasks are in the table too */
+	pthread_cond_broadcast(&s->cond);
+}
+
+static void on_failed(void *arg, int error, const char *reason)
+{
+	struct session *s = arg;
+	struct scsi_task *done_list = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->state == SS_LOGGED_IN)
+		log_err("%s: connection to %s lost: %s", s->cfg.label, s->cfg.target_name, reason);
+	if (s->state != SS_LOGGING_OUT)
+		s->state = SS_FAILED;
+	fail_all(s, &done_list);
+	pthread_mutex_unlock(&s->lock);
+	run_done(done_list);
+	(void)error;
+}
+
+/* Ping tags live above the task tags (which stay below 0x80000000). */
+static void send_ping(struct session *s)
+{
+	s->ping_itt = 0x80000000u | ((s->ping_itt + 1) & 0x7fffffffu);
+	if (s->ping_itt == RSVD_TAG)
+		s->ping_itt = 0x80000000u;
+	memset(&s->ping_tx, 0, sizeof(s->ping_tx));
+	/* An immediate ping to LUN 0 that asks for an answer: valid ITT, reserved TTT. */
+	pdu_build_nop_out(s->ping_tx.bhs, 0, s->ping_itt, RSVD_TAG, s->cmd_sn, s->exp_stat_sn, 0);
+	s->ping_sent = now_s();
+	if (conn_queue(s->conn, &s->ping_tx, &s->ping_tx) < 0)
+		s->ping_sent = 0;
+}
+
+static void *timer_main(void *arg)
+{
+	struct session *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->timer_stop) {
+		struct timespec until;
+		time_t now = now_s();
+
+		if (s->state == SS_LOGGED_IN && s->cfg.nopout_timeout) {
+			if (s->ping_sent && now - s->ping_sent >= (time_t)s->cfg.nopout_response_timeout) {
+				char why[128];
+
+				snprintf(why, sizeof(why), "no answer to a NOP-Out ping within %u s",
+					 s->cfg.nopout_response_timeout);
+				s->ping_sent = 0;
+				conn_abort(s->conn, why);
+			} else if (!s->ping_sent &&
+				   now - s->last_rx >= (time_t)s->cfg.nopout_timeout) {
+				send_ping(s);
+			}
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_cond_timedwait(&s->timer_cond, &s->lock, &until);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static void timer_stop(struct session *s)
+{
+	if (!s->timer_running)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->timer_stop = 1;
+	pthread_cond_broadcast(&s->timer_cond);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->timer, NULL);
+	s->timer_running = 0;
+}
+
+int session_login(struct session *s, char *err, size_t errlen)
+{
+	struct login_params lp = {0};
+	struct login_result res;
+	struct conn_handler h = {rx_begin, rx_end, on_failed, s};
+	char label[160];
+	int r;
+
+	snprintf(label, sizeof(label), "%s %s:%u cid0", s->cfg.label, s->cfg.addr, s->cfg.port);
+	s->conn = conn_new(label);
+	if (!s->conn)
+		return -ENOMEM;
+	r = conn_connect(s->conn, s->cfg.addr, s->cfg.port, s->cfg.netdev, s->cfg.login_timeout,
+			 err, errlen);
+	if (r)
+		return r;
+	lp.initiator_name = s->cfg.initiator_name;
+	lp.initiator_alias = s->cfg.initiator_alias;
+	lp.target_name = s->cfg.target_name;
+	lp.admin_keys = s->cfg.admin_keys;
+	lp.isid = s->isid;
+	lp.tsih = 0;
+	lp.cid = 0;
+	RAND_bytes((uint8_t *)&s->cmd_sn, sizeof(s->cmd_sn));
+	lp.cmd_sn = s->cmd_sn;
+	lp.timeout_s = s->cfg.login_timeout;
+	lp.max_recv_dsl = 262144;
+	r = login_run(s->conn, &lp, &res, err, errlen);
+	if (r)
+		return r;
+	s->params = res.params;
+	s->tsih = res.tsih;
+	s->exp_stat_sn = res.exp_stat_sn;
+	s->exp_cmd_sn = res.exp_cmd_sn;
+	s->max_cmd_sn = res.max_cmd_sn;
+	if (sn_lt(res.max_cmd_sn, res.exp_cmd_sn - 1))
+		s->max_cmd_sn = res.exp_cmd_sn - 1;
+	s->cmd_sn = res.exp_cmd_sn;
+	log_info("%s: logged in to %s at %s:%u (TSIH %u, MaxRecvDataSegmentLength %u/%u, "
+		 "MaxBurstLength %u, FirstBurstLength %u, ImmediateData %s, InitialR2T %s)",
+		 s->cfg.label, s->cfg.target_name, s->cfg.addr, s->cfg.port, s->tsih,
+		 s->params.max_recv_dsl, s->params.max_xmit_dsl, s->params.max_burst_length,
+		 s->params.first_burst_length, s->params.immediate_data ? "Yes" : "No",
+		 s->params.initial_r2t ? "Yes" : "No");
+	pthread_mutex_lock(&s->lock);
+	s->state = SS_LOGGED_IN;
+	s->last_rx = now_s();
+	pthread_mutex_unlock(&s->lock);
+	r = conn_start(s->conn, &h, s->params.max_recv_dsl);
+	if (!r) {
+		r = -pthread_create(&s->timer, NULL, timer_main, s);
+		s->timer_running = !r;
+	}
+	if (r) {
+		snprintf(err, errlen, "cannot start session threads: %s", strerror(-r));
+		pthread_mutex_lock(&s->lock);
+		s->state = SS_FAILED;
+		pthread_mutex_unlock(&s->lock);
+	}
+	return r;
+}
+
+void session_logout(struct session *s)
+{
+	struct scsi_task *done_list = NULL;
+	struct timespec until;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->state == SS_LOGGED_IN) {
+		s->state = SS_LOGGING_OUT;
+		memset(&s->logout_tx, 0, sizeof(s->logout_tx));
+		pdu_build_logout(s->logout_tx.bhs, 0, RSVD_TAG - 1, 0, s->cmd_sn, s->exp_stat_sn);
+		conn_queue(s->conn, &s->logout_tx, &s->logout_tx);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += LOGOUT_WAIT_S;
+		while (!s->logout_answered &&
+		       pthread_cond_timedwait(&s->cond, &s->lock, &until) != ETIMEDOUT)
+			;
+		if (s->logout_answered)
+			log_info("%s: logged out of %s", s->cfg.label, s->cfg.target_name);
+		else
+			log_warn("%s: no answer to the logout from %s within %d s", s->cfg.label,
+				 s->cfg.target_name, LOGOUT_WAIT_S);
+	}
+	s->state = SS_LOGGING_OUT;
+	pthread_mutex_unlock(&s->lock);
+	timer_stop(s);
+	conn_stop(s->conn);
+	pthread_mutex_lock(&s->lock);
+	s->state = SS_LOGGED_OUT;
+	fail_all(s, &done_list);
+	pthread_mutex_unlock(&s->lock);
+	run_done(done_list);
+}
+
+void session_free(struct session *s)
+{
+	if (!s)
+		return;
+	timer_stop(s);
+	conn_free(s->conn);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	pthread_cond_destroy(&s->timer_cond);
+	free(s->slots);
+	free(s->free_slots);
+	free(s);
+}

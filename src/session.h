@@ -1,0 +1,76 @@
+/* One iSCSI session: the CmdSN window, the task table and the connection(s) under it.
+ * Callers hand in SCSI tasks; each completes exactly once through its done() callback, which
+ * runs on the connection's receive thread (or the caller's, when the session is down). */
+#ifndef ISCSIFS_SESSION_H
+#define ISCSIFS_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "keys.h"
+
+enum task_dir { TASK_DIR_NONE, TASK_DIR_READ, TASK_DIR_WRITE };
+
+struct scsi_task {
+	/* Set by the caller. */
+	uint64_t lun;       /* 8-byte LUN as on the wire */
+	uint8_t cdb[16];
+	unsigned cdb_len;
+	enum task_dir dir;
+	void *buf;          /* read: filled in place; write: sent from; valid until done() */
+	uint32_t len;       /* expected data transfer length */
+	void (*done)(struct scsi_task *t);
+	void *priv;
+
+	/* Results, valid in done(). */
+	int result;         /* 0: the target gave a SCSI status; -errno: transport failure */
+	uint8_t status;
+	uint8_t sense[96];
+	uint32_t sense_len;
+	uint32_t residual;  /* bytes not transferred (underflow) */
+
+	/* Session-private. */
+	struct session *sess;
+	struct scsi_task *next;
+	struct txreq tx;
+	uint32_t itt, cmd_sn, xferred;
+	int slot, retries;
+	int tx_refs;       /* queued PDU chains the send thread has not finished with */
+	int awaiting_tx;   /* the result is in; completes when tx_refs drops to 0 */
+	int retry_pending; /* ...or is sent again then */
+};
+
+struct session_config {
+	const char *label;            /* "ch0" in log lines */
+	const char *initiator_name;
+	const char *initiator_alias;
+	const char *target_name;
+	const char *addr;
+	uint16_t port;
+	const char *netdev;
+	const struct key_set *admin_keys;
+	int login_timeout;
+	uint32_t max_tasks;           /* commands in flight, at most 1024 */
+	uint32_t nopout_timeout;      /* ping after this long without a PDU from the target; 0 off */
+	uint32_t nopout_response_timeout; /* drop the connection when the ping is not answered */
+};
+
+struct session;
+
+/* The config's strings must outlive the session. */
+struct session *session_new(const struct session_config *cfg);
+/* Connect, log in, enter full-feature phase. 0 or -errno with a reason. */
+int session_login(struct session *s, char *err, size_t errlen);
+/* Start a task; done() is called exactly once. May block while the task table is full. */
+void session_submit(struct session *s, struct scsi_task *t);
+/* Run a task and wait for it; returns t->result. */
+int session_exec(struct session *s, struct scsi_task *t);
+/* Log out (waiting a bounded time for the answer) and stop the connection. */
+void session_logout(struct session *s);
+void session_free(struct session *s);
+
+const struct iscsi_params *session_params(const struct session *s);
+uint16_t session_tsih(const struct session *s);
+
+#endif
