@@ -1,0 +1,458 @@
+/* FUSE low-level operations over the LUNs of the started channels.
+ * Files are opened with direct I/O: the kernel keeps no second page cache over the LUN, so a
+ * loop device or a database above it sees the target's data, and unaligned I/O is handled
+ * here with read-modify-write. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "log.h"
+
+#define FS_MAX_IO (1024 * 1024)
+#define ATTR_TIMEOUT 1.0
+
+struct fs_node {
+	fuse_ino_t parent;
+	char name[256];
+	int is_dir;
+	struct lun *lun;
+	/* Aligned writes share it; a read-modify-write takes it alone, so no aligned write to
+	 * the same blocks can land between its read and its write. */
+	pthread_rwlock_t rmw;
+};
+
+struct fs {
+	struct fs_node *nodes; /* index = inode number; 0 unused, 1 = root */
+	int nnodes;
+	time_t mtime;
+};
+
+static int add_node(struct fs *fs, fuse_ino_t parent, const char *name, int is_dir,
+		    struct lun *lun)
+{
+	struct fs_node *n = realloc(fs->nodes, sizeof(*n) * (size_t)(fs->nnodes + 1));
+
+	if (!n)
+		return -ENOMEM;
+	fs->nodes = n;
+	n = &fs->nodes[fs->nnodes];
+	memset(n, 0, sizeof(*n));
+	n->parent = parent;
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	n->is_dir = is_dir;
+	n->lun = lun;
+	pthread_rwlock_init(&n->rmw, NULL);
+	return fs->nnodes++;
+}
+
+static int find_child(const struct fs *fs, fuse_ino_t parent, const char *name)
+{
+	for (int i = 2; i < fs->nnodes; i++)
+		if (fs->nodes[i].parent == parent && strcmp(fs->nodes[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+struct fs *fs_new(struct channel *channels, int nchannels)
+{
+	struct fs *fs = calloc(1, sizeof(*fs));
+
+	if (!fs)
+		return NULL;
+	fs->mtime = time(NULL);
+	if (add_node(fs, 0, "", 1, NULL) < 0 || add_node(fs, 0, "", 1, NULL) < 0)
+		goto fail;
+	for (int c = 0; c < nchannels; c++) {
+		struct channel *ch = &channels[c];
+		int dir;
+
+		if (find_child(fs, FUSE_ROOT_ID, ch->target_name) >= 0) {
+			log_warn("%s: target %s is already served by another channel; not shown twice",
+				 ch->label, ch->target_name);
+			continue;
+		}
+		dir = add_node(fs, FUSE_ROOT_ID, ch->target_name, 1, NULL);
+		if (dir < 0)
+			goto fail;
+		for (int i = 0; i < ch->nluns; i++) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "lun%u", ch->luns[i].number);
+			if (add_node(fs, (fuse_ino_t)dir, name, 0, &ch->luns[i]) < 0)
+				goto fail;
+		}
+	}
+	return fs;
+fail:
+	fs_free(fs);
+	return NULL;
+}
+
+void fs_free(struct fs *fs)
+{
+	if (!fs)
+		return;
+	for (int i = 0; i < fs->nnodes; i++)
+		pthread_rwlock_destroy(&fs->nodes[i].rmw);
+	free(fs->nodes);
+	free(fs);
+}
+
+static struct fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static struct fs_node *node_of(struct fs *fs, fuse_ino_t ino)
+{
+	if (ino < FUSE_ROOT_ID || ino >= (fuse_ino_t)fs->nnodes)
+		return NULL;
+	return &fs->nodes[ino];
+}
+
+static void fill_attr(const struct fs *fs, fuse_ino_t ino, const struct fs_node *n,
+		      struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_mtime = st->st_ctime = st->st_atime = fs->mtime;
+	if (n->is_dir) {
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2;
+		return;
+	}
+	st->st_mode = S_IFREG | (n->lun->readonly ? 0400 : 0600);
+	st->st_nlink = 1;
+	st->st_size = (off_t)lun_size(n->lun);
+	st->st_blksize = n->lun->block_size;
+	st->st_blocks = st->st_size / 512;
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	/* Large requests and many of them in flight: the kernel's defaults (128 KiB, 12
+	 * background requests) starve a remote LUN. */
+	if (conn->max_write < FS_MAX_IO)
+		conn->max_write = FS_MAX_IO;
+	conn->max_background = 128;
+	conn->congestion_threshold = 96;
+	conn->want &= ~(unsigned)(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+	if (conn->capable & FUSE_CAP_ASYNC_DIO)
+		conn->want |= FUSE_CAP_ASYNC_DIO;
+	(void)userdata;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	int i = find_child(fs, parent, name);
+
+	if (i < 0) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	e.ino = (fuse_ino_t)i;
+	e.attr_timeout = ATTR_TIMEOUT;
+	e.entry_timeout = ATTR_TIMEOUT;
+	fill_attr(fs, e.ino, &fs->nodes[i], &e.attr);
+	fuse_reply_entry(req, &e);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_node *n = node_of(fs, ino);
+	struct stat st;
+
+	(void)fi;
+	if (!n) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	fill_attr(fs, ino, n, &st);
+	fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+}
+
+/* A LUN file has the size of the LUN: truncation and time changes are accepted and change
+ * nothing (as for a block device node); ownership and mode are fixed. */
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_node *n = node_of(fs, ino);
+	struct stat st;
+
+	(void)attr;
+	(void)fi;
+	if (!n) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	fill_attr(fs, ino, n, &st);
+	fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_node *n = node_of(fs, ino);
+	char *buf;
+	size_t used = 0;
+	off_t idx = 0;
+
+	(void)fi;
+	if (!n || !n->is_dir) {
+		fuse_reply_err(req, n ? ENOTDIR : ENOENT);
+		return;
+	}
+	buf = malloc(size);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	/* Entries: ".", "..", then children in inode order; off is the index of the next one. */
+	for (int i = -2; i < fs->nnodes; i++) {
+		struct stat st = {0};
+		const char *name;
+		size_t sz;
+
+		if (i >= 0 && (i < 2 || fs->nodes[i].parent != ino))
+			continue;
+		if (idx++ < off)
+			continue;
+		if (i == -2) {
+			name = ".";
+			st.st_ino = ino;
+			st.st_mode = S_IFDIR;
+		} else if (i == -1) {
+			name = "..";
+			st.st_ino = n->parent ? n->parent : FUSE_ROOT_ID;
+			st.st_mode = S_IFDIR;
+		} else {
+			name = fs->nodes[i].name;
+			st.st_ino = (ino_t)i;
+			st.st_mode = fs->nodes[i].is_dir ? S_IFDIR : S_IFREG;
+		}
+		sz = fuse_add_direntry(req, buf + used, size - used, name, &st, idx);
+		if (sz > size - used)
+			break;
+		used += sz;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_node *n = node_of(fs_of(req), ino);
+
+	if (!n) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (n->is_dir) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	if (n->lun->readonly && (fi->flags & O_ACCMODE) != O_RDONLY) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	fuse_reply_open(req, fi);
+}
+
+struct read_req {
+	fuse_req_t req;
+	char *buf;
+	size_t skip, len; /* the part of buf the caller asked for */
+};
+
+static void read_done(void *arg, int result)
+{
+	struct read_req *rr = arg;
+
+	if (result)
+		fuse_reply_err(rr->req, -result);
+	else
+		fuse_reply_buf(rr->req, rr->buf + rr->skip, rr->len);
+	free(rr->buf);
+	free(rr);
+}
+
+/* Clamp [off, off+size) to the LUN; 0 means nothing to do. */
+static size_t clamp(const struct lun *l, off_t off, size_t size)
+{
+	uint64_t end = lun_size(l);
+
+	if (off < 0 || (uint64_t)off >= end)
+		return 0;
+	if (size > end - (uint64_t)off)
+		size = (size_t)(end - (uint64_t)off);
+	return size;
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fs_node *n = node_of(fs_of(req), ino);
+	struct read_req *rr;
+	struct lun *l;
+	uint64_t start, end;
+
+	(void)fi;
+	if (!n || n->is_dir) {
+		fuse_reply_err(req, n ? EISDIR : ENOENT);
+		return;
+	}
+	l = n->lun;
+	size = clamp(l, off, size);
+	if (!size) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	/* Whole blocks around the request; the data lands in this buffer straight off the
+	 * socket, and the reply is sent from the receive thread. */
+	start = (uint64_t)off / l->block_size * l->block_size;
+	end = ((uint64_t)off + size + l->block_size - 1) / l->block_size * l->block_size;
+	rr = malloc(sizeof(*rr));
+	if (!rr || !(rr->buf = malloc(end - start))) {
+		free(rr);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	rr->req = req;
+	rr->skip = (size_t)((uint64_t)off - start);
+	rr->len = size;
+	lun_io_async(l, 0, start / l->block_size, (uint32_t)((end - start) / l->block_size),
+		     rr->buf, read_done, rr);
+}
+
+/* A write that does not cover whole blocks: read the blocks around it, patch, write back. */
+static int write_rmw(struct lun *l, const char *buf, size_t size, off_t off)
+{
+	uint64_t start = (uint64_t)off / l->block_size * l->block_size;
+	uint64_t end = ((uint64_t)off + size + l->block_size - 1) / l->block_size * l->block_size;
+	uint32_t nblocks = (uint32_t)((end - start) / l->block_size);
+	char *b = malloc(end - start);
+	int r;
+
+	if (!b)
+		return -ENOMEM;
+	r = lun_io(l, 0, start / l->block_size, nblocks, b);
+	if (!r) {
+		memcpy(b + ((uint64_t)off - start), buf, size);
+		r = lun_io(l, 1, start / l->block_size, nblocks, b);
+	}
+	free(b);
+	return r;
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct fs_node *n = node_of(fs_of(req), ino);
+	struct lun *l;
+	size_t len;
+	int r;
+
+	(void)fi;
+	if (!n || n->is_dir) {
+		fuse_reply_err(req, n ? EISDIR : ENOENT);
+		return;
+	}
+	l = n->lun;
+	len = clamp(l, off, size);
+	if (!len) {
+		fuse_reply_err(req, size ? ENOSPC : 0);
+		return;
+	}
+	if ((uint64_t)off % l->block_size == 0 && len % l->block_size == 0) {
+		pthread_rwlock_rdlock(&n->rmw);
+		/* Synchronous: the kernel's buffer is ours only until this function returns. */
+		r = lun_io(l, 1, (uint64_t)off / l->block_size, (uint32_t)(len / l->block_size),
+			   (void *)buf);
+		pthread_rwlock_unlock(&n->rmw);
+	} else {
+		pthread_rwlock_wrlock(&n->rmw);
+		r = write_rmw(l, buf, len, off);
+		pthread_rwlock_unlock(&n->rmw);
+	}
+	if (r)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_write(req, len);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct fs_node *n = node_of(fs_of(req), ino);
+	int r;
+
+	(void)datasync;
+	(void)fi;
+	if (!n || n->is_dir) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	/* Every write was acknowledged by the target before it was acknowledged here; what is
+	 * left is the target's own cache. */
+	r = lun_sync_cache(n->lun);
+	fuse_reply_err(req, r ? -r : 0);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = fs_of(req);
+	struct statvfs sv = {0};
+
+	(void)ino;
+	sv.f_bsize = 4096;
+	sv.f_frsize = 4096;
+	sv.f_files = (fsfilcnt_t)fs->nnodes;
+	sv.f_namemax = 255;
+	fuse_reply_statfs(req, &sv);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readdir = op_readdir,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.fsync = op_fsync,
+	.flush = op_flush,
+	.statfs = op_statfs,
+};
+
+const struct fuse_lowlevel_ops *fs_ops(void)
+{
+	return &ops;
+}

@@ -1,0 +1,314 @@
+/* iscsifs: read the configuration, log in to every channel, serve the LUNs as files.
+ * Everything that can fail is done before the mount, so a bad configuration or an unreachable
+ * target leaves nothing behind. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "config.h"
+#include "fs.h"
+#include "log.h"
+
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER 57
+#endif
+
+#define FUSE_THREADS 32
+
+struct options {
+	char *config, *initiator, *auth, *maps, *initiatorname, *log_level;
+	int check;
+	char *nonopt[3];
+	int nnonopt;
+};
+
+#define OPT(t, f) {t, offsetof(struct options, f), 0}
+static const struct fuse_opt opt_spec[] = {
+	OPT("--config=%s", config), OPT("config=%s", config), OPT("-c %s", config),
+	OPT("--initiator=%s", initiator), OPT("initiator=%s", initiator),
+	OPT("--auth=%s", auth), OPT("auth=%s", auth),
+	OPT("--maps=%s", maps), OPT("maps=%s", maps),
+	OPT("--initiatorname=%s", initiatorname), OPT("initiatorname=%s", initiatorname),
+	OPT("--log-level=%s", log_level), OPT("log_level=%s", log_level),
+	{"--check", offsetof(struct options, check), 1},
+	FUSE_OPT_END,
+};
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct options *o = data;
+
+	(void)outargs;
+	if (key != FUSE_OPT_KEY_NONOPT)
+		return 1;
+	if (o->nnonopt >= 2) {
+		fprintf(stderr, "iscsifs: unexpected argument '%s'\n", arg);
+		return -1;
+	}
+	o->nonopt[o->nnonopt++] = strdup(arg);
+	return 0;
+}
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [options] <mountpoint>\n"
+	       "       %s <source> <mountpoint> -o option[,option...]   (mount -t fuse.iscsifs)\n"
+	       "\n"
+	       "Logs in to every iSCSI channel of /etc/sysconfig/initiator and serves each LUN as\n"
+	       "<mountpoint>/<target-iqn>/lun<N>.\n"
+	       "\n"
+	       "iscsifs options (also as -o name=value without the dashes):\n"
+	       "    -c, --config=FILE        daemon settings (default /etc/iscsifs.conf)\n"
+	       "    --initiator=FILE         CHANNEL lines (default /etc/sysconfig/initiator)\n"
+	       "    --auth=FILE              AUTH lines (default /etc/sysconfig/initiator_auth)\n"
+	       "    --maps=FILE              DEVICE lines (default /etc/sysconfig/iscsi_device_maps)\n"
+	       "    --initiatorname=FILE     initiator name (default /etc/initiatorname.iscsi)\n"
+	       "    --log-level=LEVEL        error, warning, info or debug\n"
+	       "    --check                  check the configuration and exit\n"
+	       "\n",
+	       prog, prog);
+	fuse_cmdline_help();
+}
+
+/* Daemonizing: fork before any thread exists; the parent waits for the child's verdict, so
+ * the command's exit status says whether the mount is there. */
+static int ready_fd = -1;
+
+static void daemon_begin(void)
+{
+	int fds[2];
+	pid_t pid;
+	unsigned char status = 1;
+
+	if (pipe(fds) < 0) {
+		perror("iscsifs: pipe");
+		exit(1);
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("iscsifs: fork");
+		exit(1);
+	}
+	if (pid > 0) {
+		close(fds[1]);
+		if (read(fds[0], &status, 1) != 1)
+			status = 1;
+		_exit(status);
+	}
+	close(fds[0]);
+	setsid();
+	ready_fd = fds[1];
+}
+
+static void daemon_finish(unsigned char status)
+{
+	int fd;
+
+	if (ready_fd < 0)
+		return;
+	if (status == 0) {
+		if (chdir("/") < 0)
+			status = 1;
+		fd = open("/dev/null", O_RDWR);
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+			if (fd > 2)
+				close(fd);
+		}
+	}
+	if (write(ready_fd, &status, 1) != 1)
+		status = 1;
+	close(ready_fd);
+	ready_fd = -1;
+}
+
+static void print_summary(const struct cfg *c)
+{
+	printf("initiator %s\n", c->initiator_name);
+	for (int i = 0; i < c->nchannels; i++) {
+		const struct cfg_channel *ch = &c->channels[i];
+
+		printf("channel %d: %d connection(s), %d portal(s) (first %s:%u), target %s, auth %s\n",
+		       ch->id, ch->conn_count, ch->nportals, ch->portals[0].addr,
+		       ch->portals[0].port, ch->target_name[0] ? ch->target_name : "by discovery",
+		       ch->auth.present ? (ch->auth.mutual ? "mutual CHAP" : "CHAP") : "none");
+	}
+	for (int i = 0; i < c->nmaps; i++)
+		printf("map: channel %d lun %u partition %d -> %s\n", c->maps[i].channel,
+		       c->maps[i].lun, c->maps[i].partition, c->maps[i].name);
+	printf("configuration OK\n");
+}
+
+static int replace(char **dst, const char *src)
+{
+	char *s;
+
+	if (!src)
+		return 0;
+	s = strdup(src);
+	if (!s)
+		return -ENOMEM;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+static void memory_for_writeback(void)
+{
+	/* A loop device over a LUN file makes this daemon part of the kernel's writeback: tell the
+	 * kernel so its allocations do not wait on that same writeback. */
+	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0)
+		log_dbg("PR_SET_IO_FLUSHER not available: %s", strerror(errno));
+#if !defined(__SANITIZE_ADDRESS__)
+	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
+		log_dbg("mlockall: %s", strerror(errno));
+#endif
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts co = {0};
+	struct options o = {0};
+	struct fuse_session *se = NULL;
+	struct fuse_loop_config *lc;
+	struct channel *chs = NULL;
+	struct fs *fs = NULL;
+	struct cfg c;
+	char err[CFG_ERR_MAX * 2];
+	const char *mnt;
+	enum log_level lvl;
+	int r, ret = 1, started = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) < 0)
+		return 1;
+	if (fuse_parse_cmdline(&args, &co) < 0)
+		return 1;
+	cfg_init(&c);
+	if (co.show_help) {
+		usage(argv[0]);
+		ret = 0;
+		goto out_cfg;
+	}
+	if (co.show_version) {
+		printf("iscsifs %s\n", PACKAGE_VERSION);
+		ret = 0;
+		goto out_cfg;
+	}
+	mnt = o.nnonopt ? o.nonopt[o.nnonopt - 1] : co.mountpoint;
+	if (!mnt && !o.check) {
+		fprintf(stderr, "iscsifs: no mountpoint given (see %s --help)\n", argv[0]);
+		goto out_cfg;
+	}
+	log_init("iscsifs", 0, LOG_LVL_INFO);
+
+	r = cfg_load_settings(&c, o.config, err, sizeof(err));
+	if (!r && (replace(&c.paths.initiator, o.initiator) ||
+		   replace(&c.paths.initiator_auth, o.auth) || replace(&c.paths.device_maps, o.maps) ||
+		   replace(&c.paths.initiatorname, o.initiatorname)))
+		r = -ENOMEM;
+	if (!r)
+		r = cfg_load_all(&c, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "iscsifs: %s\n", r == -ENOMEM && !*err ? "out of memory" : err);
+		goto out_cfg;
+	}
+	if (log_level_parse(o.log_level ? o.log_level : c.settings.log_level, &lvl) < 0) {
+		fprintf(stderr, "iscsifs: unknown log level '%s' (error, warning, info, debug)\n",
+			o.log_level ? o.log_level : c.settings.log_level);
+		goto out_cfg;
+	}
+	if (co.debug)
+		lvl = LOG_LVL_DEBUG;
+	log_set_level(lvl);
+	if (o.check) {
+		print_summary(&c);
+		ret = 0;
+		goto out_cfg;
+	}
+	if (!co.foreground)
+		daemon_begin();
+
+	chs = calloc((size_t)(c.nchannels ? c.nchannels : 1), sizeof(*chs));
+	if (!chs)
+		goto out_fail;
+	for (; started < c.nchannels; started++) {
+		r = channel_start(&chs[started], &c, &c.channels[started], err, sizeof(err));
+		if (r) {
+			log_err("%s", err);
+			goto out_fail;
+		}
+	}
+	fs = fs_new(chs, c.nchannels);
+	if (!fs)
+		goto out_fail;
+	if (fuse_opt_add_arg(&args, "-ofsname=iscsifs,subtype=iscsifs,default_permissions") ||
+	    (geteuid() == 0 && fuse_opt_add_arg(&args, "-oallow_other")))
+		goto out_fail;
+	se = fuse_session_new(&args, fs_ops(), sizeof(*fs_ops()), fs);
+	if (!se)
+		goto out_fail;
+	if (fuse_set_signal_handlers(se) < 0)
+		goto out_fail;
+	if (fuse_session_mount(se, mnt) < 0) {
+		log_err("cannot mount on %s", mnt);
+		fuse_remove_signal_handlers(se);
+		goto out_fail;
+	}
+	memory_for_writeback();
+	log_info("serving %d channel(s) on %s", c.nchannels, mnt);
+	if (!co.foreground) {
+		daemon_finish(0);
+		log_init("iscsifs", 1, lvl);
+	}
+
+	lc = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_clone_fd(lc, co.clone_fd);
+	fuse_loop_cfg_set_max_threads(lc, FUSE_THREADS);
+	/* UINT_MAX means -o max_idle_threads was not given. */
+	fuse_loop_cfg_set_idle_threads(lc, co.max_idle_threads != UINT_MAX ? co.max_idle_threads : 8);
+	ret = co.singlethread ? fuse_session_loop(se) : fuse_session_loop_mt(se, lc);
+	fuse_loop_cfg_destroy(lc);
+	ret = ret != 0;
+	fuse_session_unmount(se);
+	fuse_remove_signal_handlers(se);
+	log_info("unmounted %s", mnt);
+	goto out_channels;
+
+out_fail:
+	ret = 1;
+	daemon_finish(1);
+out_channels:
+	if (se)
+		fuse_session_destroy(se);
+	for (int i = 0; i < started; i++)
+		channel_stop(&chs[i]);
+	fs_free(fs);
+	free(chs);
+out_cfg:
+	cfg_free(&c);
+	fuse_opt_free_args(&args);
+	free(co.mountpoint);
+	free(o.config);
+	free(o.initiator);
+	free(o.auth);
+	free(o.maps);
+	free(o.initiatorname);
+	free(o.log_level);
+	for (int i = 0; i < o.nnonopt; i++)
+		free(o.nonopt[i]);
+	return ret;
+}
