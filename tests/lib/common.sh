@@ -1,0 +1,334 @@
+# shellcheck shell=bash
+# Helpers for the interop tests: skip/fail with automake's exit codes, a temp
+# directory with a cleanup stack run on exit, bounded waits, and starting and
+# stopping the iscsifs daemon against files written into the temp directory.
+#
+# Exit codes (automake test harness): 0 pass, 1 fail, 77 skip, 99 hard error.
+
+PATH=$PATH:/usr/sbin:/sbin
+export PATH
+
+: "${TESTLIB:=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}"
+: "${ISCSIFS:=$TESTLIB/../../build/iscsifs}"
+: "${ISCSIFS_LOG_LEVEL=debug}"       # empty: run the daemon at its default level
+: "${ISCSIFS_START_TIMEOUT:=30}"     # seconds from start to mount (or failure)
+: "${ISCSIFS_STOP_TIMEOUT:=30}"      # seconds from umount to exit
+
+TEST_NAME=${0##*/}
+TEST_NAME=${TEST_NAME%.sh}
+TEST_INITIATOR_IQN=iqn.2026-11.org.iscsifs.test:initiator
+TEST_TMP=
+ISCSIFS_PID=
+ISCSIFS_MNT=
+ISCSIFS_LOG=
+ISCSIFS_ETC=
+
+_CLEANUP=()          # commands run in reverse order on exit
+_FAILURE_LOGS=()     # files printed when the test does not pass
+_COMMON_PID=
+_ISCSIFS_SEQ=0
+declare -A _ISCSIFS_STATUS=()   # pid -> exit status, once reaped
+
+msg() { printf '%s: %s\n' "$TEST_NAME" "$*"; }
+fail() { printf '%s: FAIL: %s\n' "$TEST_NAME" "$*" >&2; exit 1; }
+skip() { printf '%s: SKIP: %s\n' "$TEST_NAME" "$*" >&2; exit 77; }
+hard_error() { printf '%s: ERROR: %s\n' "$TEST_NAME" "$*" >&2; exit 99; }
+
+require_root() {
+	[ "$(id -u)" -eq 0 ] || skip "must run as root (FUSE mounts, tgtd, loop devices)"
+}
+
+require_cmd() {
+	local c missing=()
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || missing+=("$c")
+	done
+	[ "${#missing[@]}" -eq 0 ] || skip "missing command(s): ${missing[*]}"
+}
+
+require_fuse() {
+	[ -c /dev/fuse ] || skip "no /dev/fuse (modprobe fuse?)"
+	grep -qw fuse /proc/filesystems || skip "kernel has no fuse filesystem"
+}
+
+require_loop() {
+	[ -c /dev/loop-control ] || skip "no /dev/loop-control (modprobe loop?)"
+}
+
+# The daemon is built by 'make check' itself, so its absence is an error, not a skip.
+require_iscsifs() {
+	[ -x "$ISCSIFS" ] || hard_error "daemon binary '$ISCSIFS' is missing: build first"
+	require_fuse
+	require_cmd umount timeout
+}
+
+# defer CMD [ARG...]: run at exit, last registered first. One argument is taken
+# as a shell command line (eval'd); several are quoted word by word.
+defer() {
+	[ "$BASHPID" = "$_COMMON_PID" ] ||
+		hard_error "defer called in a subshell or before setup_tmpdir: $*"
+	if [ "$#" -eq 1 ]; then
+		_CLEANUP+=("$1")
+	else
+		_CLEANUP+=("$(printf '%q ' "$@")")
+	fi
+}
+
+# show_on_failure FILE: print FILE at exit when the test did not pass.
+show_on_failure() { _FAILURE_LOGS+=("$1"); }
+
+_common_exit() {
+	local status=$? i f
+	set +e
+	trap - EXIT INT TERM HUP
+	for ((i = ${#_CLEANUP[@]} - 1; i >= 0; i--)); do
+		eval "${_CLEANUP[i]}"
+	done
+	if [ "$status" -ne 0 ] && [ "$status" -ne 77 ]; then
+		for f in "${_FAILURE_LOGS[@]}"; do
+			[ -f "$f" ] || continue
+			printf '\n===== %s =====\n' "$f" >&2
+			tail -n 400 "$f" >&2
+		done
+	fi
+	if [ -n "$TEST_TMP" ] && [ -d "$TEST_TMP" ]; then
+		if awk -v d="$TEST_TMP/" 'index($5 "/", d) == 1 { found = 1 } END { exit !found }' \
+			/proc/self/mountinfo; then
+			printf '%s: WARNING: something is still mounted under %s; not removing it\n' \
+				"$TEST_NAME" "$TEST_TMP" >&2
+		elif [ "${KEEP_TMP:-0}" = 1 ]; then
+			printf '%s: kept %s\n' "$TEST_NAME" "$TEST_TMP" >&2
+		else
+			rm -rf --one-file-system "$TEST_TMP"
+		fi
+	fi
+	exit "$status"
+}
+
+# Creates TEST_TMP and installs the exit trap that runs the cleanup stack.
+setup_tmpdir() {
+	_COMMON_PID=$BASHPID
+	TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/iscsifs-$TEST_NAME.XXXXXX") ||
+		hard_error "mktemp failed"
+	trap _common_exit EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	trap 'exit 129' HUP
+}
+
+# wait_for SECONDS CMD [ARG...]: poll CMD every 0.1 s until it succeeds (0) or
+# SECONDS pass (1). (EPOCHREALTIME's decimal mark follows the locale.)
+wait_for() {
+	local secs=$1 now deadline
+	shift
+	now=${EPOCHREALTIME//[!0-9]/}
+	deadline=$((now + secs * 1000000))
+	while :; do
+		"$@" && return 0
+		now=${EPOCHREALTIME//[!0-9]/}
+		[ "$now" -lt "$deadline" ] || return 1
+		sleep 0.1
+	done
+}
+
+pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# Reads the mount table rather than stat()ing the path, which fails on a FUSE
+# mount whose daemon died.
+is_mounted() {
+	awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo
+}
+
+# A TCP port on 127.0.0.1 that nobody listens on, chosen below the ephemeral
+# range so outgoing connections do not take it in the meantime.
+free_port() {
+	python3 - <<'EOF'
+import random, socket
+try:
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+except OSError:
+    low = 32768
+hi = max(low, 10001)
+for _ in range(200):
+    port = random.randrange(10000, hi)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    print(s.getsockname()[1])
+    s.close()
+EOF
+}
+
+port_listening() {
+	ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
+}
+
+# channel_line ID PORT [TARGET-IQN]: the value of one CHANNEL line for a target
+# on 127.0.0.1. CHANNEL_KEYS and CHANNEL_ATTRS override the defaults.
+channel_line() {
+	local line="$1 1 127.0.0.1 $2 0 ${CHANNEL_KEYS:-AuthMethod=None} ${CHANNEL_ATTRS:-nopout_timeout=5}"
+	[ "$#" -lt 3 ] || line="$line $3"
+	printf '%s\n' "$line"
+}
+
+# iscsifs_config CHANNEL-VALUE...: writes the daemon's files into
+# $TEST_TMP/etc: one CHANNEL line per argument, the test initiator name, an
+# empty settings file and empty maps; the auth file is left absent.
+iscsifs_config() {
+	local c
+	ISCSIFS_ETC=$TEST_TMP/etc
+	mkdir -p "$ISCSIFS_ETC"
+	: >"$ISCSIFS_ETC/iscsifs.conf"
+	: >"$ISCSIFS_ETC/iscsi_device_maps"
+	rm -f "$ISCSIFS_ETC/initiator_auth"
+	printf 'InitiatorName=%s\n' "$TEST_INITIATOR_IQN" >"$ISCSIFS_ETC/initiatorname.iscsi"
+	for c in "$@"; do
+		printf 'CHANNEL="%s"\n' "$c"
+	done >"$ISCSIFS_ETC/initiator"
+}
+
+# iscsifs_spawn MNT [DAEMON-ARG...]: starts the daemon in the foreground mode
+# in the background, without waiting for anything. Sets ISCSIFS_PID,
+# ISCSIFS_MNT, ISCSIFS_LOG and registers its stop for exit.
+iscsifs_spawn() {
+	local mnt=$1 cmd
+	shift
+	[ -n "$ISCSIFS_ETC" ] || hard_error "call iscsifs_config before starting the daemon"
+	mkdir -p "$mnt"
+	_ISCSIFS_SEQ=$((_ISCSIFS_SEQ + 1))
+	ISCSIFS_LOG=$TEST_TMP/iscsifs.$_ISCSIFS_SEQ.log
+	cmd=("$ISCSIFS" -f)
+	[ -z "$ISCSIFS_LOG_LEVEL" ] || cmd+=("--log-level=$ISCSIFS_LOG_LEVEL")
+	cmd+=("--config=$ISCSIFS_ETC/iscsifs.conf"
+		"--initiator=$ISCSIFS_ETC/initiator"
+		"--auth=$ISCSIFS_ETC/initiator_auth"
+		"--maps=$ISCSIFS_ETC/iscsi_device_maps"
+		"--initiatorname=$ISCSIFS_ETC/initiatorname.iscsi"
+		"$@" "$mnt")
+	printf '%q ' "${cmd[@]}" >"$ISCSIFS_LOG"
+	printf '\n' >>"$ISCSIFS_LOG"
+	"${cmd[@]}" </dev/null >>"$ISCSIFS_LOG" 2>&1 &
+	ISCSIFS_PID=$!
+	ISCSIFS_MNT=$mnt
+	show_on_failure "$ISCSIFS_LOG"
+	defer stop_iscsifs "$ISCSIFS_PID" "$mnt"
+}
+
+# Records the exit status of a daemon that has exited.
+_iscsifs_reap() {
+	local pid=$1 st=0
+	[ -z "${_ISCSIFS_STATUS[$pid]:-}" ] || return 0
+	wait "$pid" 2>/dev/null || st=$?
+	_ISCSIFS_STATUS[$pid]=$st
+}
+
+# wait_iscsifs_exit SECONDS [PID]: waits for the daemon to exit on its own;
+# returns its exit status, or 124 if it is still running.
+wait_iscsifs_exit() {
+	local pid=${2:-$ISCSIFS_PID}
+	wait_for "$1" pid_gone "$pid" || return 124
+	_iscsifs_reap "$pid"
+	return "${_ISCSIFS_STATUS[$pid]}"
+}
+
+_iscsifs_up() { is_mounted "$1" || pid_gone "$2"; }
+
+# start_iscsifs MNT [DAEMON-ARG...]: starts the daemon and waits until MNT is
+# mounted; fails the test (with the daemon's log) if it exits or times out.
+start_iscsifs() {
+	local st
+	iscsifs_spawn "$@"
+	wait_for "$ISCSIFS_START_TIMEOUT" _iscsifs_up "$ISCSIFS_MNT" "$ISCSIFS_PID" ||
+		fail "no mount at $ISCSIFS_MNT after ${ISCSIFS_START_TIMEOUT}s"
+	if pid_gone "$ISCSIFS_PID"; then
+		st=0
+		wait_iscsifs_exit 0 || st=$?
+		fail "daemon exited with status $st before mounting"
+	fi
+	msg "iscsifs (pid $ISCSIFS_PID) mounted at $ISCSIFS_MNT"
+}
+
+# stop_iscsifs [PID MNT]: unmounts, waits (bounded) for the daemon to log out
+# and exit, kills it by PID as a last resort. Returns the daemon's exit status
+# (137 if it had to be killed). Safe to call more than once.
+stop_iscsifs() {
+	local pid=${1:-$ISCSIFS_PID} mnt=${2:-$ISCSIFS_MNT} killed=0
+	[ -n "$pid" ] || return 0
+	if is_mounted "$mnt"; then
+		timeout -k 10 30 umount "$mnt" 2>/dev/null ||
+			timeout -k 10 30 fusermount3 -u "$mnt" 2>/dev/null ||
+			echo "stop_iscsifs: umount $mnt failed" >&2
+	fi
+	if ! wait_for "$ISCSIFS_STOP_TIMEOUT" pid_gone "$pid"; then
+		echo "stop_iscsifs: daemon $pid still running ${ISCSIFS_STOP_TIMEOUT}s after umount; killing it" >&2
+		kill -9 "$pid" 2>/dev/null || true
+		wait_for 10 pid_gone "$pid" || echo "stop_iscsifs: daemon $pid survived kill -9" >&2
+		killed=1
+	fi
+	if is_mounted "$mnt"; then
+		timeout -k 10 30 umount -l "$mnt" 2>/dev/null || echo "stop_iscsifs: lazy umount $mnt failed" >&2
+	fi
+	_iscsifs_reap "$pid"
+	[ "$killed" = 0 ] || return 137
+	return "${_ISCSIFS_STATUS[$pid]}"
+}
+
+# stop_iscsifs_checked: stop the current daemon; fail unless it exited with 0
+# (a sanitizer report or a failed logout makes it non-zero).
+stop_iscsifs_checked() {
+	local st=0
+	stop_iscsifs "$ISCSIFS_PID" "$ISCSIFS_MNT" || st=$?
+	[ "$st" -eq 0 ] || fail "daemon exited with status $st after umount"
+	msg "iscsifs unmounted and exited cleanly"
+}
+
+# Best effort: later reads come from the devices, not the page cache.
+drop_caches() {
+	sync
+	if ! (echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null; then
+		msg "cannot drop the page cache here; reads may be served from it"
+	fi
+}
+
+# umount_if_mounted DIR: for the cleanup stack.
+umount_if_mounted() {
+	is_mounted "$1" || return 0
+	timeout -k 10 120 umount "$1" || { echo "cleanup: umount $1 failed" >&2; return 1; }
+}
+
+# The file a loop device is attached to, or nothing.
+loop_backing() {
+	cat "/sys/block/${1#/dev/}/loop/backing_file" 2>/dev/null || true
+}
+
+_loop_released() { [ "$(loop_backing "$1")" != "$2" ]; }
+
+# loop_attach FILE: attaches a loop device (with partition scanning) over FILE;
+# sets LOOP and registers its detach.
+loop_attach() {
+	local file
+	file=$(readlink -f "$1")
+	LOOP=$(timeout -k 10 60 losetup -P -f --show "$file") || fail "losetup over $file failed"
+	defer loop_detach "$LOOP" "$file"
+}
+
+# loop_detach LOOP FILE: detaches LOOP if it is still attached to FILE (not if
+# someone else has taken the device since), its partitions first; waits until
+# the kernel has let go of FILE.
+loop_detach() {
+	local loop=$1 file=$2
+	[ "$(loop_backing "$loop")" = "$file" ] || return 0
+	timeout -k 10 60 partx -d "$loop" 2>/dev/null || true
+	timeout -k 10 60 losetup -d "$loop" || { echo "losetup -d $loop failed" >&2; return 1; }
+	wait_for 10 _loop_released "$loop" "$file" || { echo "$loop still holds $file" >&2; return 1; }
+}

@@ -1,0 +1,149 @@
+# shellcheck shell=bash
+# A throwaway tgtd on 127.0.0.1 for one test: its own control socket number and
+# port, LUNs backed by files of random data in /dev/shm, and a stop that leaves
+# no process, socket or file behind. Needs common.sh and setup_tmpdir first.
+#
+# Other targets get their own harness with the same shape (an istgt one would
+# be istgt_start / istgt_add_target / istgt_add_lun / istgt_stop exporting
+# ISTGT_PORT and ISTGT_PID), so a test can swap one for the other.
+
+TGT_PID=
+TGT_PORT=
+TGT_CTL=
+TGT_LOG=
+TGT_LUN_FILE=
+TGT_RUN_DIR=/var/run/tgtd
+TGT_TIDS=()
+TGT_FILES=()
+declare -A TGT_LUN_FILES=()   # "TID:LUN" -> backing file
+_TGT_STOP_DEFERRED=0
+
+tgt_adm() {
+	timeout -k 10 30 tgtadm -C "$TGT_CTL" --lld iscsi "$@"
+}
+
+# A control socket number no tgtd on this machine uses (nor left a socket for).
+_tgt_pick_ctl() {
+	local i n
+	for ((i = 0; i < 50; i++)); do
+		n=$((1000 + RANDOM % 31000))   # tgtd accepts at most 32767
+		if [ ! -e "$TGT_RUN_DIR/socket.$n" ] && [ ! -e "$TGT_RUN_DIR/socket.$n.lock" ]; then
+			printf '%s\n' "$n"
+			return 0
+		fi
+	done
+	return 1
+}
+
+_tgt_ready_or_dead() {
+	pid_gone "$TGT_PID" || { [ -S "$TGT_RUN_DIR/socket.$TGT_CTL" ] && port_listening "$TGT_PORT"; }
+}
+
+# Stops a tgtd that never became ready, so that another port can be tried.
+_tgt_abort_start() {
+	if ! pid_gone "$TGT_PID"; then
+		kill -9 "$TGT_PID" 2>/dev/null || true
+		wait_for 5 pid_gone "$TGT_PID" || true
+	fi
+	wait "$TGT_PID" 2>/dev/null || true
+	rm -f "$TGT_RUN_DIR/socket.$TGT_CTL" "$TGT_RUN_DIR/socket.$TGT_CTL.lock"
+	TGT_PID=
+}
+
+# tgt_start: starts tgtd in the foreground (background job) on a free port;
+# waits for its control socket and its listening portal.
+tgt_start() {
+	local attempt
+	require_cmd tgtd tgtadm ss timeout python3
+	[ -z "$TGT_PID" ] || hard_error "tgt_start: tgtd already started (pid $TGT_PID)"
+	if [ "$_TGT_STOP_DEFERRED" = 0 ]; then
+		defer tgt_stop
+		_TGT_STOP_DEFERRED=1
+	fi
+	for attempt in 1 2 3; do
+		TGT_CTL=$(_tgt_pick_ctl) || hard_error "no free tgtd control socket number"
+		TGT_PORT=$(free_port) || hard_error "no free TCP port"
+		TGT_LOG=$TEST_TMP/tgtd.$attempt.log
+		tgtd -f -C "$TGT_CTL" --iscsi "portal=127.0.0.1:$TGT_PORT" </dev/null >"$TGT_LOG" 2>&1 &
+		TGT_PID=$!
+		show_on_failure "$TGT_LOG"
+		if wait_for 15 _tgt_ready_or_dead && ! pid_gone "$TGT_PID"; then
+			export TGT_PID TGT_PORT TGT_CTL
+			msg "tgtd (pid $TGT_PID) control $TGT_CTL portal 127.0.0.1:$TGT_PORT"
+			return 0
+		fi
+		echo "tgt_start: attempt $attempt (control $TGT_CTL, port $TGT_PORT) failed:" >&2
+		cat "$TGT_LOG" >&2
+		_tgt_abort_start
+	done
+	fail "tgtd did not start"
+}
+
+# tgt_add_target TID IQN
+tgt_add_target() {
+	tgt_adm --op new --mode target --tid "$1" -T "$2" || fail "tgtadm: new target $1 $2 failed"
+	TGT_TIDS+=("$1")
+}
+
+# tgt_add_lun TID LUN SIZE_MIB [NAME]: a disk LUN backed by a /dev/shm file of
+# SIZE_MIB MiB of random data (never holes, so comparisons mean something).
+# Sets TGT_LUN_FILE; tgt_lun_file TID LUN finds it later.
+tgt_add_lun() {
+	local tid=$1 lun=$2 size=$3 name=${4:-tid$1-lun$2} file
+	file=/dev/shm/iscsifs-test-$$-$name.img
+	[ ! -e "$file" ] || hard_error "tgt_add_lun: $file already exists"
+	TGT_FILES+=("$file")
+	timeout -k 10 300 dd if=/dev/urandom of="$file" bs=1M count="$size" iflag=fullblock status=none ||
+		fail "cannot fill $file"
+	tgt_adm --op new --mode logicalunit --tid "$tid" --lun "$lun" -b "$file" ||
+		fail "tgtadm: new LUN $tid:$lun ($file) failed"
+	TGT_LUN_FILES["$tid:$lun"]=$file
+	# shellcheck disable=SC2034 # for the tests
+	TGT_LUN_FILE=$file
+}
+
+tgt_lun_file() {
+	printf '%s\n' "${TGT_LUN_FILES[$1:$2]}"
+}
+
+# tgt_bind TID: accept every initiator.
+tgt_bind() {
+	tgt_adm --op bind --mode target --tid "$1" -I ALL || fail "tgtadm: bind target $1 failed"
+}
+
+tgt_show() {
+	tgt_adm --op show --mode target
+}
+
+# tgt_stop: tgtd ignores SIGTERM while it has targets, so delete them, then the
+# system; kill -9 by PID only if it is still there after 5 s. Removes the
+# control socket files and the LUN backing files. Safe to call more than once;
+# never exits the shell (it runs from the cleanup stack).
+tgt_stop() {
+	local tid f pid=$TGT_PID
+	if [ -n "$pid" ]; then
+		if ! pid_gone "$pid"; then
+			for tid in "${TGT_TIDS[@]}"; do
+				tgt_adm --op delete --mode target --tid "$tid" --force >/dev/null 2>&1 ||
+					echo "tgt_stop: deleting target $tid failed" >&2
+			done
+			tgt_adm --op delete --mode system >/dev/null 2>&1 ||
+				echo "tgt_stop: deleting the system failed" >&2
+			if ! wait_for 5 pid_gone "$pid"; then
+				echo "tgt_stop: tgtd $pid still running; kill -9" >&2
+				kill -9 "$pid" 2>/dev/null || true
+				wait_for 5 pid_gone "$pid" || echo "tgt_stop: tgtd $pid survived kill -9" >&2
+			fi
+		fi
+		wait "$pid" 2>/dev/null || true
+		rm -f "$TGT_RUN_DIR/socket.$TGT_CTL" "$TGT_RUN_DIR/socket.$TGT_CTL.lock"
+		TGT_PID=
+		TGT_TIDS=()
+	fi
+	for f in "${TGT_FILES[@]}"; do
+		rm -f "$f"
+	done
+	TGT_FILES=()
+	TGT_LUN_FILES=()
+	return 0
+}

@@ -1,0 +1,150 @@
+/* BHS codec, serial arithmetic, SCSI response parsing. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "pdu.h"
+#include "scsi.h"
+
+static void test_data_in_decode(void **state)
+{
+	uint8_t b[BHS_LEN] = {0};
+	struct pdu_hdr h;
+	char err[128];
+
+	(void)state;
+	b[0] = OP_DATA_IN;
+	b[1] = FL_FINAL | FL_STATUS | FL_UNDERFLOW;
+	b[3] = 0x00;
+	b[5] = 0x01; /* DSL 0x010200 */
+	b[6] = 0x02;
+	put_be32(b + 16, 0x12345678);
+	put_be32(b + 24, 7);
+	put_be32(b + 40, 4096);
+	put_be32(b + 44, 512);
+	assert_int_equal(pdu_decode(b, &h, err, sizeof(err)), 0);
+	assert_int_equal(h.opcode, OP_DATA_IN);
+	assert_int_equal(h.dsl, 0x010200);
+	assert_int_equal(h.itt, 0x12345678);
+	assert_int_equal(h.stat_sn, 7);
+	assert_int_equal(h.w40, 4096);
+	assert_int_equal(h.w44, 512);
+}
+
+static void test_rejects_initiator_opcodes(void **state)
+{
+	uint8_t b[BHS_LEN] = {0};
+	struct pdu_hdr h;
+	char err[128];
+
+	(void)state;
+	b[0] = OP_SCSI_CMD;
+	assert_int_equal(pdu_decode(b, &h, err, sizeof(err)), -EPROTO);
+	b[0] = OP_R2T;
+	b[7] = 4; /* R2T never carries data */
+	assert_int_equal(pdu_decode(b, &h, err, sizeof(err)), -EPROTO);
+	b[0] = OP_DATA_IN;
+	b[1] = FL_STATUS; /* S without F */
+	b[7] = 0;
+	assert_int_equal(pdu_decode(b, &h, err, sizeof(err)), -EPROTO);
+}
+
+static void test_scsi_cmd_encode(void **state)
+{
+	uint8_t b[BHS_LEN], cdb[16];
+	unsigned n = scsi_cdb_rw(cdb, 1, 0x1000, 8);
+
+	(void)state;
+	assert_int_equal(n, 10);
+	pdu_build_scsi_cmd(b, 0, 1, scsi_lun_from_number(1), 0x42, 4096, 100, 200, cdb, n, 4096,
+			   1);
+	assert_int_equal(b[0], OP_SCSI_CMD);
+	assert_int_equal(b[1], FL_FINAL | FL_CMD_WRITE | TASK_ATTR_SIMPLE);
+	assert_int_equal(b[7], 0x00);
+	assert_int_equal(b[6], 0x10); /* 4096 immediate bytes */
+	assert_int_equal(b[9], 1);    /* LUN 1, peripheral addressing */
+	assert_int_equal(get_be32(b + 16), 0x42);
+	assert_int_equal(get_be32(b + 20), 4096);
+	assert_int_equal(get_be32(b + 24), 100);
+	assert_int_equal(get_be32(b + 28), 200);
+	assert_int_equal(b[32], 0x2a);
+	assert_int_equal(get_be32(b + 34), 0x1000);
+}
+
+static void test_rw_cdb_switches_to_16(void **state)
+{
+	uint8_t cdb[16];
+
+	(void)state;
+	assert_int_equal(scsi_cdb_rw(cdb, 0, 0x100000000ull, 8), 16);
+	assert_int_equal(cdb[0], 0x88);
+	assert_int_equal(scsi_cdb_rw(cdb, 1, 0, 70000), 16);
+	assert_int_equal(cdb[0], 0x8a);
+	assert_int_equal(get_be32(cdb + 10), 70000);
+}
+
+static void test_serial_arithmetic(void **state)
+{
+	(void)state;
+	assert_true(sn_lt(1, 2));
+	assert_true(sn_lt(0xffffffff, 0));
+	assert_false(sn_lt(0, 0xffffffff));
+	assert_true(sn_le(5, 5));
+}
+
+static void test_sense_to_errno(void **state)
+{
+	uint8_t fixed[18] = {0x70, 0, SENSE_MEDIUM_ERROR, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x11, 0};
+	uint8_t desc[8] = {0x72, SENSE_DATA_PROTECT, 0x27, 0x00};
+	uint8_t ua[18] = {0x70, 0, SENSE_UNIT_ATTENTION, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x29, 0};
+	struct scsi_sense s;
+
+	(void)state;
+	scsi_sense_parse(fixed, sizeof(fixed), &s);
+	assert_int_equal(s.asc, 0x11);
+	assert_int_equal(scsi_status_to_errno(SCSI_STATUS_CHECK_CONDITION, &s), -EIO);
+	scsi_sense_parse(desc, sizeof(desc), &s);
+	assert_int_equal(scsi_status_to_errno(SCSI_STATUS_CHECK_CONDITION, &s), -EROFS);
+	scsi_sense_parse(ua, sizeof(ua), &s);
+	assert_int_equal(scsi_status_to_errno(SCSI_STATUS_CHECK_CONDITION, &s), -EAGAIN);
+	assert_int_equal(scsi_status_to_errno(SCSI_STATUS_GOOD, NULL), 0);
+}
+
+static void test_report_luns_and_capacity(void **state)
+{
+	uint8_t rl[8 + 16] = {0, 0, 0, 16};
+	uint8_t rc16[32] = {0};
+	uint64_t luns[4], nb;
+	uint32_t bs;
+
+	(void)state;
+	put_be64(rl + 8, scsi_lun_from_number(0));
+	put_be64(rl + 16, scsi_lun_from_number(300));
+	assert_int_equal(scsi_parse_report_luns(rl, sizeof(rl), luns, 4), 2);
+	assert_int_equal(scsi_lun_number(luns[0]), 0);
+	assert_int_equal(scsi_lun_number(luns[1]), 300);
+	put_be64(rc16, 2047);
+	put_be32(rc16 + 8, 512);
+	assert_int_equal(scsi_parse_read_capacity16(rc16, sizeof(rc16), &nb, &bs), 0);
+	assert_int_equal(nb, 2048);
+	assert_int_equal(bs, 512);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_data_in_decode),
+		cmocka_unit_test(test_rejects_initiator_opcodes),
+		cmocka_unit_test(test_scsi_cmd_encode),
+		cmocka_unit_test(test_rw_cdb_switches_to_16),
+		cmocka_unit_test(test_serial_arithmetic),
+		cmocka_unit_test(test_sense_to_errno),
+		cmocka_unit_test(test_report_luns_and_capacity),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
