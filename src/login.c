@@ -90,9 +90,21 @@ static int build_operational_offer(struct login_state *ls)
 	for (size_t i = 0; i < sizeof(preferred) / sizeof(preferred[0]); i++) {
 		int id = preferred[i].id;
 		const char *v = admin ? key_set_get(admin, id) : NULL;
+		char fbl[24];
 
 		if (ls->neg.discovery && !discovery_key(id))
 			continue;
+		/* Our FirstBurstLength must not exceed the MaxBurstLength we offer (RFC 7143 13.14). */
+		if (id == K_FIRST_BURST_LENGTH && !v) {
+			const char *mbl = key_set_get(&ls->neg.offered, K_MAX_BURST_LENGTH);
+			uint64_t m, f;
+
+			if (mbl && key_parse_num(mbl, &m) == 0 &&
+			    key_parse_num(preferred[i].value, &f) == 0 && m < f) {
+				snprintf(fbl, sizeof(fbl), "%llu", (unsigned long long)m);
+				v = fbl;
+			}
+		}
 		if (lp->tsih && (key_table[id].flags & KEYF_LEADING))
 			continue; /* leading-only keys are settled by the first connection */
 		r = offer(ls, id, v ? v : preferred[i].value);
