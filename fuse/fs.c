@@ -22,42 +22,154 @@ struct fs_node {
 	fuse_ino_t parent;
 	char name[256];
 	int is_dir;
+	int removed;       /* the LUN went away: no longer listed or found by name */
+	uint64_t size_seen; /* size the kernel was last told about */
 	struct lun *lun;
 	/* Aligned writes share it; a read-modify-write takes it alone, so no aligned write to
 	 * the same blocks can land between its read and its write. */
 	pthread_rwlock_t rmw;
 };
 
+/* Nodes are never freed or renumbered while mounted: an inode number the kernel holds always
+ * means the same LUN. The array of pointers grows under the write lock. */
 struct fs {
-	struct fs_node *nodes; /* index = inode number; 0 unused, 1 = root */
-	int nnodes;
+	pthread_rwlock_t lock;
+	struct fs_node **nodes; /* index = inode number; 0 unused, 1 = root */
+	int nnodes, cap;
 	time_t mtime;
+	struct channel *chs;
+	int nchs;
+	struct fuse_session *se;
 };
 
+/* Write lock held. */
 static int add_node(struct fs *fs, fuse_ino_t parent, const char *name, int is_dir,
 		    struct lun *lun)
 {
-	struct fs_node *n = realloc(fs->nodes, sizeof(*n) * (size_t)(fs->nnodes + 1));
+	struct fs_node *n;
 
+	if (fs->nnodes == fs->cap) {
+		int cap = fs->cap ? fs->cap * 2 : 16;
+		struct fs_node **a = realloc(fs->nodes, sizeof(*a) * (size_t)cap);
+
+		if (!a)
+			return -ENOMEM;
+		fs->nodes = a;
+		fs->cap = cap;
+	}
+	n = calloc(1, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
-	fs->nodes = n;
-	n = &fs->nodes[fs->nnodes];
-	memset(n, 0, sizeof(*n));
 	n->parent = parent;
 	snprintf(n->name, sizeof(n->name), "%s", name);
 	n->is_dir = is_dir;
 	n->lun = lun;
+	n->size_seen = lun ? lun_size(lun) : 0;
 	pthread_rwlock_init(&n->rmw, NULL);
+	fs->nodes[fs->nnodes] = n;
 	return fs->nnodes++;
 }
 
+/* Lock held (either kind). */
 static int find_child(const struct fs *fs, fuse_ino_t parent, const char *name)
 {
 	for (int i = 2; i < fs->nnodes; i++)
-		if (fs->nodes[i].parent == parent && strcmp(fs->nodes[i].name, name) == 0)
+		if (fs->nodes[i]->parent == parent && !fs->nodes[i]->removed &&
+		    strcmp(fs->nodes[i]->name, name) == 0)
 			return i;
 	return -1;
+}
+
+static int find_lun_node(const struct fs *fs, const struct lun *l)
+{
+	for (int i = 2; i < fs->nnodes; i++)
+		if (fs->nodes[i]->lun == l)
+			return i;
+	return -1;
+}
+
+struct notice {
+	enum { N_DELETE, N_INVAL_ENTRY, N_INVAL_INODE } kind;
+	fuse_ino_t parent, ino;
+	char name[256];
+};
+
+/* Bring the tree in line with the channels' LUN lists. The kernel is told after the lock is
+ * dropped: a notification can wait on a request that is waiting for this lock. */
+static void fs_refresh(struct fs *fs)
+{
+	struct notice *nt = NULL;
+	int nnt = 0, cap = 0;
+
+	pthread_rwlock_wrlock(&fs->lock);
+	for (int c = 0; c < fs->nchs; c++) {
+		struct channel *ch = &fs->chs[c];
+		int dir = find_child(fs, FUSE_ROOT_ID, ch->target_name);
+
+		if (dir < 0 || fs->nodes[dir]->lun) /* not shown (duplicate target) */
+			continue;
+		pthread_mutex_lock(&ch->lock);
+		for (int i = 0; i < ch->nluns; i++) {
+			struct lun *l = ch->luns[i];
+			int ino = find_lun_node(fs, l);
+			struct notice n = {0};
+
+			if (ino < 0 && !lun_gone(l)) {
+				snprintf(n.name, sizeof(n.name), "lun%u", l->number);
+				if (find_child(fs, (fuse_ino_t)dir, n.name) >= 0 ||
+				    add_node(fs, (fuse_ino_t)dir, n.name, 0, l) < 0)
+					continue;
+				n.kind = N_INVAL_ENTRY;
+				n.parent = (fuse_ino_t)dir;
+			} else if (ino >= 0 && lun_gone(l) && !fs->nodes[ino]->removed) {
+				fs->nodes[ino]->removed = 1;
+				n.kind = N_DELETE;
+				n.parent = (fuse_ino_t)dir;
+				n.ino = (fuse_ino_t)ino;
+				snprintf(n.name, sizeof(n.name), "%s", fs->nodes[ino]->name);
+			} else if (ino >= 0 && !lun_gone(l) &&
+				   fs->nodes[ino]->size_seen != lun_size(l)) {
+				fs->nodes[ino]->size_seen = lun_size(l);
+				n.kind = N_INVAL_INODE;
+				n.ino = (fuse_ino_t)ino;
+			} else {
+				continue;
+			}
+			if (nnt == cap) {
+				struct notice *a = realloc(nt, sizeof(*a) * (size_t)(cap ? cap * 2 : 8));
+
+				if (!a)
+					continue;
+				nt = a;
+				cap = cap ? cap * 2 : 8;
+			}
+			nt[nnt++] = n;
+		}
+		pthread_mutex_unlock(&ch->lock);
+	}
+	fs->mtime = time(NULL);
+	pthread_rwlock_unlock(&fs->lock);
+	for (int i = 0; fs->se && i < nnt; i++) {
+		switch (nt[i].kind) {
+		case N_DELETE:
+			fuse_lowlevel_notify_delete(fs->se, nt[i].parent, nt[i].ino, nt[i].name,
+						    strlen(nt[i].name));
+			break;
+		case N_INVAL_ENTRY:
+			fuse_lowlevel_notify_inval_entry(fs->se, nt[i].parent, nt[i].name,
+							 strlen(nt[i].name));
+			break;
+		case N_INVAL_INODE:
+			fuse_lowlevel_notify_inval_inode(fs->se, nt[i].ino, 0, 0);
+			break;
+		}
+	}
+	free(nt);
+}
+
+static void on_channel_change(void *arg)
+{
+	fs_refresh(arg);
 }
 
 struct fs *fs_new(struct channel *channels, int nchannels)
@@ -66,42 +178,49 @@ struct fs *fs_new(struct channel *channels, int nchannels)
 
 	if (!fs)
 		return NULL;
+	pthread_rwlock_init(&fs->lock, NULL);
 	fs->mtime = time(NULL);
+	fs->chs = channels;
+	fs->nchs = nchannels;
 	if (add_node(fs, 0, "", 1, NULL) < 0 || add_node(fs, 0, "", 1, NULL) < 0)
 		goto fail;
 	for (int c = 0; c < nchannels; c++) {
 		struct channel *ch = &channels[c];
-		int dir;
 
 		if (find_child(fs, FUSE_ROOT_ID, ch->target_name) >= 0) {
 			log_warn("%s: target %s is already served by another channel; not shown twice",
 				 ch->label, ch->target_name);
 			continue;
 		}
-		dir = add_node(fs, FUSE_ROOT_ID, ch->target_name, 1, NULL);
-		if (dir < 0)
+		if (add_node(fs, FUSE_ROOT_ID, ch->target_name, 1, NULL) < 0)
 			goto fail;
-		for (int i = 0; i < ch->nluns; i++) {
-			char name[32];
-
-			snprintf(name, sizeof(name), "lun%u", ch->luns[i].number);
-			if (add_node(fs, (fuse_ino_t)dir, name, 0, &ch->luns[i]) < 0)
-				goto fail;
-		}
 	}
+	fs_refresh(fs);
+	for (int c = 0; c < nchannels; c++)
+		channel_set_change_callback(&channels[c], on_channel_change, fs);
 	return fs;
 fail:
 	fs_free(fs);
 	return NULL;
 }
 
+void fs_set_session(struct fs *fs, struct fuse_session *se)
+{
+	pthread_rwlock_wrlock(&fs->lock);
+	fs->se = se;
+	pthread_rwlock_unlock(&fs->lock);
+}
+
 void fs_free(struct fs *fs)
 {
 	if (!fs)
 		return;
-	for (int i = 0; i < fs->nnodes; i++)
-		pthread_rwlock_destroy(&fs->nodes[i].rmw);
+	for (int i = 0; i < fs->nnodes; i++) {
+		pthread_rwlock_destroy(&fs->nodes[i]->rmw);
+		free(fs->nodes[i]);
+	}
 	free(fs->nodes);
+	pthread_rwlock_destroy(&fs->lock);
 	free(fs);
 }
 
@@ -112,9 +231,13 @@ static struct fs *fs_of(fuse_req_t req)
 
 static struct fs_node *node_of(struct fs *fs, fuse_ino_t ino)
 {
-	if (ino < FUSE_ROOT_ID || ino >= (fuse_ino_t)fs->nnodes)
-		return NULL;
-	return &fs->nodes[ino];
+	struct fs_node *n = NULL;
+
+	pthread_rwlock_rdlock(&fs->lock);
+	if (ino >= FUSE_ROOT_ID && ino < (fuse_ino_t)fs->nnodes)
+		n = fs->nodes[ino];
+	pthread_rwlock_unlock(&fs->lock);
+	return n;
 }
 
 static void fill_attr(const struct fs *fs, fuse_ino_t ino, const struct fs_node *n,
@@ -155,18 +278,22 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fs_of(req);
 	struct fuse_entry_param e;
-	int i = find_child(fs, parent, name);
+	int i;
 
-	if (i < 0) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
 	memset(&e, 0, sizeof(e));
-	e.ino = (fuse_ino_t)i;
-	e.attr_timeout = ATTR_TIMEOUT;
-	e.entry_timeout = ATTR_TIMEOUT;
-	fill_attr(fs, e.ino, &fs->nodes[i], &e.attr);
-	fuse_reply_entry(req, &e);
+	pthread_rwlock_rdlock(&fs->lock);
+	i = find_child(fs, parent, name);
+	if (i >= 0) {
+		e.ino = (fuse_ino_t)i;
+		e.attr_timeout = ATTR_TIMEOUT;
+		e.entry_timeout = ATTR_TIMEOUT;
+		fill_attr(fs, e.ino, fs->nodes[i], &e.attr);
+	}
+	pthread_rwlock_unlock(&fs->lock);
+	if (i < 0)
+		fuse_reply_err(req, ENOENT);
+	else
+		fuse_reply_entry(req, &e);
 }
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -226,14 +353,20 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	/* Entries: ".", "..", then children in inode order; off is the index of the next one. */
+	/* Entries: ".", "..", then children in inode order; off is the index of the next one.
+	 * Removed entries keep their index so offsets stay stable between calls. */
+	pthread_rwlock_rdlock(&fs->lock);
 	for (int i = -2; i < fs->nnodes; i++) {
 		struct stat st = {0};
 		const char *name;
 		size_t sz;
 
-		if (i >= 0 && (i < 2 || fs->nodes[i].parent != ino))
+		if (i >= 0 && (i < 2 || fs->nodes[i]->parent != ino))
 			continue;
+		if (i >= 0 && fs->nodes[i]->removed) {
+			idx++;
+			continue;
+		}
 		if (idx++ < off)
 			continue;
 		if (i == -2) {
@@ -245,15 +378,16 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			st.st_ino = n->parent ? n->parent : FUSE_ROOT_ID;
 			st.st_mode = S_IFDIR;
 		} else {
-			name = fs->nodes[i].name;
+			name = fs->nodes[i]->name;
 			st.st_ino = (ino_t)i;
-			st.st_mode = fs->nodes[i].is_dir ? S_IFDIR : S_IFREG;
+			st.st_mode = fs->nodes[i]->is_dir ? S_IFDIR : S_IFREG;
 		}
 		sz = fuse_add_direntry(req, buf + used, size - used, name, &st, idx);
 		if (sz > size - used)
 			break;
 		used += sz;
 	}
+	pthread_rwlock_unlock(&fs->lock);
 	fuse_reply_buf(req, buf, used);
 	free(buf);
 }
@@ -268,6 +402,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (n->is_dir) {
 		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	if (n->removed) {
+		fuse_reply_err(req, ENXIO);
 		return;
 	}
 	if (n->lun->readonly && (fi->flags & O_ACCMODE) != O_RDONLY) {
@@ -433,7 +571,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	(void)ino;
 	sv.f_bsize = 4096;
 	sv.f_frsize = 4096;
-	sv.f_files = (fsfilcnt_t)fs->nnodes;
+	sv.f_files = (fsfilcnt_t)__atomic_load_n(&fs->nnodes, __ATOMIC_RELAXED);
 	sv.f_namemax = 255;
 	fuse_reply_statfs(req, &sv);
 }

@@ -12,6 +12,8 @@ struct fs;
 
 /* Build the tree from the started channels (they must outlive the fs). */
 struct fs *fs_new(struct channel *channels, int nchannels);
+/* Where to send the kernel notifications of rescans (added, removed, resized files). */
+void fs_set_session(struct fs *fs, struct fuse_session *se);
 void fs_free(struct fs *fs);
 const struct fuse_lowlevel_ops *fs_ops(void);
 

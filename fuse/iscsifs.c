@@ -261,6 +261,7 @@ int main(int argc, char *argv[])
 	se = fuse_session_new(&args, fs_ops(), sizeof(*fs_ops()), fs);
 	if (!se)
 		goto out_fail;
+	fs_set_session(fs, se);
 	if (fuse_set_signal_handlers(se) < 0)
 		goto out_fail;
 	if (fuse_session_mount(se, mnt) < 0) {
@@ -292,6 +293,9 @@ out_fail:
 	ret = 1;
 	daemon_finish(1);
 out_channels:
+	/* No rescan may notify a session that is gone. */
+	for (int i = 0; i < started; i++)
+		channel_stop_rescans(&chs[i]);
 	if (se)
 		fuse_session_destroy(se);
 	for (int i = 0; i < started; i++)

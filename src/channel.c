@@ -53,36 +53,171 @@ static int discover_target(struct channel *ch, char *err, size_t errlen)
 	return -ENOENT;
 }
 
-static int scan_luns(struct channel *ch, char *err, size_t errlen)
+static struct lun *find_lun(struct channel *ch, uint64_t wire)
+{
+	for (int i = 0; i < ch->nluns; i++)
+		if (ch->luns[i]->wire == wire && !lun_gone(ch->luns[i]))
+			return ch->luns[i];
+	return NULL;
+}
+
+static int add_lun(struct channel *ch, const struct lun *probed)
+{
+	struct lun *l = malloc(sizeof(*l));
+
+	if (!l)
+		return -ENOMEM;
+	*l = *probed;
+	pthread_mutex_lock(&ch->lock);
+	if (ch->nluns == ch->cap) {
+		int cap = ch->cap ? ch->cap * 2 : 8;
+		struct lun **n = realloc(ch->luns, sizeof(*n) * (size_t)cap);
+
+		if (!n) {
+			pthread_mutex_unlock(&ch->lock);
+			free(l);
+			return -ENOMEM;
+		}
+		ch->luns = n;
+		ch->cap = cap;
+	}
+	ch->luns[ch->nluns++] = l;
+	pthread_mutex_unlock(&ch->lock);
+	return 0;
+}
+
+static void log_lun(const struct lun *l, const char *what)
+{
+	log_info("%s: %s%s %s, %llu blocks of %u bytes%s", l->label, what, l->inq.vendor,
+		 l->inq.product, (unsigned long long)lun_nblocks(l), l->block_size,
+		 l->readonly ? ", read-only" : "");
+}
+
+/* REPORT LUNS and probe each LUN; add new ones, mark vanished ones gone, update
+ * capacities. Returns 1 when anything changed, 0 when not, -errno on failure. */
+static int scan_luns(struct channel *ch, int initial, char *err, size_t errlen)
 {
 	uint64_t *wires = NULL;
-	int n = 0, r;
+	int n = 0, r, changed = 0;
 
 	r = lun_report(ch->sess, &wires, &n, err, errlen);
 	if (r)
 		return r;
-	ch->luns = calloc((size_t)(n ? n : 1), sizeof(*ch->luns));
-	if (!ch->luns) {
-		free(wires);
-		return -ENOMEM;
-	}
 	for (int i = 0; i < n; i++) {
-		struct lun *l = &ch->luns[ch->nluns];
+		struct lun probed, *old = find_lun(ch, wires[i]);
 
-		r = lun_probe(ch->sess, wires[i], ch->label, l, err, errlen);
-		if (r < 0) {
+		r = lun_probe(ch->sess, wires[i], ch->label, &probed, err, errlen);
+		if (r < 0 && initial) {
 			free(wires);
 			return r;
 		}
+		if (r < 0) {
+			log_warn("%s", err);
+			continue;
+		}
+		if (old && (r == 1 || probed.block_size != old->block_size ||
+			    probed.inq.pdt != old->inq.pdt)) {
+			/* Not the same device any more: the old file goes, a new one comes. */
+			__atomic_store_n(&old->gone, 1, __ATOMIC_RELEASE);
+			log_info("%s: removed (the device behind the LUN changed)", old->label);
+			old = NULL;
+			changed = 1;
+		}
 		if (r == 1)
 			continue;
-		log_info("%s: %s %s, %llu blocks of %u bytes%s", l->label, l->inq.vendor,
-			 l->inq.product, (unsigned long long)l->nblocks, l->block_size,
-			 l->readonly ? ", read-only" : "");
-		ch->nluns++;
+		if (old) {
+			if (lun_nblocks(old) != probed.nblocks) {
+				log_info("%s: capacity changed from %llu to %llu blocks", old->label,
+					 (unsigned long long)lun_nblocks(old),
+					 (unsigned long long)probed.nblocks);
+				__atomic_store_n(&old->nblocks, probed.nblocks, __ATOMIC_RELEASE);
+				changed = 1;
+			}
+			continue;
+		}
+		r = add_lun(ch, &probed);
+		if (r) {
+			free(wires);
+			return r;
+		}
+		log_lun(&probed, initial ? "" : "new LUN: ");
+		changed = 1;
+	}
+	/* LUNs no longer reported are gone. */
+	for (int i = 0; i < ch->nluns; i++) {
+		struct lun *l = ch->luns[i];
+		int listed = 0;
+
+		for (int j = 0; j < n && !listed; j++)
+			listed = wires[j] == l->wire;
+		if (!listed && !lun_gone(l)) {
+			__atomic_store_n(&l->gone, 1, __ATOMIC_RELEASE);
+			log_info("%s: removed from the target", l->label);
+			changed = 1;
+		}
 	}
 	free(wires);
-	return 0;
+	return changed;
+}
+
+/* Unit attentions that mean the LUN inventory or a capacity changed (SPC-4 annex). */
+static void on_unit_attention(void *arg, uint64_t lun, uint8_t asc, uint8_t ascq)
+{
+	(void)lun;
+	if ((asc == 0x3f && ascq == 0x0e) || /* REPORTED LUNS DATA HAS CHANGED */
+	    (asc == 0x2a && ascq == 0x09) || /* CAPACITY DATA HAS CHANGED */
+	    (asc == 0x3f && ascq == 0x03))   /* INQUIRY DATA HAS CHANGED */
+		channel_request_rescan(arg);
+}
+
+void channel_request_rescan(struct channel *ch)
+{
+	pthread_mutex_lock(&ch->lock);
+	ch->rescan_requested = 1;
+	pthread_cond_signal(&ch->rescan_cond);
+	pthread_mutex_unlock(&ch->lock);
+}
+
+void channel_set_change_callback(struct channel *ch, void (*fn)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&ch->lock);
+	ch->on_change = fn;
+	ch->change_arg = arg;
+	pthread_mutex_unlock(&ch->lock);
+}
+
+static void *rescan_main(void *arg)
+{
+	struct channel *ch = arg;
+
+	pthread_mutex_lock(&ch->lock);
+	for (;;) {
+		char err[CFG_ERR_MAX];
+		void (*fn)(void *);
+		void *fnarg;
+		int r;
+
+		while (!ch->rescan_requested && !ch->rescan_stop)
+			pthread_cond_wait(&ch->rescan_cond, &ch->lock);
+		if (ch->rescan_stop)
+			break;
+		ch->rescan_requested = 0;
+		pthread_mutex_unlock(&ch->lock);
+		log_info("%s: rescanning LUNs", ch->label);
+		r = scan_luns(ch, 0, err, sizeof(err));
+		if (r < 0)
+			log_warn("%s: rescan failed: %s", ch->label, err);
+		pthread_mutex_lock(&ch->lock);
+		fn = ch->on_change;
+		fnarg = ch->change_arg;
+		if (r > 0 && fn) {
+			pthread_mutex_unlock(&ch->lock);
+			fn(fnarg);
+			pthread_mutex_lock(&ch->lock);
+		}
+	}
+	pthread_mutex_unlock(&ch->lock);
+	return NULL;
 }
 
 int channel_start(struct channel *ch, const struct cfg *cfg, const struct cfg_channel *cc,
@@ -93,6 +228,8 @@ int channel_start(struct channel *ch, const struct cfg *cfg, const struct cfg_ch
 	int r;
 
 	memset(ch, 0, sizeof(*ch));
+	pthread_mutex_init(&ch->lock, NULL);
+	pthread_cond_init(&ch->rescan_cond, NULL);
 	ch->cfg = cfg;
 	ch->cc = cc;
 	snprintf(ch->label, sizeof(ch->label), "ch%d", cc->id);
@@ -119,6 +256,8 @@ int channel_start(struct channel *ch, const struct cfg *cfg, const struct cfg_ch
 	sc.max_tasks = 128;
 	sc.nopout_timeout = cc->attrs.nopout_timeout;
 	sc.nopout_response_timeout = cc->attrs.nopout_response_timeout;
+	sc.on_unit_attention = on_unit_attention;
+	sc.ua_arg = ch;
 	ch->sess = session_new(&sc);
 	if (!ch->sess)
 		return -ENOMEM;
@@ -133,22 +272,45 @@ int channel_start(struct channel *ch, const struct cfg *cfg, const struct cfg_ch
 		ch->sess = NULL;
 		return r;
 	}
-	r = scan_luns(ch, err, errlen);
-	if (r) {
+	r = scan_luns(ch, 1, err, errlen);
+	if (r >= 0) {
+		r = -pthread_create(&ch->rescan_thread, NULL, rescan_main, ch);
+		ch->rescan_running = !r;
+		if (r)
+			snprintf(err, errlen, "%s: cannot start the rescan thread", ch->label);
+	}
+	if (r < 0) {
 		channel_stop(ch);
 		return r;
 	}
 	return 0;
 }
 
+void channel_stop_rescans(struct channel *ch)
+{
+	if (!ch->rescan_running)
+		return;
+	pthread_mutex_lock(&ch->lock);
+	ch->rescan_stop = 1;
+	pthread_cond_signal(&ch->rescan_cond);
+	pthread_mutex_unlock(&ch->lock);
+	pthread_join(ch->rescan_thread, NULL);
+	ch->rescan_running = 0;
+}
+
 void channel_stop(struct channel *ch)
 {
+	channel_stop_rescans(ch);
 	if (ch->sess) {
 		session_logout(ch->sess);
 		session_free(ch->sess);
 		ch->sess = NULL;
 	}
+	for (int i = 0; i < ch->nluns; i++)
+		free(ch->luns[i]);
 	free(ch->luns);
 	ch->luns = NULL;
-	ch->nluns = 0;
+	ch->nluns = ch->cap = 0;
+	pthread_mutex_destroy(&ch->lock);
+	pthread_cond_destroy(&ch->rescan_cond);
 }

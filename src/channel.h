@@ -2,6 +2,7 @@
 #ifndef ISCSIFS_CHANNEL_H
 #define ISCSIFS_CHANNEL_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -14,14 +15,31 @@ struct channel {
 	char label[16];            /* "ch0" */
 	char target_name[CFG_NAME_MAX];
 	struct session *sess;
-	struct lun *luns;
-	int nluns;
+
+	/* LUNs ever seen: pointers stay valid until channel_stop; a LUN that went away is
+	 * marked gone, never freed early, so open files keep a valid object. */
+	pthread_mutex_t lock;
+	struct lun **luns;
+	int nluns, cap;
+
+	/* Rescans run on their own thread: they need the receive thread to answer. */
+	pthread_t rescan_thread;
+	pthread_cond_t rescan_cond;
+	int rescan_requested, rescan_stop, rescan_running;
+	void (*on_change)(void *arg);
+	void *change_arg;
 };
 
 /* Discover the target if the CHANNEL line names none, log in, scan the LUNs.
  * On failure nothing is left running. */
 int channel_start(struct channel *ch, const struct cfg *cfg, const struct cfg_channel *cc,
 		  char *err, size_t errlen);
+/* Called (on the rescan thread) after a rescan changed the LUN list or a capacity. */
+void channel_set_change_callback(struct channel *ch, void (*fn)(void *arg), void *arg);
+/* Ask for a rescan; returns at once. */
+void channel_request_rescan(struct channel *ch);
+/* Stop the rescan thread (and so the change callbacks) for good. */
+void channel_stop_rescans(struct channel *ch);
 /* Log out and free. */
 void channel_stop(struct channel *ch);
 

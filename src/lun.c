@@ -220,7 +220,11 @@ void lun_io_async(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void
 		cb(arg, 0);
 		return;
 	}
-	if (lba + nblocks > l->nblocks || lba + nblocks < lba) {
+	if (lun_gone(l)) {
+		cb(arg, -ENXIO);
+		return;
+	}
+	if (lba + nblocks > lun_nblocks(l) || lba + nblocks < lba) {
 		cb(arg, -EINVAL);
 		return;
 	}

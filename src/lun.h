@@ -20,6 +20,7 @@ struct lun {
 	uint64_t nblocks;
 	uint32_t max_xfer;    /* bytes per command */
 	int readonly;
+	int gone;             /* removed from the target: I/O fails with ENXIO */
 	char label[64];       /* "ch0 lun1" */
 };
 
@@ -31,9 +32,18 @@ int lun_report(struct session *s, uint64_t **luns, int *count, char *err, size_t
 int lun_probe(struct session *s, uint64_t wire, const char *chlabel, struct lun *out, char *err,
 	      size_t errlen);
 
+/* nblocks and gone change under a rescan while I/O runs: read them atomically. */
+static inline uint64_t lun_nblocks(const struct lun *l)
+{
+	return __atomic_load_n(&l->nblocks, __ATOMIC_ACQUIRE);
+}
 static inline uint64_t lun_size(const struct lun *l)
 {
-	return l->nblocks * l->block_size;
+	return lun_nblocks(l) * l->block_size;
+}
+static inline int lun_gone(const struct lun *l)
+{
+	return __atomic_load_n(&l->gone, __ATOMIC_ACQUIRE);
 }
 
 typedef void (*lun_io_cb)(void *arg, int result);

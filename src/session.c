@@ -323,9 +323,13 @@ static void finish_task(struct session *s, struct scsi_task *t, struct scsi_task
 
 		scsi_sense_parse(t->sense, t->sense_len, &sn);
 		if (scsi_status_to_errno(t->status, &sn) == -EAGAIN) {
-			if (sn.valid && sn.key == SENSE_UNIT_ATTENTION)
+			if (sn.valid && sn.key == SENSE_UNIT_ATTENTION) {
 				log_info("%s: unit attention on LUN %u (asc 0x%02x ascq 0x%02x)",
 					 s->cfg.label, scsi_lun_number(t->lun), sn.asc, sn.ascq);
+				if (s->cfg.on_unit_attention)
+					s->cfg.on_unit_attention(s->cfg.ua_arg, t->lun, sn.asc,
+								 sn.ascq);
+			}
 			t->retries++;
 			if (t->tx_refs) {
 				t->awaiting_tx = 1;
@@ -553,6 +557,17 @@ static int rx_end(void *arg, const struct pdu_hdr *h, void *data, char *err, siz
 	case OP_ASYNC:
 		log_info("%s: asynchronous message, event %u (code %u)", s->cfg.label, h->raw[36],
 			 h->raw[37]);
+		/* Event 0 carries SCSI sense data: a unit attention sent without a command. */
+		if (h->raw[36] == 0 && h->dsl >= 2 && s->cfg.on_unit_attention) {
+			struct scsi_sense sn;
+			uint32_t sl = get_be16(data);
+
+			if (sl > h->dsl - 2)
+				sl = h->dsl - 2;
+			scsi_sense_parse((uint8_t *)data + 2, sl, &sn);
+			if (sn.valid)
+				s->cfg.on_unit_attention(s->cfg.ua_arg, h->lun, sn.asc, sn.ascq);
+		}
 		break;
 	case OP_REJECT:
 		snprintf(err, errlen, "the target rejected a PDU: %s", reject_reason(h->b2));

@@ -54,6 +54,10 @@ struct session_config {
 	uint32_t max_tasks;           /* commands in flight, at most 1024 */
 	uint32_t nopout_timeout;      /* ping after this long without a PDU from the target; 0 off */
 	uint32_t nopout_response_timeout; /* drop the connection when the ping is not answered */
+	/* A unit attention or asynchronous SCSI event arrived (receive thread, session lock
+	 * held: only note it). */
+	void (*on_unit_attention)(void *arg, uint64_t lun, uint8_t asc, uint8_t ascq);
+	void *ua_arg;
 };
 
 struct session;
