@@ -73,7 +73,7 @@ istgt_lun_file() {
 	printf '%s\n' "${ISTGT_LUN_FILES[$1:$2]}"
 }
 
-# Writes istgt.conf and auth.conf into TEST_TMP for a portal on PORT.
+# Writes istgt.conf and istgt-auth.conf into TEST_TMP for a portal on PORT.
 _istgt_write_conf() {
 	local port=$1 auth=None name i entry lun
 	ISTGT_CONF=$TEST_TMP/istgt.conf
@@ -154,8 +154,14 @@ EOF
 	} >"$ISTGT_CONF"
 }
 
+# Ready means istgt itself listens on the port: someone else may have taken it
+# since free_port looked.
+_istgt_listening() {
+	ss -Hltnp "sport = :$ISTGT_PORT" 2>/dev/null | grep -q "pid=$ISTGT_PID,"
+}
+
 _istgt_ready_or_dead() {
-	pid_gone "$ISTGT_PID" || port_listening "$ISTGT_PORT"
+	pid_gone "$ISTGT_PID" || _istgt_listening
 }
 
 # Kills an istgt that never became ready, so that another port can be tried.
