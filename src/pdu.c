@@ -176,6 +176,35 @@ void pdu_build_logout(uint8_t *bhs, int reason, uint32_t itt, uint16_t cid, uint
 	put_be32(bhs + 28, exp_stat_sn);
 }
 
+void pdu_build_tmf(uint8_t *bhs, int function, uint64_t lun, uint32_t itt, uint32_t ref_itt,
+		   uint32_t cmd_sn, uint32_t exp_stat_sn, uint32_t ref_cmd_sn)
+{
+	memset(bhs, 0, BHS_LEN);
+	bhs[0] = 0x40 | OP_TMF_REQ; /* immediate: it must overtake the command it aborts */
+	bhs[1] = (uint8_t)(FL_FINAL | (function & 0x7f));
+	put_be64(bhs + 8, lun);
+	put_be32(bhs + 16, itt);
+	put_be32(bhs + 20, function == TMF_ABORT_TASK ? ref_itt : RSVD_TAG);
+	put_be32(bhs + 24, cmd_sn);
+	put_be32(bhs + 28, exp_stat_sn);
+	put_be32(bhs + 32, function == TMF_ABORT_TASK ? ref_cmd_sn : 0);
+}
+
+const char *tmf_response_str(uint8_t response)
+{
+	switch (response) {
+	case 0: return "function complete";
+	case 1: return "task does not exist";
+	case 2: return "LUN does not exist";
+	case 3: return "task still allegiant";
+	case 4: return "task allegiance reassignment not supported";
+	case 5: return "function not supported";
+	case 6: return "function authorization failed";
+	case 255: return "function rejected";
+	default: return "unknown response";
+	}
+}
+
 const char *login_status_str(uint8_t cls, uint8_t detail)
 {
 	switch (cls << 8 | detail) {

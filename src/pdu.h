@@ -147,6 +147,12 @@ void pdu_build_nop_out(uint8_t *bhs, uint64_t lun, uint32_t itt, uint32_t ttt, u
 void pdu_build_logout(uint8_t *bhs, int reason, uint32_t itt, uint16_t cid, uint32_t cmd_sn,
 		      uint32_t exp_stat_sn);
 
+enum tmf_function { TMF_ABORT_TASK = 1, TMF_LOGICAL_UNIT_RESET = 5 };
+
+void pdu_build_tmf(uint8_t *bhs, int function, uint64_t lun, uint32_t itt, uint32_t ref_itt,
+		   uint32_t cmd_sn, uint32_t exp_stat_sn, uint32_t ref_cmd_sn);
+const char *tmf_response_str(uint8_t response);
+
 /* Words for a login status (RFC 7143 11.13.5): "authentication failure", ... */
 const char *login_status_str(uint8_t status_class, uint8_t detail);
 

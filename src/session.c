@@ -49,6 +49,16 @@ struct session {
 	time_t ping_sent;     /* 0 = no ping outstanding */
 	uint32_t ping_itt;
 	struct txreq ping_tx; /* owned by the send thread only while queued */
+
+	/* Task management requests in flight (RFC 7143 11.5). */
+	struct tmf {
+		int in_use, function;
+		uint32_t itt, ref_itt;
+		uint64_t lun;
+		time_t deadline;
+		struct txreq tx;
+	} tmfs[8];
+	uint32_t tmf_seq;
 };
 
 static time_t now_s(void)
@@ -114,6 +124,8 @@ static struct scsi_task *task_lookup(struct session *s, uint32_t itt)
 static void start_task(struct session *s, struct scsi_task *t, struct scsi_task **done_list);
 static void complete_task(struct session *s, struct scsi_task *t, struct scsi_task **done_list);
 static void run_done(struct scsi_task *list);
+static void on_tmf_response(struct session *s, const struct pdu_hdr *h,
+			    struct scsi_task **done_list);
 
 /* The send thread is done with one of the task's PDU chains. */
 static void tx_sent(void *ctx, int err)
@@ -158,6 +170,7 @@ static void send_task(struct session *s, struct scsi_task *t)
 	uint32_t data_sn = 0;
 
 	t->cmd_sn = s->cmd_sn++;
+	t->deadline = now_s() + (s->cfg.command_timeout ? s->cfg.command_timeout : 30);
 	if (t->dir == TASK_DIR_WRITE) {
 		/* Unsolicited data: immediate data, plus Data-Out PDUs when InitialR2T=No, all
 		 * within FirstBurstLength (RFC 7143 13.10, 13.11, 13.14). */
@@ -249,6 +262,7 @@ void session_submit(struct session *s, struct scsi_task *t)
 	s->slots[t->slot] = t;
 	t->sess = s;
 	t->retries = 0;
+	t->aborting = 0;
 	t->tx_refs = 0;
 	t->awaiting_tx = 0;
 	t->retry_pending = 0;
@@ -573,6 +587,9 @@ static int rx_end(void *arg, const struct pdu_hdr *h, void *data, char *err, siz
 		snprintf(err, errlen, "the target rejected a PDU: %s", reject_reason(h->b2));
 		r = -EPROTO;
 		break;
+	case OP_TMF_RSP:
+		on_tmf_response(s, h, &done_list);
+		break;
 	case OP_LOGOUT_RSP:
 		s->logout_answered = 1;
 		pthread_cond_broadcast(&s->cond);
@@ -617,6 +634,129 @@ static void on_failed(void *arg, int error, const char *reason)
 	(void)error;
 }
 
+/* TMF tags live in 0xc0000000.., pings in 0x80000000.., tasks below both. Lock held. */
+static int send_tmf(struct session *s, int function, uint64_t lun, struct scsi_task *t)
+{
+	struct tmf *m = NULL;
+
+	for (size_t i = 0; i < sizeof(s->tmfs) / sizeof(s->tmfs[0]) && !m; i++)
+		if (!s->tmfs[i].in_use)
+			m = &s->tmfs[i];
+	if (!m)
+		return -EBUSY;
+	memset(m, 0, sizeof(*m));
+	m->in_use = 1;
+	m->function = function;
+	m->itt = 0xc0000000u | (++s->tmf_seq & 0x3fffffffu);
+	m->ref_itt = t ? t->itt : RSVD_TAG;
+	m->lun = lun;
+	m->deadline = now_s() + (s->cfg.command_timeout ? s->cfg.command_timeout : 30);
+	pdu_build_tmf(m->tx.bhs, function, lun, m->itt, m->ref_itt, s->cmd_sn, s->exp_stat_sn,
+		      t ? t->cmd_sn : 0);
+	if (conn_queue(s->conn, &m->tx, &m->tx) < 0) {
+		m->in_use = 0;
+		return -EPIPE;
+	}
+	return 0;
+}
+
+/* Fail a task that was aborted (or whose LUN was reset). Lock held. */
+static void abort_done(struct session *s, struct scsi_task *t, struct scsi_task **done_list)
+{
+	t->result = -EIO;
+	complete_task(s, t, done_list);
+}
+
+/* The abort did not work: reset the LUN; if that cannot be sent, drop the connection. */
+static void escalate(struct session *s, uint64_t lun, const char *why)
+{
+	log_warn("%s: %s; resetting LUN %u", s->cfg.label, why, scsi_lun_number(lun));
+	if (send_tmf(s, TMF_LOGICAL_UNIT_RESET, lun, NULL) < 0)
+		conn_abort(s->conn, "cannot send LOGICAL UNIT RESET");
+}
+
+static void on_tmf_response(struct session *s, const struct pdu_hdr *h,
+			    struct scsi_task **done_list)
+{
+	struct tmf *m = NULL;
+
+	for (size_t i = 0; i < sizeof(s->tmfs) / sizeof(s->tmfs[0]) && !m; i++)
+		if (s->tmfs[i].in_use && s->tmfs[i].itt == h->itt)
+			m = &s->tmfs[i];
+	if (!m) {
+		log_warn("%s: Task Management Response for an unknown tag 0x%08x", s->cfg.label,
+			 h->itt);
+		return;
+	}
+	m->in_use = 0;
+	if (m->function == TMF_ABORT_TASK) {
+		struct scsi_task *t = task_lookup(s, m->ref_itt);
+
+		if (!t)
+			return; /* its status arrived first */
+		if (h->b2 == 0 || h->b2 == 1) {
+			log_warn("%s: command 0x%08x to LUN %u aborted after %u s", s->cfg.label,
+				 t->itt, scsi_lun_number(t->lun), s->cfg.command_timeout);
+			abort_done(s, t, done_list);
+		} else {
+			char why[96];
+
+			snprintf(why, sizeof(why), "ABORT TASK refused: %s",
+				 tmf_response_str(h->b2));
+			escalate(s, t->lun, why);
+		}
+		return;
+	}
+	if (h->b2 != 0) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "LOGICAL UNIT RESET failed: %s", tmf_response_str(h->b2));
+		conn_abort(s->conn, why);
+		return;
+	}
+	log_warn("%s: LUN %u reset", s->cfg.label, scsi_lun_number(m->lun));
+	/* A reset ends every task of the LUN (SAM-5 5.7); none of them will answer now. */
+	for (uint32_t i = 0; i < s->cfg.max_tasks; i++) {
+		struct scsi_task *t = s->slots[i];
+
+		if (t && !t->awaiting_tx && t->lun == m->lun && sn_lt(t->cmd_sn, s->cmd_sn))
+			abort_done(s, t, done_list);
+	}
+}
+
+/* Commands past their deadline, and task management requests past theirs. Lock held. */
+static void check_timeouts(struct session *s, time_t now)
+{
+	for (size_t i = 0; i < sizeof(s->tmfs) / sizeof(s->tmfs[0]); i++) {
+		struct tmf *m = &s->tmfs[i];
+
+		if (!m->in_use || now < m->deadline)
+			continue;
+		m->in_use = 0;
+		if (m->function == TMF_ABORT_TASK)
+			escalate(s, m->lun, "no answer to ABORT TASK");
+		else
+			conn_abort(s->conn, "no answer to LOGICAL UNIT RESET");
+	}
+	for (uint32_t i = 0; i < s->cfg.max_tasks; i++) {
+		struct scsi_task *t = s->slots[i];
+		int pending = 0;
+
+		if (!t || t->awaiting_tx || t->aborting || now < t->deadline)
+			continue;
+		for (struct scsi_task *p = s->pend_head; p && !pending; p = p->next)
+			pending = p == t;
+		if (pending)
+			continue; /* not sent yet: waiting for the CmdSN window is no timeout */
+		t->aborting = 1;
+		log_warn("%s: command 0x%08x (opcode 0x%02x) to LUN %u timed out after %u s; aborting",
+			 s->cfg.label, t->itt, t->cdb[0], scsi_lun_number(t->lun),
+			 s->cfg.command_timeout);
+		if (send_tmf(s, TMF_ABORT_TASK, t->lun, t) < 0)
+			escalate(s, t->lun, "cannot send ABORT TASK");
+	}
+}
+
 /* Ping tags live above the task tags (which stay below 0x80000000). */
 static void send_ping(struct session *s)
 {
@@ -640,6 +780,8 @@ static void *timer_main(void *arg)
 		struct timespec until;
 		time_t now = now_s();
 
+		if (s->state == SS_LOGGED_IN)
+			check_timeouts(s, now);
 		if (s->state == SS_LOGGED_IN && s->cfg.nopout_timeout) {
 			if (s->ping_sent && now - s->ping_sent >= (time_t)s->cfg.nopout_response_timeout) {
 				char why[128];

@@ -36,6 +36,8 @@ struct scsi_task {
 	struct txreq tx;
 	uint32_t itt, cmd_sn, xferred;
 	int slot, retries;
+	time_t deadline;   /* monotonic seconds; past it the task is aborted */
+	int aborting;      /* a task management request for it is out */
 	int tx_refs;       /* queued PDU chains the send thread has not finished with */
 	int awaiting_tx;   /* the result is in; completes when tx_refs drops to 0 */
 	int retry_pending; /* ...or is sent again then */
@@ -54,6 +56,7 @@ struct session_config {
 	uint32_t max_tasks;           /* commands in flight, at most 1024 */
 	uint32_t nopout_timeout;      /* ping after this long without a PDU from the target; 0 off */
 	uint32_t nopout_response_timeout; /* drop the connection when the ping is not answered */
+	uint32_t command_timeout;     /* abort a command after this long; also bounds each TMF */
 	/* A unit attention or asynchronous SCSI event arrived (receive thread, session lock
 	 * held: only note it). */
 	void (*on_unit_attention)(void *arg, uint64_t lun, uint8_t asc, uint8_t ascq);
