@@ -252,6 +252,18 @@ int channel_start(struct channel *ch, const struct cfg *cfg, const struct cfg_ch
 	sc.port = p->port;
 	sc.netdev = p->netdev;
 	sc.admin_keys = &cc->keys;
+	if (cc->auth.present) {
+		const char *am = key_set_get(&cc->keys, K_AUTH_METHOD);
+
+		ch->chap.user = cc->auth.user;
+		ch->chap.secret = cc->auth.secret;
+		ch->chap.mutual = cc->auth.mutual;
+		ch->chap.target_user = cc->auth.mutual ? cc->auth.target_user : NULL;
+		ch->chap.target_secret = cc->auth.mutual ? cc->auth.target_secret : NULL;
+		/* The howto: authentication is on only when AuthMethod names CHAP. */
+		if (am && strstr(am, "CHAP"))
+			sc.chap = &ch->chap;
+	}
 	sc.login_timeout = (int)cc->attrs.login_timeout;
 	sc.max_tasks = 128;
 	sc.nopout_timeout = cc->attrs.nopout_timeout;

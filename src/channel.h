@@ -15,6 +15,7 @@ struct channel {
 	char label[16];            /* "ch0" */
 	char target_name[CFG_NAME_MAX];
 	struct session *sess;
+	struct chap_secrets chap; /* points into cfg: the secrets are not copied */
 
 	/* LUNs ever seen: pointers stay valid until channel_stop; a LUN that went away is
 	 * marked gone, never freed early, so open files keep a valid object. */

@@ -48,6 +48,8 @@ struct login_state {
 	size_t in_len;
 	int reply_sent[K_COUNT];  /* answers in neg.reply already on the wire */
 	int stage;
+	struct chap *chap;        /* NULL unless we may authenticate with CHAP */
+	enum { CHAP_IDLE, CHAP_CHOSEN, CHAP_ASKED, CHAP_ANSWERED, CHAP_DONE } chap_phase;
 	char *err;
 	size_t errlen;
 };
@@ -66,6 +68,10 @@ static int build_security_offer(struct login_state *ls)
 	const struct login_params *lp = ls->lp;
 	const char *auth = lp->admin_keys ? key_set_get(lp->admin_keys, K_AUTH_METHOD) : NULL;
 	int r;
+
+	/* Without secrets only None can succeed: do not let the target pick CHAP. */
+	if (!ls->chap)
+		auth = "None";
 
 	r = offer(ls, K_INITIATOR_NAME, lp->initiator_name);
 	if (!r && lp->initiator_alias && *lp->initiator_alias)
@@ -145,8 +151,14 @@ static int on_key(const char *key, const char *value, void *arg)
 	if (strcmp(key, "TargetAddress") == 0)
 		snprintf(ls->res->redirect, sizeof(ls->res->redirect), "%s", value);
 	if (strncmp(key, "CHAP_", 5) == 0) {
-		snprintf(ls->err, ls->errlen, "the target sent %s, but CHAP was not offered", key);
-		return -EPROTO;
+		if (!ls->chap || ls->chap_phase < CHAP_ASKED) {
+			snprintf(ls->err, ls->errlen, "the target sent %s before CHAP was agreed", key);
+			return -EPROTO;
+		}
+		r = chap_receive(ls->chap, key, value, ls->err, ls->errlen);
+		if (r && strcmp(key, "CHAP_A") == 0)
+			ls->res->chap_alg_refused = 1;
+		return r < 0 ? r : 0;
 	}
 	r = negotiate_receive(&ls->neg, key, value, ls->err, ls->errlen);
 	if (r == 1) {
@@ -222,8 +234,13 @@ static int recv_response(struct conn *c, struct login_state *ls, struct pdu_hdr 
 				 pdu_opcode_name(h->opcode));
 			return -EPROTO;
 		}
+		/* A refusal is reported as such, even when the target did not fill in the
+		 * rest of the header. */
+		if (h->raw[36] != 0)
+			return 0;
 		if (memcmp(h->raw + 8, lp->isid, 6) != 0 || h->itt != 0) {
-			snprintf(ls->err, ls->errlen, "Login Response for another ISID or task tag");
+			snprintf(ls->err, ls->errlen,
+				 "Login Response for another ISID or task tag (0x%08x)", h->itt);
 			return -EPROTO;
 		}
 		if (h->b3 != 0) {
@@ -282,25 +299,42 @@ int login_run(struct conn *c, const struct login_params *lp, struct login_result
 	key_set_init(&ls.neg.reply);
 	ls.neg.discovery = lp->target_name == NULL;
 	ls.stage = STAGE_SECURITY;
+	if (lp->chap) {
+		static const int md5[] = {CHAP_ALG_MD5};
+
+		ls.chap = lp->chap_md5_only ? chap_new(lp->chap, md5, 1) : chap_new(lp->chap, NULL, 0);
+		if (!ls.chap) {
+			snprintf(err, errlen, "cannot set up CHAP: %s", strerror(errno));
+			return -errno;
+		}
+	}
 
 	for (int round = 0; round < LOGIN_ROUNDS; round++) {
 		struct pdu_hdr h;
 		int nsg = ls.stage == STAGE_SECURITY ? STAGE_OPERATIONAL : STAGE_FULL_FEATURE;
-		int rsp_csg, rsp_nsg;
+		int rsp_csg, rsp_nsg, transit = 1;
 
 		textbuf_free(&ls.out);
-		if (first_of_stage)
+		r = 0;
+		if (first_of_stage) {
 			r = ls.stage == STAGE_SECURITY ? build_security_offer(&ls)
 						       : build_operational_offer(&ls);
-		else
-			r = 0;
+		} else if (ls.stage == STAGE_SECURITY && ls.chap_phase == CHAP_CHOSEN) {
+			/* RFC 7143 12.1.3: the algorithm list, then the target's challenge. */
+			r = textbuf_add(&ls.out, "CHAP_A", chap_algorithms(ls.chap));
+			ls.chap_phase = CHAP_ASKED;
+			transit = 0;
+		} else if (ls.stage == STAGE_SECURITY && ls.chap_phase == CHAP_ASKED) {
+			r = chap_respond(ls.chap, &ls.out, err, errlen);
+			ls.chap_phase = CHAP_ANSWERED;
+		}
 		if (!r)
 			r = build_replies(&ls);
 		if (r)
 			goto out;
 		first_of_stage = 0;
 		/* An empty request is valid: it asks the target to go on. */
-		r = send_text(c, &ls, 1, nsg);
+		r = send_text(c, &ls, transit, nsg);
 		if (r)
 			goto out;
 		textbuf_free(&ls.out);
@@ -309,6 +343,8 @@ int login_run(struct conn *c, const struct login_params *lp, struct login_result
 			goto out;
 		res->status_class = h.raw[36];
 		res->status_detail = h.raw[37];
+		if (res->status_class && ls.chap_phase >= CHAP_ANSWERED)
+			res->chap_refused_alg = chap_chosen_alg(ls.chap);
 		if (res->status_class) {
 			/* Keys (TargetAddress for a redirection) come with the refusal. */
 			text_foreach(ls.in, ls.in_len, on_key, &ls);
@@ -340,8 +376,24 @@ int login_run(struct conn *c, const struct login_params *lp, struct login_result
 		if (ls.stage == STAGE_SECURITY) {
 			const char *am = key_set_get(&ls.neg.answered, K_AUTH_METHOD);
 
-			if (am && strcmp(am, "None") != 0) {
+			if (am && strcmp(am, "CHAP") == 0 && ls.chap_phase == CHAP_IDLE) {
+				ls.chap_phase = CHAP_CHOSEN;
+			} else if (am && strcmp(am, "None") != 0 && strcmp(am, "CHAP") != 0) {
 				snprintf(err, errlen, "the target requires AuthMethod=%s", am);
+				r = -EACCES;
+				goto out;
+			}
+			if (ls.chap_phase == CHAP_ANSWERED) {
+				/* Mutual: the target proves it knows its secret before we go on. */
+				r = chap_verify(ls.chap, err, errlen);
+				if (r)
+					goto out;
+				ls.chap_phase = CHAP_DONE;
+			}
+			if ((h.flags & FL_LOGIN_TRANSIT) && ls.chap_phase != CHAP_IDLE &&
+			    ls.chap_phase != CHAP_DONE) {
+				snprintf(err, errlen, "the target left the security stage before CHAP "
+						      "authentication finished");
 				r = -EACCES;
 				goto out;
 			}
@@ -365,6 +417,7 @@ int login_run(struct conn *c, const struct login_params *lp, struct login_result
 	snprintf(err, errlen, "login did not finish within %d exchanges", LOGIN_ROUNDS);
 	r = -EPROTO;
 out:
+	chap_free(ls.chap);
 	textbuf_free(&ls.out);
 	free(ls.in);
 	key_set_free(&ls.neg.offered);

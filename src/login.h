@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chap.h"
 #include "conn.h"
 #include "keys.h"
 
@@ -20,6 +21,8 @@ struct login_params {
 	uint32_t cmd_sn;             /* CmdSN the login requests carry */
 	int timeout_s;
 	uint32_t max_recv_dsl;       /* what we declare unless the admin set it */
+	const struct chap_secrets *chap; /* NULL: offer AuthMethod=None only */
+	int chap_md5_only;           /* offer CHAP_A=5 alone (targets that refuse a list) */
 };
 
 struct login_result {
@@ -30,6 +33,8 @@ struct login_result {
 	uint8_t status_class, status_detail; /* non-zero when the target refused */
 	char target_alias[256];
 	char redirect[256];                  /* TargetAddress of a redirection */
+	int chap_alg_refused;                /* the target refused our CHAP_A list */
+	int chap_refused_alg;                /* refused after we answered with this CHAP_A */
 };
 
 /* Run the whole login on a connected socket. 0, or -errno with a reason in err (the target's

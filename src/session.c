@@ -824,13 +824,6 @@ int session_login(struct session *s, char *err, size_t errlen)
 	int r;
 
 	snprintf(label, sizeof(label), "%s %s:%u cid0", s->cfg.label, s->cfg.addr, s->cfg.port);
-	s->conn = conn_new(label);
-	if (!s->conn)
-		return -ENOMEM;
-	r = conn_connect(s->conn, s->cfg.addr, s->cfg.port, s->cfg.netdev, s->cfg.login_timeout,
-			 err, errlen);
-	if (r)
-		return r;
 	lp.initiator_name = s->cfg.initiator_name;
 	lp.initiator_alias = s->cfg.initiator_alias;
 	lp.target_name = s->cfg.target_name;
@@ -842,9 +835,31 @@ int session_login(struct session *s, char *err, size_t errlen)
 	lp.cmd_sn = s->cmd_sn;
 	lp.timeout_s = s->cfg.login_timeout;
 	lp.max_recv_dsl = 262144;
-	r = login_run(s->conn, &lp, &res, err, errlen);
-	if (r)
+	lp.chap = s->cfg.chap;
+	for (int attempt = 0;; attempt++) {
+		s->conn = conn_new(label);
+		if (!s->conn)
+			return -ENOMEM;
+		r = conn_connect(s->conn, s->cfg.addr, s->cfg.port, s->cfg.netdev,
+				 s->cfg.login_timeout, err, errlen);
+		if (!r)
+			r = login_run(s->conn, &lp, &res, err, errlen);
+		if (!r)
+			break;
+		/* Some targets refuse a list in CHAP_A, others choose an algorithm they then
+		 * get wrong: once more with MD5 alone, which every target supports. */
+		if (attempt == 0 && !lp.chap_md5_only &&
+		    (res.chap_alg_refused ||
+		     (res.chap_refused_alg && res.chap_refused_alg != CHAP_ALG_MD5))) {
+			log_warn("%s: %s (CHAP_A=%d); logging in again offering CHAP_A=5 (MD5) only",
+				 s->cfg.label, err, res.chap_refused_alg);
+			conn_free(s->conn);
+			s->conn = NULL;
+			lp.chap_md5_only = 1;
+			continue;
+		}
 		return r;
+	}
 	s->params = res.params;
 	s->tsih = res.tsih;
 	s->exp_stat_sn = res.exp_stat_sn;

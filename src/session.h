@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chap.h"
 #include "conn.h"
 #include "keys.h"
 
@@ -52,6 +53,7 @@ struct session_config {
 	uint16_t port;
 	const char *netdev;
 	const struct key_set *admin_keys;
+	const struct chap_secrets *chap; /* NULL: no CHAP */
 	int login_timeout;
 	uint32_t max_tasks;           /* commands in flight, at most 1024 */
 	uint32_t nopout_timeout;      /* ping after this long without a PDU from the target; 0 off */
