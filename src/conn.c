@@ -16,10 +16,12 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "crc32c.h"
 #include "log.h"
 
 #define MAX_AHS 1024
 #define TX_BATCH 256 /* PDUs per writev */
+#define IOV_PER_PDU 5 /* header, header digest, data, padding, data digest */
 
 struct conn {
 	char label[128];
@@ -28,6 +30,7 @@ struct conn {
 	int threads_started;
 	struct conn_handler handler;
 	uint32_t max_recv_dsl;
+	int hdr_digest, data_digest; /* CRC32C, from the first full-feature PDU on */
 	uint8_t *scratch;
 
 	pthread_mutex_t tx_lock;
@@ -144,21 +147,6 @@ static int recv_all(int fd, void *buf, size_t len, int timeout_ms)
 	return 0;
 }
 
-static int discard(int fd, size_t len, int timeout_ms)
-{
-	uint8_t junk[256];
-
-	while (len) {
-		size_t n = len < sizeof(junk) ? len : sizeof(junk);
-		int r = recv_all(fd, junk, n, timeout_ms);
-
-		if (r)
-			return r;
-		len -= n;
-	}
-	return 0;
-}
-
 /* Write a whole iovec array, advancing over partial writes. */
 static int writev_all(int fd, struct iovec *iov, int cnt)
 {
@@ -200,46 +188,86 @@ int conn_send_sync(struct conn *c, const uint8_t bhs[BHS_LEN], const void *data,
 	return r;
 }
 
-static int recv_header(struct conn *c, struct pdu_hdr *h, int timeout_ms, char *err, size_t errlen)
+static void recv_error(int r, int timeout_ms, char *err, size_t errlen)
 {
-	uint8_t bhs[BHS_LEN];
-	int r = recv_all(c->fd, bhs, BHS_LEN, timeout_ms);
+	if (r == -ECONNRESET)
+		snprintf(err, errlen, "the target closed the connection");
+	else if (r == -ETIMEDOUT)
+		snprintf(err, errlen, "no answer from the target within %d s", timeout_ms / 1000);
+	else
+		snprintf(err, errlen, "receive: %s", strerror(-r));
+}
+
+/* Check a received digest against the CRC of what it covers. */
+static int check_digest(int fd, uint32_t crc, const char *what, int timeout_ms, char *err,
+			size_t errlen)
+{
+	uint8_t wire[4];
+	int r = recv_all(fd, wire, 4, timeout_ms);
 
 	if (r) {
-		if (r == -ECONNRESET)
-			snprintf(err, errlen, "the target closed the connection");
-		else if (r == -ETIMEDOUT)
-			snprintf(err, errlen, "no answer from the target within %d s", timeout_ms / 1000);
-		else
-			snprintf(err, errlen, "receive: %s", strerror(-r));
+		recv_error(r, timeout_ms, err, errlen);
 		return r;
 	}
-	r = pdu_decode(bhs, h, err, errlen);
-	if (r)
+	if (crc32c_from_wire(wire) != crc) {
+		snprintf(err, errlen, "%s digest error (received 0x%08x, computed 0x%08x)", what,
+			 crc32c_from_wire(wire), crc);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* Read a header, its AHS and its digest; only a header whose digest holds is decoded. */
+static int recv_header(struct conn *c, struct pdu_hdr *h, int timeout_ms, char *err, size_t errlen)
+{
+	uint8_t buf[BHS_LEN + MAX_AHS];
+	uint32_t ahs_len;
+	int r = recv_all(c->fd, buf, BHS_LEN, timeout_ms);
+
+	if (r) {
+		recv_error(r, timeout_ms, err, errlen);
 		return r;
-	if (h->ahs_len > MAX_AHS) {
-		snprintf(err, errlen, "%s with %u bytes of AHS", pdu_opcode_name(h->opcode),
-			 h->ahs_len);
+	}
+	ahs_len = (uint32_t)buf[4] * 4;
+	if (ahs_len > MAX_AHS) {
+		snprintf(err, errlen, "PDU with %u bytes of AHS", ahs_len);
 		return -EPROTO;
 	}
-	/* No AHS type is meaningful to an initiator in the PDUs it receives: skip it. */
-	r = discard(c->fd, h->ahs_len, timeout_ms);
-	if (r)
-		snprintf(err, errlen, "receive: %s", strerror(-r));
-	return r;
+	r = recv_all(c->fd, buf + BHS_LEN, ahs_len, timeout_ms);
+	if (r) {
+		recv_error(r, timeout_ms, err, errlen);
+		return r;
+	}
+	if (c->hdr_digest) {
+		r = check_digest(c->fd, crc32c(buf, BHS_LEN + ahs_len), "header", timeout_ms, err,
+				 errlen);
+		if (r)
+			return r;
+	}
+	/* No AHS type is meaningful to an initiator in the PDUs it receives: it is skipped. */
+	return pdu_decode(buf, h, err, errlen);
 }
 
 static int recv_data(struct conn *c, const struct pdu_hdr *h, void *dst, int timeout_ms,
 		     char *err, size_t errlen)
 {
+	uint8_t pad[4];
+	uint32_t npad = pad4(h->dsl) - h->dsl;
 	int r = recv_all(c->fd, dst, h->dsl, timeout_ms);
 
 	if (!r)
-		r = discard(c->fd, pad4(h->dsl) - h->dsl, timeout_ms);
-	if (r)
-		snprintf(err, errlen, "receive: %s",
-			 r == -ECONNRESET ? "the target closed the connection" : strerror(-r));
-	return r;
+		r = recv_all(c->fd, pad, npad, timeout_ms);
+	if (r) {
+		recv_error(r, timeout_ms, err, errlen);
+		return r;
+	}
+	if (c->data_digest && h->dsl) {
+		uint32_t st = crc32c_update(CRC32C_INIT, dst, h->dsl);
+
+		st = crc32c_update(st, pad, npad);
+		return check_digest(c->fd, crc32c_final(st), "data", timeout_ms, err, errlen);
+	}
+	return 0;
 }
 
 int conn_recv_sync(struct conn *c, struct pdu_hdr *h, void *buf, uint32_t bufmax, int timeout_s,
@@ -324,7 +352,8 @@ static void *tx_main(void *arg)
 {
 	struct conn *c = arg;
 	uint8_t hdrs[TX_BATCH][BHS_LEN];
-	struct iovec iov[TX_BATCH * 3];
+	uint8_t hdig[TX_BATCH][4], ddig[TX_BATCH][4];
+	struct iovec iov[TX_BATCH * IOV_PER_PDU];
 	struct txreq *owned[TX_BATCH];
 	struct sent_cb cbs[TX_BATCH];
 	struct txreq *rest;
@@ -346,12 +375,27 @@ static void *tx_main(void *arg)
 			memcpy(hdrs[n], t->bhs, BHS_LEN);
 			iov[cnt].iov_base = hdrs[n];
 			iov[cnt++].iov_len = BHS_LEN;
+			if (c->hdr_digest) {
+				crc32c_to_wire(crc32c(hdrs[n], BHS_LEN), hdig[n]);
+				iov[cnt].iov_base = hdig[n];
+				iov[cnt++].iov_len = 4;
+			}
 			if (t->dsl) {
+				uint32_t npad = pad4(t->dsl) - t->dsl;
+
 				iov[cnt].iov_base = (void *)t->data;
 				iov[cnt++].iov_len = t->dsl;
-				if (pad4(t->dsl) != t->dsl) {
+				if (npad) {
 					iov[cnt].iov_base = (void *)zero_pad;
-					iov[cnt++].iov_len = pad4(t->dsl) - t->dsl;
+					iov[cnt++].iov_len = npad;
+				}
+				if (c->data_digest) {
+					uint32_t st = crc32c_update(CRC32C_INIT, t->data, t->dsl);
+
+					st = crc32c_update(st, zero_pad, npad);
+					crc32c_to_wire(crc32c_final(st), ddig[n]);
+					iov[cnt].iov_base = ddig[n];
+					iov[cnt++].iov_len = 4;
 				}
 			}
 			if (t->sent)
@@ -393,11 +437,14 @@ static void *tx_main(void *arg)
 	return NULL;
 }
 
-int conn_start(struct conn *c, const struct conn_handler *handler, uint32_t max_recv_dsl)
+int conn_start(struct conn *c, const struct conn_handler *handler, uint32_t max_recv_dsl,
+	       int hdr_digest, int data_digest)
 {
 	int r;
 
 	c->handler = *handler;
+	c->hdr_digest = hdr_digest;
+	c->data_digest = data_digest;
 	c->max_recv_dsl = max_recv_dsl;
 	c->scratch = malloc(max_recv_dsl ? max_recv_dsl : 1);
 	if (!c->scratch)

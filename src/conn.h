@@ -49,8 +49,10 @@ int conn_send_sync(struct conn *c, const uint8_t bhs[BHS_LEN], const void *data,
 int conn_recv_sync(struct conn *c, struct pdu_hdr *h, void *buf, uint32_t bufmax, int timeout_s,
 		   char *err, size_t errlen);
 
-/* Enter full-feature phase: start the threads. max_recv_dsl bounds incoming segments. */
-int conn_start(struct conn *c, const struct conn_handler *handler, uint32_t max_recv_dsl);
+/* Enter full-feature phase: start the threads. max_recv_dsl bounds incoming segments; the
+ * digests (CRC32C) apply from here on, as negotiated. A digest error drops the connection. */
+int conn_start(struct conn *c, const struct conn_handler *handler, uint32_t max_recv_dsl,
+	       int hdr_digest, int data_digest);
 
 /* Queue a chain of PDUs (first..last linked through next) for sending, in order. Returns
  * -EPIPE, having freed the owned ones and called no sent(), when the connection is stopping. */

@@ -869,16 +869,19 @@ int session_login(struct session *s, char *err, size_t errlen)
 		s->max_cmd_sn = res.exp_cmd_sn - 1;
 	s->cmd_sn = res.exp_cmd_sn;
 	log_info("%s: logged in to %s at %s:%u (TSIH %u, MaxRecvDataSegmentLength %u/%u, "
-		 "MaxBurstLength %u, FirstBurstLength %u, ImmediateData %s, InitialR2T %s)",
+		 "MaxBurstLength %u, FirstBurstLength %u, ImmediateData %s, InitialR2T %s, "
+		 "HeaderDigest %s, DataDigest %s)",
 		 s->cfg.label, s->cfg.target_name, s->cfg.addr, s->cfg.port, s->tsih,
 		 s->params.max_recv_dsl, s->params.max_xmit_dsl, s->params.max_burst_length,
 		 s->params.first_burst_length, s->params.immediate_data ? "Yes" : "No",
-		 s->params.initial_r2t ? "Yes" : "No");
+		 s->params.initial_r2t ? "Yes" : "No", s->params.header_digest ? "CRC32C" : "None",
+		 s->params.data_digest ? "CRC32C" : "None");
 	pthread_mutex_lock(&s->lock);
 	s->state = SS_LOGGED_IN;
 	s->last_rx = now_s();
 	pthread_mutex_unlock(&s->lock);
-	r = conn_start(s->conn, &h, s->params.max_recv_dsl);
+	r = conn_start(s->conn, &h, s->params.max_recv_dsl, s->params.header_digest,
+		       s->params.data_digest);
 	if (!r) {
 		r = -pthread_create(&s->timer, NULL, timer_main, s);
 		s->timer_running = !r;
