@@ -269,6 +269,7 @@ int channel_start(struct channel *ch, const struct cfg *cfg, const struct cfg_ch
 	sc.nopout_timeout = cc->attrs.nopout_timeout;
 	sc.nopout_response_timeout = cc->attrs.nopout_response_timeout;
 	sc.command_timeout = cc->attrs.command_timeout;
+	sc.replacement_timeout = cc->attrs.replacement_timeout;
 	sc.on_unit_attention = on_unit_attention;
 	sc.ua_arg = ch;
 	ch->sess = session_new(&sc);

@@ -19,7 +19,8 @@
 #define TASK_RETRIES 8
 #define LOGOUT_WAIT_S 5
 
-enum session_state { SS_NEW, SS_LOGGED_IN, SS_FAILED, SS_LOGGING_OUT, SS_LOGGED_OUT };
+/* RECOVERING: the connection is lost, tasks are kept and resent once logged in again. */
+enum session_state { SS_NEW, SS_LOGGED_IN, SS_RECOVERING, SS_LOGGING_OUT, SS_LOGGED_OUT };
 
 struct session {
 	struct session_config cfg;
@@ -59,6 +60,13 @@ struct session {
 		struct txreq tx;
 	} tmfs[8];
 	uint32_t tmf_seq;
+
+	/* Session recovery (RFC 7143 6.3.5: reinstatement with the same ISID). */
+	uint64_t next_seq;
+	time_t fail_time, next_attempt;
+	int attempts;
+	int expired;           /* past replacement_timeout: I/O fails until logged in again */
+	char lost_reason[160];
 };
 
 static time_t now_s(void)
@@ -126,6 +134,7 @@ static void complete_task(struct session *s, struct scsi_task *t, struct scsi_ta
 static void run_done(struct scsi_task *list);
 static void on_tmf_response(struct session *s, const struct pdu_hdr *h,
 			    struct scsi_task **done_list);
+static void check_recovery(struct session *s, time_t now);
 
 /* The send thread is done with one of the task's PDU chains. */
 static void tx_sent(void *ctx, int err)
@@ -209,7 +218,7 @@ static void send_task(struct session *s, struct scsi_task *t)
 /* Send what the window allows from the pending list. Lock held. */
 static void flush_pending(struct session *s)
 {
-	while (s->pend_head && sn_le(s->cmd_sn, s->max_cmd_sn)) {
+	while (s->state == SS_LOGGED_IN && s->pend_head && sn_le(s->cmd_sn, s->max_cmd_sn)) {
 		struct scsi_task *t = s->pend_head;
 
 		s->pend_head = t->next;
@@ -220,9 +229,15 @@ static void flush_pending(struct session *s)
 	}
 }
 
+/* Whether new and waiting I/O may still wait for the session. Lock held. */
+static int may_wait(const struct session *s)
+{
+	return s->state == SS_LOGGED_IN || (s->state == SS_RECOVERING && !s->expired);
+}
+
 static void start_task(struct session *s, struct scsi_task *t, struct scsi_task **done_list)
 {
-	if (s->state != SS_LOGGED_IN) {
+	if (!may_wait(s)) {
 		t->result = -EIO;
 		complete_task(s, t, done_list);
 		return;
@@ -236,7 +251,7 @@ static void start_task(struct session *s, struct scsi_task *t, struct scsi_task 
 	t->residual = 0;
 	t->result = 0;
 	t->next = NULL;
-	if (!s->pend_head && sn_le(s->cmd_sn, s->max_cmd_sn)) {
+	if (s->state == SS_LOGGED_IN && !s->pend_head && sn_le(s->cmd_sn, s->max_cmd_sn)) {
 		send_task(s, t);
 		return;
 	}
@@ -250,9 +265,9 @@ static void start_task(struct session *s, struct scsi_task *t, struct scsi_task 
 void session_submit(struct session *s, struct scsi_task *t)
 {
 	pthread_mutex_lock(&s->lock);
-	while (s->state == SS_LOGGED_IN && s->nfree == 0)
+	while (may_wait(s) && s->nfree == 0)
 		pthread_cond_wait(&s->cond, &s->lock);
-	if (s->state != SS_LOGGED_IN) {
+	if (!may_wait(s)) {
 		pthread_mutex_unlock(&s->lock);
 		t->result = -EIO;
 		t->done(t);
@@ -261,6 +276,7 @@ void session_submit(struct session *s, struct scsi_task *t)
 	t->slot = s->free_slots[--s->nfree];
 	s->slots[t->slot] = t;
 	t->sess = s;
+	t->seq = s->next_seq++;
 	t->retries = 0;
 	t->aborting = 0;
 	t->tx_refs = 0;
@@ -618,20 +634,49 @@ static void fail_all(struct session *s, struct scsi_task **done_list)
 	pthread_cond_broadcast(&s->cond);
 }
 
+static uint32_t time2wait(const struct session *s)
+{
+	return s->params.default_time2wait ? s->params.default_time2wait : 1;
+}
+
+/* The connection is gone: keep the tasks for resending, except those that had already timed
+ * out and been aborted, which end with EIO (their timeout is the application's answer). The
+ * timer thread reconnects. Receive thread of the lost connection. */
 static void on_failed(void *arg, int error, const char *reason)
 {
 	struct session *s = arg;
 	struct scsi_task *done_list = NULL;
 
+	(void)error;
 	pthread_mutex_lock(&s->lock);
-	if (s->state == SS_LOGGED_IN)
-		log_err("%s: connection to %s lost: %s", s->cfg.label, s->cfg.target_name, reason);
-	if (s->state != SS_LOGGING_OUT)
-		s->state = SS_FAILED;
-	fail_all(s, &done_list);
+	if (s->state == SS_LOGGED_IN) {
+		log_err("%s: connection to %s lost: %s; recovering the session", s->cfg.label,
+			s->cfg.target_name, reason);
+		snprintf(s->lost_reason, sizeof(s->lost_reason), "%s", reason);
+		s->state = SS_RECOVERING;
+		s->fail_time = now_s();
+		s->next_attempt = s->fail_time + time2wait(s);
+		s->attempts = 0;
+		s->expired = 0;
+		s->ping_sent = 0;
+		memset(s->tmfs, 0, sizeof(s->tmfs));
+		s->pend_head = s->pend_tail = NULL; /* all live tasks are resent in order */
+		for (uint32_t i = 0; i < s->cfg.max_tasks; i++) {
+			struct scsi_task *t = s->slots[i];
+
+			if (t && !t->awaiting_tx && t->aborting) {
+				t->result = -EIO;
+				complete_task(s, t, &done_list);
+			}
+		}
+		if (s->cfg.replacement_timeout == 0) {
+			s->expired = 1;
+			fail_all(s, &done_list);
+		}
+		pthread_cond_broadcast(&s->timer_cond);
+	}
 	pthread_mutex_unlock(&s->lock);
 	run_done(done_list);
-	(void)error;
 }
 
 /* TMF tags live in 0xc0000000.., pings in 0x80000000.., tasks below both. Lock held. */
@@ -782,6 +827,8 @@ static void *timer_main(void *arg)
 
 		if (s->state == SS_LOGGED_IN)
 			check_timeouts(s, now);
+		if (s->state == SS_RECOVERING)
+			check_recovery(s, now);
 		if (s->state == SS_LOGGED_IN && s->cfg.nopout_timeout) {
 			if (s->ping_sent && now - s->ping_sent >= (time_t)s->cfg.nopout_response_timeout) {
 				char why[128];
@@ -815,11 +862,12 @@ static void timer_stop(struct session *s)
 	s->timer_running = 0;
 }
 
-int session_login(struct session *s, char *err, size_t errlen)
+/* Connect and log in (TSIH 0 with the session's ISID: a new session, or the reinstatement of
+ * a lost one). *out is the logged-in connection. No lock held. */
+static int connect_and_login(struct session *s, struct conn **out, struct login_result *res,
+			     char *err, size_t errlen)
 {
 	struct login_params lp = {0};
-	struct login_result res;
-	struct conn_handler h = {rx_begin, rx_end, on_failed, s};
 	char label[160];
 	int r;
 
@@ -831,43 +879,57 @@ int session_login(struct session *s, char *err, size_t errlen)
 	lp.isid = s->isid;
 	lp.tsih = 0;
 	lp.cid = 0;
-	RAND_bytes((uint8_t *)&s->cmd_sn, sizeof(s->cmd_sn));
-	lp.cmd_sn = s->cmd_sn;
+	RAND_bytes((uint8_t *)&lp.cmd_sn, sizeof(lp.cmd_sn));
 	lp.timeout_s = s->cfg.login_timeout;
 	lp.max_recv_dsl = 262144;
 	lp.chap = s->cfg.chap;
 	for (int attempt = 0;; attempt++) {
-		s->conn = conn_new(label);
-		if (!s->conn)
+		struct conn *c = conn_new(label);
+
+		if (!c)
 			return -ENOMEM;
-		r = conn_connect(s->conn, s->cfg.addr, s->cfg.port, s->cfg.netdev,
-				 s->cfg.login_timeout, err, errlen);
+		r = conn_connect(c, s->cfg.addr, s->cfg.port, s->cfg.netdev, s->cfg.login_timeout,
+				 err, errlen);
 		if (!r)
-			r = login_run(s->conn, &lp, &res, err, errlen);
-		if (!r)
-			break;
+			r = login_run(c, &lp, res, err, errlen);
+		if (!r) {
+			*out = c;
+			return 0;
+		}
+		conn_free(c);
 		/* Some targets refuse a list in CHAP_A, others choose an algorithm they then
 		 * get wrong: once more with MD5 alone, which every target supports. */
 		if (attempt == 0 && !lp.chap_md5_only &&
-		    (res.chap_alg_refused ||
-		     (res.chap_refused_alg && res.chap_refused_alg != CHAP_ALG_MD5))) {
+		    (res->chap_alg_refused ||
+		     (res->chap_refused_alg && res->chap_refused_alg != CHAP_ALG_MD5))) {
 			log_warn("%s: %s (CHAP_A=%d); logging in again offering CHAP_A=5 (MD5) only",
-				 s->cfg.label, err, res.chap_refused_alg);
-			conn_free(s->conn);
-			s->conn = NULL;
+				 s->cfg.label, err, res->chap_refused_alg);
 			lp.chap_md5_only = 1;
 			continue;
 		}
 		return r;
 	}
-	s->params = res.params;
-	s->tsih = res.tsih;
-	s->exp_stat_sn = res.exp_stat_sn;
-	s->exp_cmd_sn = res.exp_cmd_sn;
-	s->max_cmd_sn = res.max_cmd_sn;
-	if (sn_lt(res.max_cmd_sn, res.exp_cmd_sn - 1))
-		s->max_cmd_sn = res.exp_cmd_sn - 1;
-	s->cmd_sn = res.exp_cmd_sn;
+}
+
+/* Take a logged-in connection into use and start its threads. Lock held. */
+static int install_conn(struct session *s, struct conn *c, const struct login_result *res,
+			char *err, size_t errlen)
+{
+	struct conn_handler h = {rx_begin, rx_end, on_failed, s};
+	int r;
+
+	s->conn = c;
+	s->params = res->params;
+	s->tsih = res->tsih;
+	s->exp_stat_sn = res->exp_stat_sn;
+	s->exp_cmd_sn = res->exp_cmd_sn;
+	s->max_cmd_sn = res->max_cmd_sn;
+	if (sn_lt(res->max_cmd_sn, res->exp_cmd_sn - 1))
+		s->max_cmd_sn = res->exp_cmd_sn - 1;
+	s->cmd_sn = res->exp_cmd_sn;
+	s->last_rx = now_s();
+	s->ping_sent = 0;
+	s->logout_answered = 0;
 	log_info("%s: logged in to %s at %s:%u (TSIH %u, MaxRecvDataSegmentLength %u/%u, "
 		 "MaxBurstLength %u, FirstBurstLength %u, ImmediateData %s, InitialR2T %s, "
 		 "HeaderDigest %s, DataDigest %s)",
@@ -876,21 +938,116 @@ int session_login(struct session *s, char *err, size_t errlen)
 		 s->params.first_burst_length, s->params.immediate_data ? "Yes" : "No",
 		 s->params.initial_r2t ? "Yes" : "No", s->params.header_digest ? "CRC32C" : "None",
 		 s->params.data_digest ? "CRC32C" : "None");
-	pthread_mutex_lock(&s->lock);
-	s->state = SS_LOGGED_IN;
-	s->last_rx = now_s();
-	pthread_mutex_unlock(&s->lock);
-	r = conn_start(s->conn, &h, s->params.max_recv_dsl, s->params.header_digest,
+	r = conn_start(c, &h, s->params.max_recv_dsl, s->params.header_digest,
 		       s->params.data_digest);
+	if (r)
+		snprintf(err, errlen, "cannot start connection threads: %s", strerror(-r));
+	return r;
+}
+
+static int by_seq(const void *a, const void *b)
+{
+	const struct scsi_task *x = *(struct scsi_task *const *)a, *y = *(struct scsi_task *const *)b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* One reconnection attempt. Called by the timer thread with the lock held; drops it while
+ * talking to the network. */
+static void recover(struct session *s)
+{
+	struct conn *old = s->conn, *c = NULL;
+	struct login_result res;
+	struct scsi_task *done_list = NULL, **live;
+	char err[512];
+	int n = 0, r;
+
+	s->conn = NULL;
+	pthread_mutex_unlock(&s->lock);
+	conn_free(old); /* joins its threads; their last callbacks take the lock */
+	r = connect_and_login(s, &c, &res, err, sizeof(err));
+	pthread_mutex_lock(&s->lock);
+	if (r == 0 && (s->timer_stop || s->state != SS_RECOVERING)) {
+		conn_free(c); /* logging out meanwhile */
+		return;
+	}
+	if (r == 0)
+		r = install_conn(s, c, &res, err, sizeof(err));
+	if (r) {
+		uint32_t backoff = 1u << (s->attempts < 3 ? s->attempts : 3);
+
+		s->attempts++;
+		s->next_attempt = now_s() + time2wait(s) + backoff;
+		log_warn("%s: reconnect attempt %d to %s:%u failed: %s; next in %u s", s->cfg.label,
+			 s->attempts, s->cfg.addr, s->cfg.port, err,
+			 (unsigned)(s->next_attempt - now_s()));
+		return;
+	}
+	s->state = SS_LOGGED_IN;
+	log_info("%s: session recovered after %ld s (%d attempt(s))", s->cfg.label,
+		 (long)(now_s() - s->fail_time), s->attempts + 1);
+	s->expired = 0;
+	s->attempts = 0;
+	/* Resend every task that has no status, in the order the application issued them. */
+	live = calloc(s->cfg.max_tasks, sizeof(*live));
+	if (!live) {
+		conn_abort(s->conn, "out of memory resending commands");
+		return;
+	}
+	for (uint32_t i = 0; i < s->cfg.max_tasks; i++)
+		if (s->slots[i] && !s->slots[i]->awaiting_tx)
+			live[n++] = s->slots[i];
+	qsort(live, (size_t)n, sizeof(*live), by_seq);
+	s->pend_head = s->pend_tail = NULL;
+	for (int i = 0; i < n; i++) {
+		live[i]->aborting = 0;
+		start_task(s, live[i], &done_list);
+	}
+	free(live);
+	if (n)
+		log_info("%s: %d command(s) sent again", s->cfg.label, n);
+	pthread_mutex_unlock(&s->lock);
+	run_done(done_list);
+	pthread_mutex_lock(&s->lock);
+}
+
+/* While recovering: I/O waits up to replacement_timeout, then fails; reconnecting goes on. */
+static void check_recovery(struct session *s, time_t now)
+{
+	if (!s->expired && now - s->fail_time >= (time_t)s->cfg.replacement_timeout) {
+		struct scsi_task *done_list = NULL;
+
+		log_err("%s: no session to %s for %u s (replacement_timeout): failing I/O with EIO "
+			"until the target is back",
+			s->cfg.label, s->cfg.target_name, s->cfg.replacement_timeout);
+		s->expired = 1;
+		fail_all(s, &done_list);
+		pthread_mutex_unlock(&s->lock);
+		run_done(done_list);
+		pthread_mutex_lock(&s->lock);
+	}
+	if (s->state == SS_RECOVERING && now >= s->next_attempt && !s->timer_stop)
+		recover(s);
+}
+
+int session_login(struct session *s, char *err, size_t errlen)
+{
+	struct login_result res;
+	struct conn *c = NULL;
+	int r;
+
+	r = connect_and_login(s, &c, &res, err, errlen);
+	if (r)
+		return r;
+	pthread_mutex_lock(&s->lock);
+	r = install_conn(s, c, &res, err, errlen);
+	s->state = r ? SS_LOGGED_OUT : SS_LOGGED_IN;
+	pthread_mutex_unlock(&s->lock);
 	if (!r) {
 		r = -pthread_create(&s->timer, NULL, timer_main, s);
 		s->timer_running = !r;
-	}
-	if (r) {
-		snprintf(err, errlen, "cannot start session threads: %s", strerror(-r));
-		pthread_mutex_lock(&s->lock);
-		s->state = SS_FAILED;
-		pthread_mutex_unlock(&s->lock);
+		if (r)
+			snprintf(err, errlen, "cannot start the session timer: %s", strerror(-r));
 	}
 	return r;
 }
@@ -920,7 +1077,8 @@ void session_logout(struct session *s)
 	s->state = SS_LOGGING_OUT;
 	pthread_mutex_unlock(&s->lock);
 	timer_stop(s);
-	conn_stop(s->conn);
+	if (s->conn)
+		conn_stop(s->conn);
 	pthread_mutex_lock(&s->lock);
 	s->state = SS_LOGGED_OUT;
 	fail_all(s, &done_list);

@@ -35,6 +35,7 @@ struct scsi_task {
 	struct session *sess;
 	struct scsi_task *next;
 	struct txreq tx;
+	uint64_t seq;      /* submission order, kept across a session recovery */
 	uint32_t itt, cmd_sn, xferred;
 	int slot, retries;
 	time_t deadline;   /* monotonic seconds; past it the task is aborted */
@@ -59,6 +60,7 @@ struct session_config {
 	uint32_t nopout_timeout;      /* ping after this long without a PDU from the target; 0 off */
 	uint32_t nopout_response_timeout; /* drop the connection when the ping is not answered */
 	uint32_t command_timeout;     /* abort a command after this long; also bounds each TMF */
+	uint32_t replacement_timeout; /* how long I/O waits for a lost session before EIO */
 	/* A unit attention or asynchronous SCSI event arrived (receive thread, session lock
 	 * held: only note it). */
 	void (*on_unit_attention)(void *arg, uint64_t lun, uint8_t asc, uint8_t ascq);

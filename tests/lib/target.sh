@@ -16,10 +16,18 @@ TGT_RUN_DIR=/var/run/tgtd
 TGT_TIDS=()
 TGT_FILES=()
 declare -A TGT_LUN_FILES=()   # "TID:LUN" -> backing file
+TGT_REPLAY=()                 # tgtadm argument lists (printf %q) that rebuild the targets
 _TGT_STOP_DEFERRED=0
 
 tgt_adm() {
 	timeout -k 10 30 tgtadm -C "$TGT_CTL" --lld iscsi "$@"
+}
+
+# tgt_cfg ARGS...: a tgtadm call that is part of the target set-up, so that
+# tgt_revive can do it again after a crash.
+tgt_cfg() {
+	tgt_adm "$@" || return 1
+	TGT_REPLAY+=("$(printf '%q ' "$@")")
 }
 
 # A control socket number no tgtd on this machine uses (nor left a socket for).
@@ -81,7 +89,7 @@ tgt_start() {
 
 # tgt_add_target TID IQN
 tgt_add_target() {
-	tgt_adm --op new --mode target --tid "$1" -T "$2" || fail "tgtadm: new target $1 $2 failed"
+	tgt_cfg --op new --mode target --tid "$1" -T "$2" || fail "tgtadm: new target $1 $2 failed"
 	TGT_TIDS+=("$1")
 }
 
@@ -95,7 +103,7 @@ tgt_add_lun() {
 	TGT_FILES+=("$file")
 	timeout -k 10 300 dd if=/dev/urandom of="$file" bs=1M count="$size" iflag=fullblock status=none ||
 		fail "cannot fill $file"
-	tgt_adm --op new --mode logicalunit --tid "$tid" --lun "$lun" -b "$file" ||
+	tgt_cfg --op new --mode logicalunit --tid "$tid" --lun "$lun" -b "$file" ||
 		fail "tgtadm: new LUN $tid:$lun ($file) failed"
 	TGT_LUN_FILES["$tid:$lun"]=$file
 	# shellcheck disable=SC2034 # for the tests
@@ -108,7 +116,38 @@ tgt_lun_file() {
 
 # tgt_bind TID: accept every initiator.
 tgt_bind() {
-	tgt_adm --op bind --mode target --tid "$1" -I ALL || fail "tgtadm: bind target $1 failed"
+	tgt_cfg --op bind --mode target --tid "$1" -I ALL || fail "tgtadm: bind target $1 failed"
+}
+
+# tgt_crash: kill -9 the tgtd this test started, as a crash would; its backing
+# files stay.
+tgt_crash() {
+	[ -n "$TGT_PID" ] || hard_error "tgt_crash: no tgtd"
+	kill -9 "$TGT_PID" 2>/dev/null || true
+	wait_for 10 pid_gone "$TGT_PID" || fail "tgtd $TGT_PID survived kill -9"
+	wait "$TGT_PID" 2>/dev/null || true
+	rm -f "$TGT_RUN_DIR/socket.$TGT_CTL" "$TGT_RUN_DIR/socket.$TGT_CTL.lock"
+	msg "tgtd $TGT_PID killed with SIGKILL"
+	TGT_PID=
+}
+
+# tgt_revive: start tgtd again on the same port and control socket, with the
+# same targets and LUNs over the same backing files.
+tgt_revive() {
+	local cmd
+	[ -z "$TGT_PID" ] || hard_error "tgt_revive: tgtd still running"
+	TGT_LOG=$TEST_TMP/tgtd.revived.$RANDOM.log
+	tgtd -f -C "$TGT_CTL" --iscsi "portal=127.0.0.1:$TGT_PORT" </dev/null >"$TGT_LOG" 2>&1 &
+	TGT_PID=$!
+	show_on_failure "$TGT_LOG"
+	if ! wait_for 15 _tgt_ready_or_dead || pid_gone "$TGT_PID"; then
+		fail "tgtd did not restart on port $TGT_PORT"
+	fi
+	for cmd in "${TGT_REPLAY[@]}"; do
+		eval "tgt_adm $cmd" || fail "tgtadm replay failed: $cmd"
+	done
+	export TGT_PID
+	msg "tgtd restarted (pid $TGT_PID) on port $TGT_PORT"
 }
 
 tgt_show() {
