@@ -111,7 +111,8 @@ static int read_capacity(struct lun *l, char *err, size_t errlen)
 
 static void probe_write_protect(struct lun *l)
 {
-	uint8_t cdb[16], buf[64];
+	uint8_t cdb[16], buf[4];
+	/* The header alone holds the WP bit: ask for no pages. */
 	unsigned n = scsi_cdb_mode_sense6(cdb, 0x3f, sizeof(buf));
 	uint32_t got = 0;
 
