@@ -7,6 +7,8 @@ DEPS_DEBIAN_PACKAGES=(
 	libfuse3-dev fuse3 libssl-dev libconfig-dev libcmocka-dev
 	tgt istgt
 	e2fsprogs fdisk util-linux psmisc iproute2 python3 kmod
+	tshark
+	mandoc man-db shellcheck
 )
 
 # Prints the packages of DEPS_DEBIAN_PACKAGES that dpkg does not list as installed.
@@ -39,6 +41,9 @@ deps_install() {
 	fi
 	echo "deps: installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
+	# wireshark-common asks whether non-root users may capture: they may not.
+	echo 'wireshark-common wireshark-common/install-setuid boolean false' |
+		debconf-set-selections || return 1
 	apt-get update || return 1
 	apt-get install -y "${missing[@]}" </dev/null || return 1
 }
