@@ -68,6 +68,7 @@ static int add_lun(struct channel *ch, const struct lun *probed)
 	if (!l)
 		return -ENOMEM;
 	*l = *probed;
+	lun_init_queue(l, ch->cc->attrs.queue_depth);
 	pthread_mutex_lock(&ch->lock);
 	if (ch->nluns == ch->cap) {
 		int cap = ch->cap ? ch->cap * 2 : 8;
@@ -75,6 +76,7 @@ static int add_lun(struct channel *ch, const struct lun *probed)
 
 		if (!n) {
 			pthread_mutex_unlock(&ch->lock);
+			lun_destroy(l);
 			free(l);
 			return -ENOMEM;
 		}
@@ -320,8 +322,10 @@ void channel_stop(struct channel *ch)
 		session_free(ch->sess);
 		ch->sess = NULL;
 	}
-	for (int i = 0; i < ch->nluns; i++)
+	for (int i = 0; i < ch->nluns; i++) {
+		lun_destroy(ch->luns[i]);
 		free(ch->luns[i]);
+	}
 	free(ch->luns);
 	ch->luns = NULL;
 	ch->nluns = ch->cap = 0;

@@ -178,6 +178,38 @@ int lun_probe(struct session *s, uint64_t wire, const char *chlabel, struct lun 
 	return 0;
 }
 
+void lun_init_queue(struct lun *l, uint32_t queue_depth)
+{
+	pthread_mutex_init(&l->q_lock, NULL);
+	pthread_cond_init(&l->q_cond, NULL);
+	l->queue_depth = queue_depth ? queue_depth : 32;
+	l->inflight = 0;
+}
+
+void lun_destroy(struct lun *l)
+{
+	pthread_mutex_destroy(&l->q_lock);
+	pthread_cond_destroy(&l->q_cond);
+}
+
+/* Wait for room for n commands (an I/O larger than the queue waits for an empty one). */
+static void queue_enter(struct lun *l, uint32_t n)
+{
+	pthread_mutex_lock(&l->q_lock);
+	while (l->inflight && l->inflight + n > l->queue_depth)
+		pthread_cond_wait(&l->q_cond, &l->q_lock);
+	l->inflight += n;
+	pthread_mutex_unlock(&l->q_lock);
+}
+
+static void queue_leave(struct lun *l, uint32_t n)
+{
+	pthread_mutex_lock(&l->q_lock);
+	l->inflight -= n;
+	pthread_cond_broadcast(&l->q_cond);
+	pthread_mutex_unlock(&l->q_lock);
+}
+
 /* One I/O split into several commands; completes when the last one does. */
 struct lun_io {
 	pthread_mutex_t lock;
@@ -201,6 +233,7 @@ static void io_piece_done(struct scsi_task *t)
 		io->result = r;
 	last = --io->remaining == 0;
 	pthread_mutex_unlock(&io->lock);
+	queue_leave(io->l, 1);
 	if (!last)
 		return;
 	if (io->result)
@@ -257,6 +290,7 @@ void lun_io_async(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void
 	}
 	/* io lives until its last piece completes, and that piece is submitted last: io is
 	 * not touched after the final submit. */
+	queue_enter(l, pieces);
 	for (uint32_t i = 0; i < pieces; i++)
 		session_submit(l->sess, &io->tasks[i]);
 }

@@ -3,6 +3,7 @@
 #ifndef ISCSIFS_LUN_H
 #define ISCSIFS_LUN_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,10 @@ struct lun {
 	uint32_t max_xfer;    /* bytes per command */
 	int readonly;
 	int gone;             /* removed from the target: I/O fails with ENXIO */
+	/* queue_depth: commands in flight on this LUN; submitters wait beyond it. */
+	pthread_mutex_t q_lock;
+	pthread_cond_t q_cond;
+	uint32_t queue_depth, inflight;
 	char label[64];       /* "ch0 lun1" */
 };
 
@@ -31,6 +36,9 @@ int lun_report(struct session *s, uint64_t **luns, int *count, char *err, size_t
  * absent), or -errno with a reason. */
 int lun_probe(struct session *s, uint64_t wire, const char *chlabel, struct lun *out, char *err,
 	      size_t errlen);
+/* Before the first I/O on a probed LUN (it may have been copied since the probe). */
+void lun_init_queue(struct lun *l, uint32_t queue_depth);
+void lun_destroy(struct lun *l);
 
 /* nblocks and gone change under a rescan while I/O runs: read them atomically. */
 static inline uint64_t lun_nblocks(const struct lun *l)
