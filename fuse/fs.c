@@ -4,6 +4,7 @@
  * here with read-modify-write. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -539,6 +540,70 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_write(req, len);
 }
 
+/* Zero [off, off+len) inside one block range with read-modify-write. rmw lock held. */
+static int zero_range(struct lun *l, off_t off, size_t len)
+{
+	char *z;
+	int r;
+
+	if (!len)
+		return 0;
+	z = calloc(1, len);
+	if (!z)
+		return -ENOMEM;
+	r = write_rmw(l, z, len, off);
+	free(z);
+	return r;
+}
+
+/* PUNCH_HOLE becomes UNMAP for the whole blocks and zeroes for the partial ones at the
+ * edges; plain allocation inside the LUN has nothing to do. */
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t length,
+			 struct fuse_file_info *fi)
+{
+	struct fs_node *n = node_of(fs_of(req), ino);
+	struct lun *l;
+	uint64_t start, end, first, last;
+	size_t len;
+	int r;
+
+	(void)fi;
+	if (!n || n->is_dir) {
+		fuse_reply_err(req, n ? EISDIR : ENOENT);
+		return;
+	}
+	l = n->lun;
+	if (mode == 0) {
+		fuse_reply_err(req, (uint64_t)off + (uint64_t)length <= lun_size(l) ? 0 : ENOSPC);
+		return;
+	}
+	if (mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) || !l->unmap) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	len = clamp(l, off, (size_t)length);
+	if (!len) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	start = (uint64_t)off;
+	end = start + len;
+	first = (start + l->block_size - 1) / l->block_size;
+	last = end / l->block_size;
+	pthread_rwlock_wrlock(&n->rmw);
+	if (first >= last) {
+		r = zero_range(l, off, len); /* within one block */
+	} else {
+		r = zero_range(l, off, (size_t)(first * l->block_size - start));
+		if (!r)
+			r = zero_range(l, (off_t)(last * l->block_size), (size_t)(end - last * l->block_size));
+		if (!r)
+			r = lun_unmap(l, first, last - first);
+	}
+	pthread_rwlock_unlock(&n->rmw);
+	fuse_reply_err(req, r ? -r : 0);
+}
+
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	struct fs_node *n = node_of(fs_of(req), ino);
@@ -586,6 +651,7 @@ static const struct fuse_lowlevel_ops ops = {
 	.read = op_read,
 	.write = op_write,
 	.fsync = op_fsync,
+	.fallocate = op_fallocate,
 	.flush = op_flush,
 	.statfs = op_statfs,
 };

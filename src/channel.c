@@ -90,9 +90,10 @@ static int add_lun(struct channel *ch, const struct lun *probed)
 
 static void log_lun(const struct lun *l, const char *what)
 {
-	log_info("%s: %s%s %s, %llu blocks of %u bytes%s", l->label, what, l->inq.vendor,
+	log_info("%s: %s%s %s, %llu blocks of %u bytes%s%s%s%s", l->label, what, l->inq.vendor,
 		 l->inq.product, (unsigned long long)lun_nblocks(l), l->block_size,
-		 l->readonly ? ", read-only" : "");
+		 l->readonly ? ", read-only" : "", l->unmap ? ", thin (UNMAP)" : "",
+		 l->ident[0] ? ", id " : "", l->ident);
 }
 
 /* REPORT LUNS and probe each LUN; add new ones, mark vanished ones gone, update

@@ -88,7 +88,7 @@ int lun_report(struct session *s, uint64_t **luns, int *count, char *err, size_t
 	return -EPROTO;
 }
 
-static int read_capacity(struct lun *l, char *err, size_t errlen)
+static int read_capacity(struct lun *l, int *lbpme, int *lbprz, char *err, size_t errlen)
 {
 	uint8_t cdb[16], buf[32];
 	unsigned n = scsi_cdb_read_capacity16(cdb, sizeof(buf));
@@ -96,9 +96,12 @@ static int read_capacity(struct lun *l, char *err, size_t errlen)
 	uint32_t got = 0;
 	int r;
 
+	*lbpme = *lbprz = 0;
 	r = exec_in(l->sess, l->wire, cdb, n, buf, sizeof(buf), &got, &sn);
-	if (r == 0 && scsi_parse_read_capacity16(buf, got, &l->nblocks, &l->block_size) == 0)
+	if (r == 0 && scsi_parse_read_capacity16(buf, got, &l->nblocks, &l->block_size) == 0) {
+		scsi_parse_read_capacity16_lbp(buf, got, lbpme, lbprz);
 		return 0;
+	}
 	/* Not every device knows SERVICE ACTION IN(16): fall back to READ CAPACITY(10). */
 	n = scsi_cdb_read_capacity10(cdb);
 	r = exec_in(l->sess, l->wire, cdb, n, buf, 8, &got, NULL);
@@ -120,9 +123,50 @@ static void probe_write_protect(struct lun *l)
 		l->readonly = (buf[2] & 0x80) != 0; /* WP bit of the device-specific parameter */
 }
 
+/* Vital product data: identifier, transfer limits, thin provisioning. A LUN without them
+ * works with the defaults. */
+static void probe_vpd(struct lun *l, int lbpme, int lbprz)
+{
+	uint8_t cdb[16], pages[64], buf[255];
+	unsigned n = scsi_cdb_inquiry(cdb, 1, 0x00, sizeof(pages));
+	uint32_t got = 0, npages;
+	int lbpu = 0, lbprz_vpd = 0;
+
+	if (exec_in(l->sess, l->wire, cdb, n, pages, sizeof(pages), &got, NULL) || got < 4)
+		return;
+	npages = got;
+	if (scsi_vpd_has_page(pages, npages, 0x83)) {
+		n = scsi_cdb_inquiry(cdb, 1, 0x83, sizeof(buf));
+		if (exec_in(l->sess, l->wire, cdb, n, buf, sizeof(buf), &got, NULL) == 0)
+			scsi_parse_vpd83(buf, got, l->ident, sizeof(l->ident));
+	}
+	if (scsi_vpd_has_page(pages, npages, 0xb0)) {
+		struct scsi_limits lim;
+
+		n = scsi_cdb_inquiry(cdb, 1, 0xb0, sizeof(buf));
+		if (exec_in(l->sess, l->wire, cdb, n, buf, sizeof(buf), &got, NULL) == 0 &&
+		    scsi_parse_vpd_b0(buf, got, &lim) == 0) {
+			uint64_t mx = (uint64_t)lim.max_xfer_blocks * l->block_size;
+
+			if (lim.max_xfer_blocks && mx < l->max_xfer)
+				l->max_xfer = (uint32_t)mx;
+			l->max_unmap_blocks = lim.max_unmap_blocks;
+		}
+	}
+	if (lbpme && scsi_vpd_has_page(pages, npages, 0xb2)) {
+		n = scsi_cdb_inquiry(cdb, 1, 0xb2, sizeof(buf));
+		if (exec_in(l->sess, l->wire, cdb, n, buf, sizeof(buf), &got, NULL) == 0)
+			scsi_parse_vpd_b2(buf, got, &lbpu, &lbprz_vpd);
+	}
+	/* fallocate(PUNCH_HOLE) promises zeros: only a LUN that reads unmapped blocks as
+	 * zeros may serve it with UNMAP. */
+	l->unmap = lbpme && lbpu && (lbprz || lbprz_vpd) && l->max_unmap_blocks;
+}
+
 int lun_probe(struct session *s, uint64_t wire, const char *chlabel, struct lun *out, char *err,
 	      size_t errlen)
 {
+	int lbpme = 0, lbprz = 0;
 	uint8_t cdb[16], buf[96];
 	uint32_t got = 0;
 	unsigned n;
@@ -160,7 +204,7 @@ int lun_probe(struct session *s, uint64_t wire, const char *chlabel, struct lun 
 	/* Clears the unit attention a fresh login brings; the session retries it. */
 	n = scsi_cdb_test_unit_ready(cdb);
 	exec_in(s, wire, cdb, n, NULL, 0, NULL, NULL);
-	r = read_capacity(out, err, errlen);
+	r = read_capacity(out, &lbpme, &lbprz, err, errlen);
 	if (r)
 		return r;
 	if (out->block_size < 512 || out->block_size > 65536 ||
@@ -168,6 +212,7 @@ int lun_probe(struct session *s, uint64_t wire, const char *chlabel, struct lun 
 		snprintf(err, errlen, "%s: unusable block size %u", out->label, out->block_size);
 		return -EPROTO;
 	}
+	probe_vpd(out, lbpme, lbprz);
 	if (out->max_xfer < out->block_size)
 		out->max_xfer = out->block_size;
 	out->max_xfer -= out->max_xfer % out->block_size;
@@ -334,4 +379,33 @@ int lun_sync_cache(struct lun *l)
 	if (l->readonly)
 		return 0;
 	return exec_in(l->sess, l->wire, cdb, n, NULL, 0, NULL, NULL);
+}
+
+int lun_unmap(struct lun *l, uint64_t lba, uint64_t nblocks)
+{
+	if (!l->unmap)
+		return -EOPNOTSUPP;
+	if (lun_gone(l))
+		return -ENXIO;
+	if (lba + nblocks > lun_nblocks(l) || lba + nblocks < lba)
+		return -EINVAL;
+	while (nblocks) {
+		uint32_t chunk = nblocks < l->max_unmap_blocks ? (uint32_t)nblocks : l->max_unmap_blocks;
+		struct scsi_task t = {0};
+		uint8_t params[24];
+		int r;
+
+		t.lun = l->wire;
+		t.cdb_len = scsi_cdb_unmap(t.cdb, (uint16_t)scsi_unmap_params(params, lba, chunk));
+		t.dir = TASK_DIR_WRITE;
+		t.buf = params;
+		t.len = sizeof(params);
+		session_exec(l->sess, &t);
+		r = task_errno(&t);
+		if (r)
+			return r;
+		lba += chunk;
+		nblocks -= chunk;
+	}
+	return 0;
 }

@@ -21,6 +21,9 @@ struct lun {
 	uint64_t nblocks;
 	uint32_t max_xfer;    /* bytes per command */
 	int readonly;
+	char ident[96];       /* VPD 0x83 identifier, "" when the LUN has none */
+	int unmap;            /* UNMAP works and unmapped blocks read as zeros */
+	uint32_t max_unmap_blocks;
 	int gone;             /* removed from the target: I/O fails with ENXIO */
 	/* queue_depth: commands in flight on this LUN; submitters wait beyond it. */
 	pthread_mutex_t q_lock;
@@ -64,5 +67,7 @@ void lun_io_async(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void
 int lun_io(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void *buf);
 /* SYNCHRONIZE CACHE over the whole LUN. */
 int lun_sync_cache(struct lun *l);
+/* UNMAP whole blocks; -EOPNOTSUPP unless the LUN reads unmapped blocks as zeros. */
+int lun_unmap(struct lun *l, uint64_t lba, uint64_t nblocks);
 
 #endif

@@ -1,5 +1,6 @@
 /* SCSI CDBs and response decoding. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "pdu.h"
@@ -215,5 +216,126 @@ int scsi_parse_read_capacity16(const uint8_t *d, size_t len, uint64_t *nblocks, 
 		return -EPROTO;
 	*nblocks = get_be64(d) + 1;
 	*bs = get_be32(d + 8);
+	return 0;
+}
+
+void scsi_parse_read_capacity16_lbp(const uint8_t *d, size_t len, int *lbpme, int *lbprz)
+{
+	*lbpme = len > 14 && (d[14] & 0x80);
+	*lbprz = len > 14 && (d[14] & 0x40);
+}
+
+unsigned scsi_cdb_unmap(uint8_t *cdb, uint16_t param_len)
+{
+	memset(cdb, 0, 10);
+	cdb[0] = 0x42;
+	put_be16(cdb + 7, param_len);
+	return 10;
+}
+
+unsigned scsi_unmap_params(uint8_t *buf, uint64_t lba, uint32_t blocks)
+{
+	memset(buf, 0, 24);
+	put_be16(buf, 22);     /* UNMAP data length: what follows these two bytes */
+	put_be16(buf + 2, 16); /* block descriptor data length */
+	put_be64(buf + 8, lba);
+	put_be32(buf + 16, blocks);
+	return 24;
+}
+
+/* Bytes of a VPD page the answer really holds. */
+static size_t vpd_len(const uint8_t *d, size_t len)
+{
+	size_t n;
+
+	if (len < 4)
+		return 0;
+	n = 4 + (size_t)get_be16(d + 2);
+	return n < len ? n : len;
+}
+
+int scsi_vpd_has_page(const uint8_t *d, size_t len, uint8_t page)
+{
+	size_t n = vpd_len(d, len);
+
+	for (size_t i = 4; i < n; i++)
+		if (d[i] == page)
+			return 1;
+	return 0;
+}
+
+int scsi_parse_vpd83(const uint8_t *d, size_t len, char *out, size_t outlen)
+{
+	static const int rank[16] = {[3] = 4, [2] = 3, [8] = 2, [1] = 1};
+	size_t n = vpd_len(d, len), best_off = 0, best_len = 0;
+	int best = 0, best_type = 0, best_set = 0;
+
+	for (size_t i = 4; i + 4 <= n;) {
+		uint8_t code_set = d[i] & 0x0f, assoc = (d[i + 1] >> 4) & 3, type = d[i + 1] & 0x0f;
+		size_t dlen = d[i + 3];
+
+		if (i + 4 + dlen > n)
+			break;
+		/* Association 0: the designator names the logical unit, not a port. */
+		if (assoc == 0 && dlen && rank[type] > best) {
+			best = rank[type];
+			best_type = type;
+			best_set = code_set;
+			best_off = i + 4;
+			best_len = dlen;
+		}
+		i += 4 + dlen;
+	}
+	if (!best || !outlen)
+		return -ENOENT;
+	if (best_type == 3 || best_type == 2 || best_set == 1) {
+		size_t o = (size_t)snprintf(out, outlen, "%s.", best_type == 3 ? "naa" :
+							 best_type == 2 ? "eui" : "bin");
+
+		for (size_t k = 0; k < best_len && o + 2 < outlen; k++)
+			o += (size_t)snprintf(out + o, outlen - o, "%02x", d[best_off + k]);
+		return 0;
+	}
+	/* Text designators: keep printable characters, spaces become '_' (a path component). */
+	{
+		size_t o = best_type == 1 ? (size_t)snprintf(out, outlen, "t10.") : 0;
+		size_t end = best_len;
+
+		while (end && (d[best_off + end - 1] == ' ' || d[best_off + end - 1] == 0))
+			end--;
+		for (size_t k = 0; k < end && o + 1 < outlen; k++) {
+			uint8_t ch = d[best_off + k];
+
+			out[o++] = ch == ' ' ? '_' : (ch > 0x20 && ch < 0x7f && ch != '/') ? (char)ch : '_';
+		}
+		out[o < outlen ? o : outlen - 1] = '\0';
+	}
+	return 0;
+}
+
+int scsi_parse_vpd_b0(const uint8_t *d, size_t len, struct scsi_limits *out)
+{
+	size_t n = vpd_len(d, len);
+
+	memset(out, 0, sizeof(*out));
+	if (n < 16 || d[1] != 0xb0)
+		return -EPROTO;
+	out->max_xfer_blocks = get_be32(d + 8);
+	out->opt_xfer_blocks = get_be32(d + 12);
+	if (n >= 28) {
+		out->max_unmap_blocks = get_be32(d + 20);
+		out->max_unmap_descs = get_be32(d + 24);
+	}
+	return 0;
+}
+
+int scsi_parse_vpd_b2(const uint8_t *d, size_t len, int *lbpu, int *lbprz)
+{
+	size_t n = vpd_len(d, len);
+
+	if (n < 6 || d[1] != 0xb2)
+		return -EPROTO;
+	*lbpu = (d[5] & 0x80) != 0;
+	*lbprz = (d[5] & 0x04) != 0;
 	return 0;
 }

@@ -59,6 +59,28 @@ uint32_t scsi_lun_number(uint64_t lun);
 /* The 8-byte LUN for a number (peripheral device addressing below 256, flat above). */
 uint64_t scsi_lun_from_number(uint32_t n);
 
+/* READ CAPACITY(16) byte 14: logical block provisioning enabled, unmapped blocks read 0. */
+void scsi_parse_read_capacity16_lbp(const uint8_t *d, size_t len, int *lbpme, int *lbprz);
+
+unsigned scsi_cdb_unmap(uint8_t *cdb, uint16_t param_len);
+/* UNMAP parameter list with one descriptor; returns its length (24). */
+unsigned scsi_unmap_params(uint8_t *buf, uint64_t lba, uint32_t blocks);
+
+/* Vital product data (SPC-4 7.8, SBC-3 6.6). Page lists are counted in bytes 2..3. */
+int scsi_vpd_has_page(const uint8_t *d, size_t len, uint8_t page);
+/* The logical unit's identifier from page 0x83, as "naa.<hex>", "eui.<hex>", a SCSI name
+ * string, or "t10.<vendor id>", preferring them in that order; -ENOENT when none. */
+int scsi_parse_vpd83(const uint8_t *d, size_t len, char *out, size_t outlen);
+struct scsi_limits {
+	uint32_t max_xfer_blocks;  /* 0 = no limit */
+	uint32_t opt_xfer_blocks;
+	uint32_t max_unmap_blocks;  /* 0 = no UNMAP */
+	uint32_t max_unmap_descs;
+};
+int scsi_parse_vpd_b0(const uint8_t *d, size_t len, struct scsi_limits *out);
+/* Page 0xB2: UNMAP supported (LBPU), unmapped blocks read as zeros (LBPRZ). */
+int scsi_parse_vpd_b2(const uint8_t *d, size_t len, int *lbpu, int *lbprz);
+
 int scsi_parse_read_capacity10(const uint8_t *d, size_t len, uint64_t *nblocks, uint32_t *bs);
 int scsi_parse_read_capacity16(const uint8_t *d, size_t len, uint64_t *nblocks, uint32_t *bs);
 

@@ -134,6 +134,45 @@ static void test_report_luns_and_capacity(void **state)
 	assert_int_equal(bs, 512);
 }
 
+static void test_vpd_pages(void **state)
+{
+	/* Page 0x83: a T10 vendor id and an NAA designator for the LU, plus a port one. */
+	uint8_t p83[4 + 4 + 12 + 4 + 8 + 4 + 4] = {0x00, 0x83, 0, 36,
+		0x02, 0x01, 0, 12, 'I', 'E', 'T', ' ', ' ', ' ', ' ', ' ', '0', '0', '1', ' ',
+		0x01, 0x03, 0, 8, 0x60, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+		0x01, 0x14, 0, 4, 0, 0, 0, 1};
+	uint8_t b0[64] = {0x00, 0xb0, 0, 60};
+	uint8_t b2[8] = {0x00, 0xb2, 0, 4, 0, 0x84};
+	uint8_t list[8] = {0x00, 0x00, 0, 3, 0x00, 0x83, 0xb0};
+	uint8_t params[24];
+	struct scsi_limits lim;
+	char id[96];
+	int lbpu, lbprz;
+
+	(void)state;
+	assert_int_equal(scsi_parse_vpd83(p83, sizeof(p83), id, sizeof(id)), 0);
+	assert_string_equal(id, "naa.6001020304050607"); /* NAA beats T10 */
+	p83[21] = 0x13; /* make the NAA one a port designator: the T10 one is left */
+	assert_int_equal(scsi_parse_vpd83(p83, sizeof(p83), id, sizeof(id)), 0);
+	assert_string_equal(id, "t10.IET_____001");
+	assert_true(scsi_vpd_has_page(list, sizeof(list), 0xb0));
+	assert_false(scsi_vpd_has_page(list, sizeof(list), 0xb2));
+	put_be32(b0 + 8, 2048);
+	put_be32(b0 + 20, 65536);
+	assert_int_equal(scsi_parse_vpd_b0(b0, sizeof(b0), &lim), 0);
+	assert_int_equal(lim.max_xfer_blocks, 2048);
+	assert_int_equal(lim.max_unmap_blocks, 65536);
+	assert_int_equal(scsi_parse_vpd_b2(b2, sizeof(b2), &lbpu, &lbprz), 0);
+	assert_true(lbpu);
+	assert_true(lbprz);
+	assert_int_equal(scsi_parse_vpd_b0(b2, sizeof(b2), &lim), -EPROTO);
+	assert_int_equal(scsi_unmap_params(params, 0x123456789ull, 77), 24);
+	assert_int_equal(get_be16(params), 22);
+	assert_int_equal(get_be16(params + 2), 16);
+	assert_true(get_be64(params + 8) == 0x123456789ull);
+	assert_int_equal(get_be32(params + 16), 77);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -144,6 +183,7 @@ int main(void)
 		cmocka_unit_test(test_serial_arithmetic),
 		cmocka_unit_test(test_sense_to_errno),
 		cmocka_unit_test(test_report_luns_and_capacity),
+		cmocka_unit_test(test_vpd_pages),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
