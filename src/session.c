@@ -1,5 +1,6 @@
 /* Session: CmdSN/ExpCmdSN/MaxCmdSN window (RFC 7143 4.2.2.1), task tags, Data-In placed
  * straight into the caller's buffer, R2T answered with Data-Out from the caller's buffer. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -41,6 +42,7 @@ struct session {
 
 	struct txreq logout_tx;
 	int logout_answered;
+	int logout_requested;  /* the target asked for it (AsyncEvent 1): log out, then in again */
 
 	/* Liveness (RFC 7143 11.18): a NOP-Out ping after nopout_timeout of silence. */
 	pthread_t timer;
@@ -218,7 +220,7 @@ static void send_task(struct session *s, struct scsi_task *t)
 /* Send what the window allows from the pending list. Lock held. */
 static void flush_pending(struct session *s)
 {
-	while (s->state == SS_LOGGED_IN && s->pend_head && sn_le(s->cmd_sn, s->max_cmd_sn)) {
+	while (s->state == SS_LOGGED_IN && !s->logout_requested && s->pend_head && sn_le(s->cmd_sn, s->max_cmd_sn)) {
 		struct scsi_task *t = s->pend_head;
 
 		s->pend_head = t->next;
@@ -242,6 +244,7 @@ static void start_task(struct session *s, struct scsi_task *t, struct scsi_task 
 		complete_task(s, t, done_list);
 		return;
 	}
+	t->delayed = 0;
 	t->itt = (++s->itt_gen << SLOT_BITS | (uint32_t)t->slot) & 0x7fffffff;
 	if (t->itt == RSVD_TAG)
 		t->itt = (uint32_t)t->slot;
@@ -251,7 +254,8 @@ static void start_task(struct session *s, struct scsi_task *t, struct scsi_task 
 	t->residual = 0;
 	t->result = 0;
 	t->next = NULL;
-	if (s->state == SS_LOGGED_IN && !s->pend_head && sn_le(s->cmd_sn, s->max_cmd_sn)) {
+	if (s->state == SS_LOGGED_IN && !s->logout_requested && !s->pend_head &&
+	    sn_le(s->cmd_sn, s->max_cmd_sn)) {
 		send_task(s, t);
 		return;
 	}
@@ -364,8 +368,14 @@ static void finish_task(struct session *s, struct scsi_task *t, struct scsi_task
 			if (t->tx_refs) {
 				t->awaiting_tx = 1;
 				t->retry_pending = 1;
-			} else {
+			} else if (sn.key == SENSE_UNIT_ATTENTION) {
 				start_task(s, t, done_list);
+			} else {
+				/* Becoming ready, busy, task set full: wait before asking again,
+				 * 1, 2, 4... seconds; the timer thread sends it. */
+				t->delayed = 1;
+				t->itt = RSVD_TAG; /* nothing may arrive for the old tag */
+				t->retry_at = now_s() + (1 << (t->retries < 4 ? t->retries - 1 : 3));
 			}
 			return;
 		}
@@ -587,6 +597,17 @@ static int rx_end(void *arg, const struct pdu_hdr *h, void *data, char *err, siz
 	case OP_ASYNC:
 		log_info("%s: asynchronous message, event %u (code %u)", s->cfg.label, h->raw[36],
 			 h->raw[37]);
+		/* Event 1: the target wants us to log out (RFC 7143 11.9.1). Do so at once; the
+		 * session then logs in again and sends what had no status, as after a loss. */
+		if (h->raw[36] == 1 && !s->logout_requested) {
+			log_info("%s: %s asks for a logout; logging out and in again", s->cfg.label,
+				 s->cfg.target_name);
+			s->logout_requested = 1;
+			memset(&s->logout_tx, 0, sizeof(s->logout_tx));
+			pdu_build_logout(s->logout_tx.bhs, 0, RSVD_TAG - 1, 0, s->cmd_sn,
+					 s->exp_stat_sn);
+			conn_queue(s->conn, &s->logout_tx, &s->logout_tx);
+		}
 		/* Event 0 carries SCSI sense data: a unit attention sent without a command. */
 		if (h->raw[36] == 0 && h->dsl >= 2 && s->cfg.on_unit_attention) {
 			struct scsi_sense sn;
@@ -607,6 +628,11 @@ static int rx_end(void *arg, const struct pdu_hdr *h, void *data, char *err, siz
 		on_tmf_response(s, h, &done_list);
 		break;
 	case OP_LOGOUT_RSP:
+		if (s->logout_requested && s->state == SS_LOGGED_IN) {
+			snprintf(err, errlen, "logged out at the target's request");
+			r = -ECONNRESET; /* drops the connection: the session recovers */
+			break;
+		}
 		s->logout_answered = 1;
 		pthread_cond_broadcast(&s->cond);
 		break;
@@ -650,8 +676,12 @@ static void on_failed(void *arg, int error, const char *reason)
 	(void)error;
 	pthread_mutex_lock(&s->lock);
 	if (s->state == SS_LOGGED_IN) {
-		log_err("%s: connection to %s lost: %s; recovering the session", s->cfg.label,
-			s->cfg.target_name, reason);
+		if (s->logout_requested)
+			log_info("%s: %s; logging in again", s->cfg.label, reason);
+		else
+			log_err("%s: connection to %s lost: %s; recovering the session",
+				s->cfg.label, s->cfg.target_name, reason);
+		s->logout_requested = 0;
 		snprintf(s->lost_reason, sizeof(s->lost_reason), "%s", reason);
 		s->state = SS_RECOVERING;
 		s->fail_time = now_s();
@@ -787,7 +817,18 @@ static void check_timeouts(struct session *s, time_t now)
 		struct scsi_task *t = s->slots[i];
 		int pending = 0;
 
-		if (!t || t->awaiting_tx || t->aborting || now < t->deadline)
+		if (t && t->delayed && now >= t->retry_at) {
+			struct scsi_task *done_list = NULL;
+
+			start_task(s, t, &done_list);
+			if (done_list) {
+				pthread_mutex_unlock(&s->lock);
+				run_done(done_list);
+				pthread_mutex_lock(&s->lock);
+			}
+			continue;
+		}
+		if (!t || t->delayed || t->awaiting_tx || t->aborting || now < t->deadline)
 			continue;
 		for (struct scsi_task *p = s->pend_head; p && !pending; p = p->next)
 			pending = p == t;
@@ -862,14 +903,42 @@ static void timer_stop(struct session *s)
 	s->timer_running = 0;
 }
 
+/* "a.b.c.d[:port][,tpgt]" (RFC 7143 13.8); IPv6 and host names are not followed. */
+static int parse_target_address(const char *ta, char *addr, size_t addrlen, uint16_t *port)
+{
+	char buf[256], *p;
+	unsigned long v = 3260;
+	struct in_addr in;
+
+	snprintf(buf, sizeof(buf), "%s", ta);
+	p = strchr(buf, ',');
+	if (p)
+		*p = '\0';
+	p = strchr(buf, ':');
+	if (p) {
+		char *end;
+
+		*p++ = '\0';
+		v = strtoul(p, &end, 10);
+		if (*end || !v || v > 65535)
+			return -EINVAL;
+	}
+	if (inet_pton(AF_INET, buf, &in) != 1 || strlen(buf) >= addrlen)
+		return -EINVAL;
+	memcpy(addr, buf, strlen(buf) + 1);
+	*port = (uint16_t)v;
+	return 0;
+}
+
 /* Connect and log in (TSIH 0 with the session's ISID: a new session, or the reinstatement of
  * a lost one). *out is the logged-in connection. No lock held. */
 static int connect_and_login(struct session *s, struct conn **out, struct login_result *res,
 			     char *err, size_t errlen)
 {
 	struct login_params lp = {0};
-	char label[160];
-	int r;
+	char label[160], addr[64];
+	uint16_t port;
+	int r, redirects = 0;
 
 	snprintf(label, sizeof(label), "%s %s:%u cid0", s->cfg.label, s->cfg.addr, s->cfg.port);
 	lp.initiator_name = s->cfg.initiator_name;
@@ -883,13 +952,14 @@ static int connect_and_login(struct session *s, struct conn **out, struct login_
 	lp.timeout_s = s->cfg.login_timeout;
 	lp.max_recv_dsl = 262144;
 	lp.chap = s->cfg.chap;
+	snprintf(addr, sizeof(addr), "%s", s->cfg.addr);
+	port = s->cfg.port;
 	for (int attempt = 0;; attempt++) {
 		struct conn *c = conn_new(label);
 
 		if (!c)
 			return -ENOMEM;
-		r = conn_connect(c, s->cfg.addr, s->cfg.port, s->cfg.netdev, s->cfg.login_timeout,
-				 err, errlen);
+		r = conn_connect(c, addr, port, s->cfg.netdev, s->cfg.login_timeout, err, errlen);
 		if (!r)
 			r = login_run(c, &lp, res, err, errlen);
 		if (!r) {
@@ -897,6 +967,13 @@ static int connect_and_login(struct session *s, struct conn **out, struct login_
 			return 0;
 		}
 		conn_free(c);
+		/* Redirection (status 0x0101/0x0102): follow TargetAddress, a few hops at most. */
+		if (r == -EAGAIN && redirects < 3 && parse_target_address(res->redirect, addr,
+									    sizeof(addr), &port) == 0) {
+			redirects++;
+			log_info("%s: %s; following it to %s:%u", s->cfg.label, err, addr, port);
+			continue;
+		}
 		/* Some targets refuse a list in CHAP_A, others choose an algorithm they then
 		 * get wrong: once more with MD5 alone, which every target supports. */
 		if (attempt == 0 && !lp.chap_md5_only &&

@@ -43,6 +43,8 @@ struct scsi_task {
 	int tx_refs;       /* queued PDU chains the send thread has not finished with */
 	int awaiting_tx;   /* the result is in; completes when tx_refs drops to 0 */
 	int retry_pending; /* ...or is sent again then */
+	int delayed;       /* waiting until retry_at to be sent again (not ready, busy) */
+	time_t retry_at;
 };
 
 struct session_config {
