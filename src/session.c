@@ -21,7 +21,15 @@
 #define LOGOUT_WAIT_S 5
 
 /* RECOVERING: the connection is lost, tasks are kept and resent once logged in again. */
-enum session_state { SS_NEW, SS_LOGGED_IN, SS_RECOVERING, SS_LOGGING_OUT, SS_LOGGED_OUT };
+enum session_state {
+	SS_NEW,
+	SS_LOGGED_IN,
+	SS_RECOVERING,
+	SS_PAUSING, /* logging out for a pause: I/O waits */
+	SS_PAUSED,  /* logged out on purpose: I/O waits for session_resume */
+	SS_LOGGING_OUT,
+	SS_LOGGED_OUT
+};
 
 struct session {
 	struct session_config cfg;
@@ -69,6 +77,9 @@ struct session {
 	int attempts;
 	int expired;           /* past replacement_timeout: I/O fails until logged in again */
 	char lost_reason[160];
+
+	uint64_t commands;                     /* sent, for status */
+	uint64_t old_bytes_sent, old_bytes_received; /* of connections gone */
 };
 
 static time_t now_s(void)
@@ -137,6 +148,7 @@ static void run_done(struct scsi_task *list);
 static void on_tmf_response(struct session *s, const struct pdu_hdr *h,
 			    struct scsi_task **done_list);
 static void check_recovery(struct session *s, time_t now);
+static void resend_live(struct session *s);
 
 /* The send thread is done with one of the task's PDU chains. */
 static void tx_sent(void *ctx, int err)
@@ -181,6 +193,7 @@ static void send_task(struct session *s, struct scsi_task *t)
 	uint32_t data_sn = 0;
 
 	t->cmd_sn = s->cmd_sn++;
+	s->commands++;
 	t->deadline = now_s() + (s->cfg.command_timeout ? s->cfg.command_timeout : 30);
 	if (t->dir == TASK_DIR_WRITE) {
 		/* Unsolicited data: immediate data, plus Data-Out PDUs when InitialR2T=No, all
@@ -234,7 +247,8 @@ static void flush_pending(struct session *s)
 /* Whether new and waiting I/O may still wait for the session. Lock held. */
 static int may_wait(const struct session *s)
 {
-	return s->state == SS_LOGGED_IN || (s->state == SS_RECOVERING && !s->expired);
+	return s->state == SS_LOGGED_IN || s->state == SS_PAUSING || s->state == SS_PAUSED ||
+	       (s->state == SS_RECOVERING && !s->expired);
 }
 
 static void start_task(struct session *s, struct scsi_task *t, struct scsi_task **done_list)
@@ -517,26 +531,25 @@ static int rx_end(void *arg, const struct pdu_hdr *h, void *data, char *err, siz
 
 	pthread_mutex_lock(&s->lock);
 	s->last_rx = now_s();
-	switch (h->opcode) {
-	case OP_SCSI_RSP:
-	case OP_TMF_RSP:
-	case OP_TEXT_RSP:
-	case OP_LOGOUT_RSP:
-	case OP_ASYNC:
-	case OP_REJECT:
-		if (sn_le(s->exp_stat_sn, h->stat_sn))
+	/* StatSN (RFC 7143 4.2.2.2): on one connection at ErrorRecoveryLevel 0, each status
+	 * carries exactly the next number; a gap means a lost or invented status and ends the
+	 * connection. Other PDUs that advance it must stay near it. */
+	{
+		int strict = h->opcode == OP_SCSI_RSP || h->opcode == OP_TMF_RSP ||
+			     h->opcode == OP_TEXT_RSP || h->opcode == OP_LOGOUT_RSP ||
+			     (h->opcode == OP_DATA_IN && (h->flags & FL_STATUS));
+		int advances = strict || h->opcode == OP_ASYNC || h->opcode == OP_REJECT ||
+			       (h->opcode == OP_NOP_IN && h->itt != RSVD_TAG);
+		int32_t gap = (int32_t)(h->stat_sn - s->exp_stat_sn);
+
+		if ((strict && gap != 0) || (advances && (gap < -65536 || gap > 65536))) {
+			snprintf(err, errlen, "%s with StatSN 0x%08x where 0x%08x was due",
+				 pdu_opcode_name(h->opcode), h->stat_sn, s->exp_stat_sn);
+			pthread_mutex_unlock(&s->lock);
+			return -EPROTO;
+		}
+		if (advances && gap >= 0)
 			s->exp_stat_sn = h->stat_sn + 1;
-		break;
-	case OP_DATA_IN:
-		if ((h->flags & FL_STATUS) && sn_le(s->exp_stat_sn, h->stat_sn))
-			s->exp_stat_sn = h->stat_sn + 1;
-		break;
-	case OP_NOP_IN:
-		if (h->itt != RSVD_TAG && sn_le(s->exp_stat_sn, h->stat_sn))
-			s->exp_stat_sn = h->stat_sn + 1;
-		break;
-	default:
-		break;
 	}
 	update_window(s, h->exp_cmd_sn, h->max_cmd_sn);
 
@@ -1035,13 +1048,20 @@ static void recover(struct session *s)
 {
 	struct conn *old = s->conn, *c = NULL;
 	struct login_result res;
-	struct scsi_task *done_list = NULL, **live;
 	char err[512];
-	int n = 0, r;
+	int r;
 
 	s->conn = NULL;
 	pthread_mutex_unlock(&s->lock);
-	conn_free(old); /* joins its threads; their last callbacks take the lock */
+	if (old) {
+		uint64_t tx, rx;
+
+		conn_stop(old); /* joins its threads; their last callbacks take the lock */
+		conn_counters(old, &tx, &rx);
+		__atomic_add_fetch(&s->old_bytes_sent, tx, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&s->old_bytes_received, rx, __ATOMIC_RELAXED);
+		conn_free(old);
+	}
 	r = connect_and_login(s, &c, &res, err, sizeof(err));
 	pthread_mutex_lock(&s->lock);
 	if (r == 0 && (s->timer_stop || s->state != SS_RECOVERING)) {
@@ -1065,7 +1085,16 @@ static void recover(struct session *s)
 		 (long)(now_s() - s->fail_time), s->attempts + 1);
 	s->expired = 0;
 	s->attempts = 0;
-	/* Resend every task that has no status, in the order the application issued them. */
+	resend_live(s);
+}
+
+/* Send again every task that has no status, in the order the application issued them.
+ * Lock held; dropped and taken again to run completions. */
+static void resend_live(struct session *s)
+{
+	struct scsi_task *done_list = NULL, **live;
+	int n = 0;
+
 	live = calloc(s->cfg.max_tasks, sizeof(*live));
 	if (!live) {
 		conn_abort(s->conn, "out of memory resending commands");
@@ -1127,6 +1156,129 @@ int session_login(struct session *s, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot start the session timer: %s", strerror(-r));
 	}
 	return r;
+}
+
+void session_pause(struct session *s)
+{
+	struct conn *old;
+	struct timespec until;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->state == SS_RECOVERING) {
+		s->state = SS_PAUSED; /* no more reconnection attempts */
+		pthread_mutex_unlock(&s->lock);
+		log_info("%s: paused while recovering", s->cfg.label);
+		return;
+	}
+	if (s->state != SS_LOGGED_IN) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	s->state = SS_PAUSING;
+	s->logout_answered = 0;
+	memset(&s->logout_tx, 0, sizeof(s->logout_tx));
+	pdu_build_logout(s->logout_tx.bhs, 0, RSVD_TAG - 1, 0, s->cmd_sn, s->exp_stat_sn);
+	if (conn_queue(s->conn, &s->logout_tx, &s->logout_tx) == 0) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += LOGOUT_WAIT_S;
+		while (!s->logout_answered &&
+		       pthread_cond_timedwait(&s->cond, &s->lock, &until) != ETIMEDOUT)
+			;
+	}
+	s->state = SS_PAUSED;
+	s->pend_head = s->pend_tail = NULL; /* every live task is sent again on resume */
+	memset(s->tmfs, 0, sizeof(s->tmfs));
+	old = s->conn;
+	s->conn = NULL;
+	pthread_mutex_unlock(&s->lock);
+	if (old) {
+		uint64_t tx, rx;
+
+		conn_stop(old);
+		conn_counters(old, &tx, &rx);
+		__atomic_add_fetch(&s->old_bytes_sent, tx, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&s->old_bytes_received, rx, __ATOMIC_RELAXED);
+		conn_free(old);
+	}
+	log_info("%s: paused: logged out of %s; I/O waits until the channel is started", s->cfg.label,
+		 s->cfg.target_name);
+}
+
+int session_resume(struct session *s, char *err, size_t errlen)
+{
+	struct login_result res;
+	struct conn *c = NULL;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->state != SS_PAUSED) {
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+	r = connect_and_login(s, &c, &res, err, errlen);
+	if (r)
+		return r;
+	pthread_mutex_lock(&s->lock);
+	if (s->state != SS_PAUSED) {
+		pthread_mutex_unlock(&s->lock);
+		conn_free(c);
+		return 0;
+	}
+	r = install_conn(s, c, &res, err, errlen);
+	if (r) {
+		s->conn = NULL;
+		pthread_mutex_unlock(&s->lock);
+		conn_free(c);
+		return r;
+	}
+	s->state = SS_LOGGED_IN;
+	log_info("%s: resumed", s->cfg.label);
+	resend_live(s);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+void session_get_info(struct session *s, struct session_info *out)
+{
+	time_t now = now_s();
+	uint64_t tx = 0, rx = 0;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&s->lock);
+	switch (s->state) {
+	case SS_LOGGED_IN:
+		out->status = SESSION_UP;
+		break;
+	case SS_RECOVERING:
+		out->status = SESSION_RECOVERING;
+		break;
+	case SS_PAUSING:
+	case SS_PAUSED:
+		out->status = SESSION_PAUSED;
+		break;
+	default:
+		out->status = SESSION_DOWN;
+		break;
+	}
+	snprintf(out->isid, sizeof(out->isid), "%02x%02x%02x%02x%02x%02x", s->isid[0], s->isid[1],
+		 s->isid[2], s->isid[3], s->isid[4], s->isid[5]);
+	out->tsih = s->tsih;
+	if (s->state == SS_RECOVERING) {
+		snprintf(out->reason, sizeof(out->reason), "%s", s->lost_reason);
+		out->down_for = (long)(now - s->fail_time);
+		out->io_fails_in = s->expired ? -1
+					      : (long)(s->fail_time + s->cfg.replacement_timeout - now);
+		out->attempts = s->attempts;
+	}
+	out->inflight = s->cfg.max_tasks - (uint32_t)s->nfree;
+	out->commands = s->commands;
+	out->params = s->params;
+	if (s->conn)
+		conn_counters(s->conn, &tx, &rx);
+	out->bytes_sent = tx + __atomic_load_n(&s->old_bytes_sent, __ATOMIC_RELAXED);
+	out->bytes_received = rx + __atomic_load_n(&s->old_bytes_received, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&s->lock);
 }
 
 void session_logout(struct session *s)
