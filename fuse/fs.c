@@ -24,6 +24,8 @@ struct fs_node {
 	char name[256];
 	int is_dir;
 	int removed;       /* the LUN went away: no longer listed or found by name */
+	int opens;         /* open file handles (atomic): a busy channel is not stopped */
+	struct channel *owner; /* the channel whose target directory this is */
 	uint64_t size_seen; /* size the kernel was last told about */
 	struct lun *lun;
 	/* Aligned writes share it; a read-modify-write takes it alone, so no aligned write to
@@ -38,7 +40,7 @@ struct fs {
 	struct fs_node **nodes; /* index = inode number; 0 unused, 1 = root */
 	int nnodes, cap;
 	time_t mtime;
-	struct channel *chs;
+	struct channel **chs;
 	int nchs;
 	struct fuse_session *se;
 };
@@ -95,6 +97,55 @@ struct notice {
 	char name[256];
 };
 
+static int add_notice(struct notice **nt, int *nnt, int *cap, const struct notice *n)
+{
+	if (*nnt == *cap) {
+		int c = *cap ? *cap * 2 : 8;
+		struct notice *a = realloc(*nt, sizeof(*a) * (size_t)c);
+
+		if (!a)
+			return -ENOMEM;
+		*nt = a;
+		*cap = c;
+	}
+	(*nt)[(*nnt)++] = *n;
+	return 0;
+}
+
+/* The directory node of a channel's target, created or brought back as needed; -1 when the
+ * target is shown by another channel. Write lock held. */
+static int channel_dir(struct fs *fs, struct channel *ch, struct notice **nt, int *nnt, int *cap)
+{
+	for (int i = 2; i < fs->nnodes; i++) {
+		struct fs_node *n = fs->nodes[i];
+
+		if (n->parent != FUSE_ROOT_ID || strcmp(n->name, ch->target_name) != 0)
+			continue;
+		if (!n->removed && n->owner != ch)
+			return -1;
+		if (n->removed) {
+			struct notice e = {.kind = N_INVAL_ENTRY, .parent = FUSE_ROOT_ID};
+
+			n->removed = 0;
+			n->owner = ch;
+			snprintf(e.name, sizeof(e.name), "%s", n->name);
+			add_notice(nt, nnt, cap, &e);
+		}
+		return i;
+	}
+	{
+		int i = add_node(fs, FUSE_ROOT_ID, ch->target_name, 1, NULL);
+		struct notice e = {.kind = N_INVAL_ENTRY, .parent = FUSE_ROOT_ID};
+
+		if (i < 0)
+			return -1;
+		fs->nodes[i]->owner = ch;
+		snprintf(e.name, sizeof(e.name), "%s", ch->target_name);
+		add_notice(nt, nnt, cap, &e);
+		return i;
+	}
+}
+
 /* Bring the tree in line with the channels' LUN lists. The kernel is told after the lock is
  * dropped: a notification can wait on a request that is waiting for this lock. */
 static void fs_refresh(struct fs *fs)
@@ -104,17 +155,22 @@ static void fs_refresh(struct fs *fs)
 
 	pthread_rwlock_wrlock(&fs->lock);
 	for (int c = 0; c < fs->nchs; c++) {
-		struct channel *ch = &fs->chs[c];
-		int dir = find_child(fs, FUSE_ROOT_ID, ch->target_name);
+		struct channel *ch = fs->chs[c];
+		int dir, live = 0;
 
-		if (dir < 0 || fs->nodes[dir]->lun) /* not shown (duplicate target) */
+		if (!ch->target_name[0])
 			continue;
+		dir = channel_dir(fs, ch, &nt, &nnt, &cap);
+		if (dir < 0)
+			continue; /* not shown (the target is shown by another channel) */
 		pthread_mutex_lock(&ch->lock);
 		for (int i = 0; i < ch->nluns; i++) {
 			struct lun *l = ch->luns[i];
 			int ino = find_lun_node(fs, l);
 			struct notice n = {0};
 
+			if (!lun_gone(l))
+				live++;
 			if (ino < 0 && !lun_gone(l)) {
 				snprintf(n.name, sizeof(n.name), "lun%u", l->number);
 				if (find_child(fs, (fuse_ino_t)dir, n.name) >= 0 ||
@@ -136,17 +192,18 @@ static void fs_refresh(struct fs *fs)
 			} else {
 				continue;
 			}
-			if (nnt == cap) {
-				struct notice *a = realloc(nt, sizeof(*a) * (size_t)(cap ? cap * 2 : 8));
-
-				if (!a)
-					continue;
-				nt = a;
-				cap = cap ? cap * 2 : 8;
-			}
-			nt[nnt++] = n;
+			add_notice(&nt, &nnt, &cap, &n);
 		}
 		pthread_mutex_unlock(&ch->lock);
+		/* A stopped channel's directory goes with its files. */
+		if (!live && ch->state == CH_STOPPED && !fs->nodes[dir]->removed) {
+			struct notice n = {.kind = N_DELETE, .parent = FUSE_ROOT_ID,
+					   .ino = (fuse_ino_t)dir};
+
+			fs->nodes[dir]->removed = 1;
+			snprintf(n.name, sizeof(n.name), "%s", fs->nodes[dir]->name);
+			add_notice(&nt, &nnt, &cap, &n);
+		}
 	}
 	fs->mtime = time(NULL);
 	pthread_rwlock_unlock(&fs->lock);
@@ -173,7 +230,7 @@ static void on_channel_change(void *arg)
 	fs_refresh(arg);
 }
 
-struct fs *fs_new(struct channel *channels, int nchannels)
+struct fs *fs_new(void)
 {
 	struct fs *fs = calloc(1, sizeof(*fs));
 
@@ -181,28 +238,51 @@ struct fs *fs_new(struct channel *channels, int nchannels)
 		return NULL;
 	pthread_rwlock_init(&fs->lock, NULL);
 	fs->mtime = time(NULL);
-	fs->chs = channels;
-	fs->nchs = nchannels;
-	if (add_node(fs, 0, "", 1, NULL) < 0 || add_node(fs, 0, "", 1, NULL) < 0)
-		goto fail;
-	for (int c = 0; c < nchannels; c++) {
-		struct channel *ch = &channels[c];
-
-		if (find_child(fs, FUSE_ROOT_ID, ch->target_name) >= 0) {
-			log_warn("%s: target %s is already served by another channel; not shown twice",
-				 ch->label, ch->target_name);
-			continue;
-		}
-		if (add_node(fs, FUSE_ROOT_ID, ch->target_name, 1, NULL) < 0)
-			goto fail;
+	if (add_node(fs, 0, "", 1, NULL) < 0 || add_node(fs, 0, "", 1, NULL) < 0) {
+		fs_free(fs);
+		return NULL;
 	}
-	fs_refresh(fs);
-	for (int c = 0; c < nchannels; c++)
-		channel_set_change_callback(&channels[c], on_channel_change, fs);
 	return fs;
-fail:
-	fs_free(fs);
-	return NULL;
+}
+
+int fs_set_channels(struct fs *fs, struct channel **chs, int n)
+{
+	struct channel **copy = calloc((size_t)(n ? n : 1), sizeof(*copy));
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, chs, sizeof(*copy) * (size_t)n);
+	pthread_rwlock_wrlock(&fs->lock);
+	free(fs->chs);
+	fs->chs = copy;
+	fs->nchs = n;
+	pthread_rwlock_unlock(&fs->lock);
+	for (int i = 0; i < n; i++)
+		channel_set_change_callback(chs[i], on_channel_change, fs);
+	fs_refresh(fs);
+	return 0;
+}
+
+int fs_channel_busy(struct fs *fs, struct channel *ch, char *which, size_t len)
+{
+	int busy = 0;
+
+	pthread_rwlock_rdlock(&fs->lock);
+	pthread_mutex_lock(&ch->lock);
+	for (int i = 2; i < fs->nnodes && !busy; i++) {
+		struct fs_node *n = fs->nodes[i];
+
+		if (!n->lun || !__atomic_load_n(&n->opens, __ATOMIC_ACQUIRE))
+			continue;
+		for (int k = 0; k < ch->nluns && !busy; k++)
+			if (ch->luns[k] == n->lun) {
+				busy = 1;
+				snprintf(which, len, "%s", n->name);
+			}
+	}
+	pthread_mutex_unlock(&ch->lock);
+	pthread_rwlock_unlock(&fs->lock);
+	return busy;
 }
 
 void fs_set_session(struct fs *fs, struct fuse_session *se)
@@ -221,6 +301,7 @@ void fs_free(struct fs *fs)
 		free(fs->nodes[i]);
 	}
 	free(fs->nodes);
+	free(fs->chs);
 	pthread_rwlock_destroy(&fs->lock);
 	free(fs);
 }
@@ -415,7 +496,19 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
-	fuse_reply_open(req, fi);
+	__atomic_add_fetch(&n->opens, 1, __ATOMIC_ACQ_REL);
+	if (fuse_reply_open(req, fi) != 0)
+		__atomic_sub_fetch(&n->opens, 1, __ATOMIC_ACQ_REL); /* the opener is gone */
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_node *n = node_of(fs_of(req), ino);
+
+	(void)fi;
+	if (n && !n->is_dir)
+		__atomic_sub_fetch(&n->opens, 1, __ATOMIC_ACQ_REL);
+	fuse_reply_err(req, 0);
 }
 
 struct read_req {
@@ -648,6 +741,7 @@ static const struct fuse_lowlevel_ops ops = {
 	.setattr = op_setattr,
 	.readdir = op_readdir,
 	.open = op_open,
+	.release = op_release,
 	.read = op_read,
 	.write = op_write,
 	.fsync = op_fsync,

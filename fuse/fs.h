@@ -10,8 +10,12 @@
 
 struct fs;
 
-/* Build the tree from the started channels (they must outlive the fs). */
-struct fs *fs_new(struct channel *channels, int nchannels);
+struct fs *fs_new(void);
+/* The channels whose LUNs are shown (copied; each must outlive the fs); the tree follows
+ * their starts, stops and rescans from then on. */
+int fs_set_channels(struct fs *fs, struct channel **chs, int n);
+/* Whether a LUN file of ch is open; which names one. */
+int fs_channel_busy(struct fs *fs, struct channel *ch, char *which, size_t len);
 /* Where to send the kernel notifications of rescans (added, removed, resized files). */
 void fs_set_session(struct fs *fs, struct fuse_session *se);
 void fs_free(struct fs *fs);

@@ -16,6 +16,8 @@
 
 #include "channel.h"
 #include "config.h"
+#include "control.h"
+#include "ctl.h"
 #include "fs.h"
 #include "log.h"
 
@@ -26,8 +28,8 @@
 #define FUSE_THREADS 32
 
 struct options {
-	char *config, *initiator, *auth, *maps, *initiatorname, *log_level;
-	int check;
+	char *config, *initiator, *auth, *maps, *initiatorname, *log_level, *control_socket;
+	int check, idle;
 	char *nonopt[3];
 	int nnonopt;
 };
@@ -40,7 +42,10 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("--maps=%s", maps), OPT("maps=%s", maps),
 	OPT("--initiatorname=%s", initiatorname), OPT("initiatorname=%s", initiatorname),
 	OPT("--log-level=%s", log_level), OPT("log_level=%s", log_level),
+	OPT("--control-socket=%s", control_socket), OPT("control_socket=%s", control_socket),
 	{"--check", offsetof(struct options, check), 1},
+	{"--idle", offsetof(struct options, idle), 1},
+	{"idle", offsetof(struct options, idle), 1},
 	FUSE_OPT_END,
 };
 
@@ -74,6 +79,9 @@ static void usage(const char *prog)
 	       "    --maps=FILE              DEVICE lines (default /etc/sysconfig/iscsi_device_maps)\n"
 	       "    --initiatorname=FILE     initiator name (default /etc/initiatorname.iscsi)\n"
 	       "    --log-level=LEVEL        error, warning, info or debug\n"
+	       "    --control-socket=PATH    where initiator-ctl reaches the daemon\n"
+	       "                             (default /run/iscsifs/control.sock)\n"
+	       "    --idle                   mount, but start no channel (initiator-ctl start does)\n"
 	       "    --check                  check the configuration and exit\n"
 	       "\n",
 	       prog, prog);
@@ -151,20 +159,6 @@ static void print_summary(const struct cfg *c)
 	printf("configuration OK\n");
 }
 
-static int replace(char **dst, const char *src)
-{
-	char *s;
-
-	if (!src)
-		return 0;
-	s = strdup(src);
-	if (!s)
-		return -ENOMEM;
-	free(*dst);
-	*dst = s;
-	return 0;
-}
-
 static void memory_for_writeback(void)
 {
 	/* A loop device over a LUN file makes this daemon part of the kernel's writeback: tell the
@@ -184,84 +178,104 @@ int main(int argc, char *argv[])
 	struct options o = {0};
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config *lc;
-	struct channel *chs = NULL;
-	struct fs *fs = NULL;
-	struct cfg c;
+	struct ctl_server *ctl = NULL;
+	struct daemon d = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct cfg *c = NULL;
 	char err[CFG_ERR_MAX * 2];
-	const char *mnt;
+	const char *mnt, *sock;
+	char *abs_mnt = NULL;
 	enum log_level lvl;
-	int r, ret = 1, started = 0;
+	int r, ret = 1;
 
 	signal(SIGPIPE, SIG_IGN);
 	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) < 0)
 		return 1;
 	if (fuse_parse_cmdline(&args, &co) < 0)
 		return 1;
-	cfg_init(&c);
 	if (co.show_help) {
 		usage(argv[0]);
 		ret = 0;
-		goto out_cfg;
+		goto out;
 	}
 	if (co.show_version) {
 		printf("iscsifs %s\n", PACKAGE_VERSION);
 		ret = 0;
-		goto out_cfg;
+		goto out;
 	}
 	mnt = o.nnonopt ? o.nonopt[o.nnonopt - 1] : co.mountpoint;
 	if (!mnt && !o.check) {
 		fprintf(stderr, "iscsifs: no mountpoint given (see %s --help)\n", argv[0]);
-		goto out_cfg;
+		goto out;
 	}
 	log_init("iscsifs", 0, LOG_LVL_INFO);
 
-	r = cfg_load_settings(&c, o.config, err, sizeof(err));
-	if (!r && (replace(&c.paths.initiator, o.initiator) ||
-		   replace(&c.paths.initiator_auth, o.auth) || replace(&c.paths.device_maps, o.maps) ||
-		   replace(&c.paths.initiatorname, o.initiatorname)))
-		r = -ENOMEM;
-	if (!r)
-		r = cfg_load_all(&c, err, sizeof(err));
-	if (r) {
-		fprintf(stderr, "iscsifs: %s\n", r == -ENOMEM && !*err ? "out of memory" : err);
-		goto out_cfg;
+	d.src.settings = o.config;
+	d.src.initiator = o.initiator;
+	d.src.auth = o.auth;
+	d.src.maps = o.maps;
+	d.src.initiatorname = o.initiatorname;
+	/* Paths in status and maps are absolute, whatever the caller's directory. */
+	if (mnt && !o.check) {
+		abs_mnt = realpath(mnt, NULL);
+		if (!abs_mnt) {
+			fprintf(stderr, "iscsifs: mountpoint %s: %s\n", mnt, strerror(errno));
+			goto out;
+		}
+		mnt = abs_mnt;
 	}
-	if (log_level_parse(o.log_level ? o.log_level : c.settings.log_level, &lvl) < 0) {
+	d.mountpoint = mnt;
+	if (daemon_load_config(&d, &c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "iscsifs: %s\n", err);
+		goto out;
+	}
+	if (log_level_parse(o.log_level ? o.log_level : c->settings.log_level, &lvl) < 0) {
 		fprintf(stderr, "iscsifs: unknown log level '%s' (error, warning, info, debug)\n",
-			o.log_level ? o.log_level : c.settings.log_level);
-		goto out_cfg;
+			o.log_level ? o.log_level : c->settings.log_level);
+		cfg_free(c);
+		free(c);
+		goto out;
 	}
 	if (co.debug)
 		lvl = LOG_LVL_DEBUG;
 	log_set_level(lvl);
 	if (o.check) {
-		print_summary(&c);
+		print_summary(c);
+		cfg_free(c);
+		free(c);
 		ret = 0;
-		goto out_cfg;
+		goto out;
+	}
+	if (daemon_add_channels(&d, c) < 0) {
+		fprintf(stderr, "iscsifs: out of memory\n");
+		goto out_daemon;
 	}
 	if (!co.foreground)
 		daemon_begin();
 
-	chs = calloc((size_t)(c.nchannels ? c.nchannels : 1), sizeof(*chs));
-	if (!chs)
-		goto out_fail;
-	for (; started < c.nchannels; started++) {
-		r = channel_start(&chs[started], &c, &c.channels[started], err, sizeof(err));
+	/* Everything that can fail happens before the mount. */
+	for (int i = 0; !o.idle && i < d.nchs; i++) {
+		r = channel_start(d.chs[i], err, sizeof(err));
 		if (r) {
 			log_err("%s", err);
 			goto out_fail;
 		}
 	}
-	fs = fs_new(chs, c.nchannels);
-	if (!fs)
+	d.fs = fs_new();
+	if (!d.fs || fs_set_channels(d.fs, d.chs, d.nchs) < 0)
 		goto out_fail;
+	sock = o.control_socket ? o.control_socket : c->settings.control_socket;
+	ctl = ctl_start(sock, daemon_command, &d, err, sizeof(err));
+	if (!ctl) {
+		log_err("%s", err);
+		goto out_fail;
+	}
 	if (fuse_opt_add_arg(&args, "-ofsname=iscsifs,subtype=iscsifs,default_permissions") ||
 	    (geteuid() == 0 && fuse_opt_add_arg(&args, "-oallow_other")))
 		goto out_fail;
-	se = fuse_session_new(&args, fs_ops(), sizeof(*fs_ops()), fs);
+	se = fuse_session_new(&args, fs_ops(), sizeof(*fs_ops()), d.fs);
 	if (!se)
 		goto out_fail;
-	fs_set_session(fs, se);
+	fs_set_session(d.fs, se);
 	if (fuse_set_signal_handlers(se) < 0)
 		goto out_fail;
 	if (fuse_session_mount(se, mnt) < 0) {
@@ -270,7 +284,8 @@ int main(int argc, char *argv[])
 		goto out_fail;
 	}
 	memory_for_writeback();
-	log_info("serving %d channel(s) on %s", c.nchannels, mnt);
+	log_info("serving %d channel(s) on %s%s; control socket %s", d.nchs, mnt,
+		 o.idle ? " (idle: no channel started)" : "", sock);
 	if (!co.foreground) {
 		daemon_finish(0);
 		log_init("iscsifs", 1, lvl);
@@ -287,23 +302,28 @@ int main(int argc, char *argv[])
 	fuse_session_unmount(se);
 	fuse_remove_signal_handlers(se);
 	log_info("unmounted %s", mnt);
-	goto out_channels;
+	goto out_stop;
 
 out_fail:
 	ret = 1;
 	daemon_finish(1);
-out_channels:
-	/* No rescan may notify a session that is gone. */
-	for (int i = 0; i < started; i++)
-		channel_stop_rescans(&chs[i]);
+out_stop:
+	/* No command and no rescan may touch the session or the tree from here on. */
+	ctl_stop(ctl);
+	for (int i = 0; i < d.nchs; i++) {
+		channel_stop_rescans(d.chs[i]);
+		channel_set_change_callback(d.chs[i], NULL, NULL);
+	}
+	for (int i = 0; i < d.nretired; i++) {
+		channel_stop_rescans(d.retired[i]);
+		channel_set_change_callback(d.retired[i], NULL, NULL);
+	}
 	if (se)
 		fuse_session_destroy(se);
-	for (int i = 0; i < started; i++)
-		channel_stop(&chs[i]);
-	fs_free(fs);
-	free(chs);
-out_cfg:
-	cfg_free(&c);
+out_daemon:
+	daemon_free(&d); /* logs every channel out */
+	fs_free(d.fs);
+out:
 	fuse_opt_free_args(&args);
 	free(co.mountpoint);
 	free(o.config);
@@ -312,6 +332,8 @@ out_cfg:
 	free(o.maps);
 	free(o.initiatorname);
 	free(o.log_level);
+	free(o.control_socket);
+	free(abs_mnt);
 	for (int i = 0; i < o.nnonopt; i++)
 		free(o.nonopt[i]);
 	return ret;

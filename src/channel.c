@@ -223,19 +223,39 @@ static void *rescan_main(void *arg)
 	return NULL;
 }
 
-int channel_start(struct channel *ch, const struct cfg *cfg, const struct cfg_channel *cc,
-		  char *err, size_t errlen)
+void channel_init(struct channel *ch, const struct cfg *cfg, const struct cfg_channel *cc)
 {
-	struct session_config sc = {0};
-	const struct cfg_portal *p = &cc->portals[0];
-	int r;
-
 	memset(ch, 0, sizeof(*ch));
 	pthread_mutex_init(&ch->lock, NULL);
 	pthread_cond_init(&ch->rescan_cond, NULL);
 	ch->cfg = cfg;
 	ch->cc = cc;
+	ch->state = CH_STOPPED;
 	snprintf(ch->label, sizeof(ch->label), "ch%d", cc->id);
+}
+
+static void notify_change(struct channel *ch)
+{
+	void (*fn)(void *);
+	void *arg;
+
+	pthread_mutex_lock(&ch->lock);
+	fn = ch->on_change;
+	arg = ch->change_arg;
+	pthread_mutex_unlock(&ch->lock);
+	if (fn)
+		fn(arg);
+}
+
+/* A stopped channel: log in and scan (its LUNs get new objects: old ones stay gone). */
+static int login_and_scan(struct channel *ch, char *err, size_t errlen)
+{
+	const struct cfg_channel *cc = ch->cc;
+	const struct cfg *cfg = ch->cfg;
+	struct session_config sc = {0};
+	const struct cfg_portal *p = &cc->portals[0];
+	int r;
+
 	if (cc->conn_count > 1 || cc->nportals > 1)
 		log_warn("%s: %d connections over %d portals configured; this version opens one "
 			 "connection to the first portal",
@@ -291,16 +311,68 @@ int channel_start(struct channel *ch, const struct cfg *cfg, const struct cfg_ch
 	}
 	r = scan_luns(ch, 1, err, errlen);
 	if (r >= 0) {
+		ch->rescan_stop = 0;
 		r = -pthread_create(&ch->rescan_thread, NULL, rescan_main, ch);
 		ch->rescan_running = !r;
 		if (r)
 			snprintf(err, errlen, "%s: cannot start the rescan thread", ch->label);
 	}
-	if (r < 0) {
-		channel_stop(ch);
-		return r;
+	return r < 0 ? r : 0;
+}
+
+int channel_start(struct channel *ch, char *err, size_t errlen)
+{
+	int r = 0;
+
+	switch (ch->state) {
+	case CH_RUNNING:
+		return 0;
+	case CH_PAUSED:
+		r = session_resume(ch->sess, err, errlen);
+		if (r) {
+			char why[CFG_ERR_MAX];
+
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, errlen, "%s: cannot resume: %s", ch->label, why);
+			return r;
+		}
+		ch->state = CH_RUNNING;
+		return 0;
+	case CH_STOPPED:
+		r = login_and_scan(ch, err, errlen);
+		if (r) {
+			channel_stop(ch);
+			return r;
+		}
+		ch->state = CH_RUNNING;
+		notify_change(ch);
+		return 0;
 	}
-	return 0;
+	return r;
+}
+
+void channel_pause(struct channel *ch)
+{
+	if (ch->state != CH_RUNNING)
+		return;
+	session_pause(ch->sess);
+	ch->state = CH_PAUSED;
+}
+
+const char *channel_state_str(struct channel *ch)
+{
+	struct session_info si;
+
+	switch (ch->state) {
+	case CH_STOPPED:
+		return "stopped";
+	case CH_PAUSED:
+		return "paused";
+	case CH_RUNNING:
+		session_get_info(ch->sess, &si);
+		return si.status == SESSION_RECOVERING ? "recovering" : "running";
+	}
+	return "unknown";
 }
 
 void channel_stop_rescans(struct channel *ch)
@@ -317,12 +389,30 @@ void channel_stop_rescans(struct channel *ch)
 
 void channel_stop(struct channel *ch)
 {
+	int had_luns = 0;
+
 	channel_stop_rescans(ch);
 	if (ch->sess) {
 		session_logout(ch->sess);
 		session_free(ch->sess);
 		ch->sess = NULL;
 	}
+	/* The LUN objects stay (the kernel may still name their files); they are gone. */
+	pthread_mutex_lock(&ch->lock);
+	for (int i = 0; i < ch->nluns; i++) {
+		if (!lun_gone(ch->luns[i]))
+			had_luns = 1;
+		__atomic_store_n(&ch->luns[i]->gone, 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&ch->lock);
+	ch->state = CH_STOPPED;
+	if (had_luns)
+		notify_change(ch);
+}
+
+void channel_destroy(struct channel *ch)
+{
+	channel_stop(ch);
 	for (int i = 0; i < ch->nluns; i++) {
 		lun_destroy(ch->luns[i]);
 		free(ch->luns[i]);

@@ -14,6 +14,7 @@ struct channel {
 	const struct cfg_channel *cc;
 	char label[16];            /* "ch0" */
 	char target_name[CFG_NAME_MAX];
+	enum { CH_STOPPED, CH_RUNNING, CH_PAUSED } state; /* changed by one thread at a time */
 	struct session *sess;
 	struct chap_secrets chap; /* points into cfg: the secrets are not copied */
 
@@ -31,17 +32,24 @@ struct channel {
 	void *change_arg;
 };
 
-/* Discover the target if the CHANNEL line names none, log in, scan the LUNs.
- * On failure nothing is left running. */
-int channel_start(struct channel *ch, const struct cfg *cfg, const struct cfg_channel *cc,
-		  char *err, size_t errlen);
-/* Called (on the rescan thread) after a rescan changed the LUN list or a capacity. */
+void channel_init(struct channel *ch, const struct cfg *cfg, const struct cfg_channel *cc);
+/* Stopped: discover the target if the CHANNEL line names none, log in, scan the LUNs (on
+ * failure the channel stays stopped, nothing left running). Paused: log in again and send
+ * what waits. Running: nothing. */
+int channel_start(struct channel *ch, char *err, size_t errlen);
+/* Log out; I/O on the channel's files waits until channel_start. */
+void channel_pause(struct channel *ch);
+/* Log out; the LUN files go. */
+void channel_stop(struct channel *ch);
+/* "running", "recovering", "paused" or "stopped". */
+const char *channel_state_str(struct channel *ch);
+/* Called (on the rescan thread, or the caller's) after the LUN list or a capacity changed. */
 void channel_set_change_callback(struct channel *ch, void (*fn)(void *arg), void *arg);
 /* Ask for a rescan; returns at once. */
 void channel_request_rescan(struct channel *ch);
-/* Stop the rescan thread (and so the change callbacks) for good. */
+/* Stop the rescan thread (and so the change callbacks from it). */
 void channel_stop_rescans(struct channel *ch);
-/* Log out and free. */
-void channel_stop(struct channel *ch);
+/* Stop, then free everything: only once no file of the channel can be reached. */
+void channel_destroy(struct channel *ch);
 
 #endif

@@ -39,6 +39,7 @@ struct conn {
 	int stopping;
 	int tx_failed;
 	char abort_reason[160]; /* under tx_lock */
+	uint64_t bytes_sent, bytes_received; /* atomic */
 };
 
 struct conn *conn_new(const char *label)
@@ -318,6 +319,10 @@ static void *rx_main(void *arg)
 		r = c->handler.rx_end(c->handler.arg, &h, h.dsl ? dst : NULL, err, sizeof(err));
 		if (r)
 			break;
+		__atomic_add_fetch(&c->bytes_received,
+				   BHS_LEN + h.ahs_len + pad4(h.dsl) + (c->hdr_digest ? 4 : 0) +
+					   (c->data_digest && h.dsl ? 4 : 0),
+				   __ATOMIC_RELAXED);
 	}
 	pthread_mutex_lock(&c->tx_lock);
 	r = c->stopping;
@@ -407,7 +412,15 @@ static void *tx_main(void *arg)
 		if (!c->tx_head)
 			c->tx_tail = NULL;
 		pthread_mutex_unlock(&c->tx_lock);
-		r = writev_all(c->fd, iov, cnt);
+		{
+			uint64_t total = 0;
+
+			for (int i = 0; i < cnt; i++)
+				total += iov[i].iov_len;
+			r = writev_all(c->fd, iov, cnt);
+			if (!r)
+				__atomic_add_fetch(&c->bytes_sent, total, __ATOMIC_RELAXED);
+		}
 		for (int i = 0; i < ncb; i++)
 			cbs[i].fn(cbs[i].ctx, r);
 		for (int i = 0; i < nowned; i++)
@@ -482,6 +495,12 @@ int conn_queue(struct conn *c, struct txreq *first, struct txreq *last)
 	pthread_cond_signal(&c->tx_cond);
 	pthread_mutex_unlock(&c->tx_lock);
 	return 0;
+}
+
+void conn_counters(const struct conn *c, uint64_t *sent, uint64_t *received)
+{
+	*sent = __atomic_load_n(&c->bytes_sent, __ATOMIC_RELAXED);
+	*received = __atomic_load_n(&c->bytes_received, __ATOMIC_RELAXED);
 }
 
 void conn_abort(struct conn *c, const char *reason)

@@ -64,6 +64,8 @@ void conn_abort(struct conn *c, const char *reason);
 
 /* Stop: shut the socket down, join the threads, drop unsent PDUs. Idempotent. */
 void conn_stop(struct conn *c);
+/* Bytes written and read in full-feature phase (headers, data, padding, digests). */
+void conn_counters(const struct conn *c, uint64_t *sent, uint64_t *received);
 void conn_free(struct conn *c);
 
 #endif

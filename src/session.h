@@ -83,6 +83,28 @@ int session_exec(struct session *s, struct scsi_task *t);
 void session_logout(struct session *s);
 void session_free(struct session *s);
 
+/* Pause (howto section 3 D): log out but keep every task; I/O waits until resumed. */
+void session_pause(struct session *s);
+/* Log in again after a pause and send what waits. 0 or -errno with a reason. */
+int session_resume(struct session *s, char *err, size_t errlen);
+
+enum session_status { SESSION_UP, SESSION_RECOVERING, SESSION_PAUSED, SESSION_DOWN };
+
+struct session_info {
+	enum session_status status;
+	char isid[16];            /* hex */
+	uint16_t tsih;
+	char reason[160];         /* why it is recovering */
+	long down_for;            /* seconds since the loss */
+	long io_fails_in;         /* seconds until waiting I/O fails; -1 once it does */
+	int attempts;             /* reconnection attempts so far */
+	uint32_t inflight;        /* commands without a status */
+	uint64_t commands;        /* commands sent */
+	uint64_t bytes_sent, bytes_received;
+	struct iscsi_params params;
+};
+void session_get_info(struct session *s, struct session_info *out);
+
 const struct iscsi_params *session_params(const struct session *s);
 uint16_t session_tsih(const struct session *s);
 

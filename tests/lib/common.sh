@@ -214,6 +214,7 @@ iscsifs_spawn() {
 		"--auth=$ISCSIFS_ETC/initiator_auth"
 		"--maps=$ISCSIFS_ETC/iscsi_device_maps"
 		"--initiatorname=$ISCSIFS_ETC/initiatorname.iscsi"
+		"--control-socket=$ISCSIFS_ETC/control.sock"
 		"$@" "$mnt")
 	printf '%q ' "${cmd[@]}" >"$ISCSIFS_LOG"
 	printf '\n' >>"$ISCSIFS_LOG"

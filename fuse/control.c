@@ -1,0 +1,583 @@
+/* Commands of the control socket: start, stop, pause, status, rescan, reload, maps. They run
+ * one at a time on the control thread. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control.h"
+#include "ctl.h"
+#include "log.h"
+
+static int replace(char **dst, const char *src)
+{
+	char *s;
+
+	if (!src)
+		return 0;
+	s = strdup(src);
+	if (!s)
+		return -ENOMEM;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+int daemon_load_config(struct daemon *d, struct cfg **out, char *err, size_t errlen)
+{
+	struct cfg *c = calloc(1, sizeof(*c));
+	int r;
+
+	*out = NULL;
+	if (!c)
+		return -ENOMEM;
+	cfg_init(c);
+	err[0] = '\0';
+	r = cfg_load_settings(c, d->src.settings, err, errlen);
+	if (!r && (replace(&c->paths.initiator, d->src.initiator) ||
+		   replace(&c->paths.initiator_auth, d->src.auth) ||
+		   replace(&c->paths.device_maps, d->src.maps) ||
+		   replace(&c->paths.initiatorname, d->src.initiatorname)))
+		r = -ENOMEM;
+	if (!r)
+		r = cfg_load_all(c, err, errlen);
+	if (r) {
+		if (!err[0])
+			snprintf(err, errlen, "%s", strerror(-r));
+		cfg_free(c);
+		free(c);
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
+static int append(void *arrp, int *n, void *item)
+{
+	void ***arr = arrp;
+	void **a = realloc(*arr, sizeof(*a) * (size_t)(*n + 1));
+
+	if (!a)
+		return -ENOMEM;
+	a[(*n)++] = item;
+	*arr = a;
+	return 0;
+}
+
+int daemon_add_channels(struct daemon *d, struct cfg *c)
+{
+	if (append(&d->cfgs, &d->ncfgs, c))
+		return -ENOMEM;
+	for (int i = 0; i < c->nchannels; i++) {
+		struct channel *ch = malloc(sizeof(*ch));
+
+		if (!ch)
+			return -ENOMEM;
+		channel_init(ch, c, &c->channels[i]);
+		if (append(&d->chs, &d->nchs, ch)) {
+			channel_destroy(ch);
+			free(ch);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+void daemon_free(struct daemon *d)
+{
+	for (int i = 0; i < d->nchs; i++) {
+		channel_destroy(d->chs[i]);
+		free(d->chs[i]);
+	}
+	for (int i = 0; i < d->nretired; i++) {
+		channel_destroy(d->retired[i]);
+		free(d->retired[i]);
+	}
+	for (int i = 0; i < d->ncfgs; i++) {
+		cfg_free(d->cfgs[i]);
+		free(d->cfgs[i]);
+	}
+	free(d->chs);
+	free(d->retired);
+	free(d->cfgs);
+}
+
+static const struct cfg *newest_cfg(const struct daemon *d)
+{
+	return d->cfgs[d->ncfgs - 1];
+}
+
+/* The channels a command names: all, or the one with id argv[1]. */
+static int pick(struct daemon *d, int argc, char **argv, struct channel **out, int *n, FILE *f)
+{
+	char *end;
+	long id;
+
+	*n = 0;
+	if (argc < 2) {
+		for (int i = 0; i < d->nchs; i++)
+			out[(*n)++] = d->chs[i];
+		return 0;
+	}
+	id = strtol(argv[1], &end, 10);
+	if (*end || end == argv[1] || id < 0) {
+		fprintf(f, "'%s' is not a channel id\n", argv[1]);
+		return CTL_USAGE;
+	}
+	for (int i = 0; i < d->nchs; i++)
+		if (d->chs[i]->cc->id == id) {
+			out[(*n)++] = d->chs[i];
+			return 0;
+		}
+	fprintf(f, "channel %ld is not configured\n", id);
+	return CTL_FAILED;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+/* <mount_root>/<target>/<name>, without doubled slashes. */
+static void map_dir(const struct cfg *c, const struct channel *ch, const char *name, char *out,
+		    size_t len)
+{
+	const char *root = c->settings.mount_root ? c->settings.mount_root : "/";
+	size_t rl = strlen(root);
+
+	while (rl > 1 && root[rl - 1] == '/')
+		rl--;
+	snprintf(out, len, "%.*s%s%s/%s", (int)rl, root, rl == 1 && root[0] == '/' ? "" : "/",
+		 ch->target_name, name);
+}
+
+static int is_mounted(const char *dir)
+{
+	FILE *m = fopen("/proc/self/mounts", "r");
+	char line[4096];
+	int found = 0;
+
+	if (!m)
+		return 0;
+	while (!found && fgets(line, sizeof(line), m)) {
+		char *save = NULL, *mp;
+
+		strtok_r(line, " ", &save);
+		mp = strtok_r(NULL, " ", &save);
+		found = mp && strcmp(mp, dir) == 0;
+	}
+	fclose(m);
+	return found;
+}
+
+static const struct lun *find_lun(struct channel *ch, uint32_t number)
+{
+	for (int i = 0; i < ch->nluns; i++)
+		if (ch->luns[i]->number == number && !lun_gone(ch->luns[i]))
+			return ch->luns[i];
+	return NULL;
+}
+
+static void params_text(FILE *f, const struct iscsi_params *p)
+{
+	fprintf(f,
+		"HeaderDigest %s, DataDigest %s, MaxRecvDataSegmentLength %u/%u, MaxBurstLength %u, "
+		"FirstBurstLength %u, ImmediateData %s, InitialR2T %s, MaxOutstandingR2T %u, "
+		"ErrorRecoveryLevel %u",
+		p->header_digest ? "CRC32C" : "None", p->data_digest ? "CRC32C" : "None",
+		p->max_recv_dsl, p->max_xmit_dsl, p->max_burst_length, p->first_burst_length,
+		p->immediate_data ? "Yes" : "No", p->initial_r2t ? "Yes" : "No",
+		p->max_outstanding_r2t, p->error_recovery_level);
+}
+
+static void params_json(FILE *f, const struct iscsi_params *p)
+{
+	fprintf(f,
+		"{\"HeaderDigest\":\"%s\",\"DataDigest\":\"%s\",\"MaxRecvDataSegmentLength\":%u,"
+		"\"MaxXmitDataSegmentLength\":%u,\"MaxBurstLength\":%u,\"FirstBurstLength\":%u,"
+		"\"ImmediateData\":\"%s\",\"InitialR2T\":\"%s\",\"MaxOutstandingR2T\":%u,"
+		"\"ErrorRecoveryLevel\":%u,\"DefaultTime2Wait\":%u,\"DefaultTime2Retain\":%u}",
+		p->header_digest ? "CRC32C" : "None", p->data_digest ? "CRC32C" : "None",
+		p->max_recv_dsl, p->max_xmit_dsl, p->max_burst_length, p->first_burst_length,
+		p->immediate_data ? "Yes" : "No", p->initial_r2t ? "Yes" : "No",
+		p->max_outstanding_r2t, p->error_recovery_level, p->default_time2wait,
+		p->default_time2retain);
+}
+
+static void status_one(struct daemon *d, struct channel *ch, int json, FILE *f)
+{
+	const struct cfg *c = newest_cfg(d);
+	const struct cfg_portal *p = &ch->cc->portals[0];
+	const char *state = channel_state_str(ch);
+	struct session_info si = {0};
+	int have = ch->sess != NULL, first = 1;
+
+	if (have)
+		session_get_info(ch->sess, &si);
+	if (json) {
+		fprintf(f, "{\"id\":%d,\"state\":\"%s\",\"target\":", ch->cc->id, state);
+		if (ch->target_name[0])
+			json_str(f, ch->target_name);
+		else
+			fputs("null", f);
+		fputs(",\"reason\":", f);
+		if (have && si.status == SESSION_RECOVERING) {
+			json_str(f, si.reason);
+			fprintf(f, ",\"down_seconds\":%ld,\"io_fails_in\":%ld,\"attempts\":%d",
+				si.down_for, si.io_fails_in, si.attempts);
+		} else {
+			fputs("null", f);
+		}
+		if (have)
+			fprintf(f, ",\"session\":{\"isid\":\"%s\",\"tsih\":%u}", si.isid, si.tsih);
+		else
+			fputs(",\"session\":null", f);
+		fputs(",\"connections\":[", f);
+		if (have) {
+			fprintf(f, "{\"cid\":0,\"portal\":\"%s:%u\",\"netdev\":", p->addr, p->port);
+			json_str(f, p->netdev);
+			fprintf(f, ",\"state\":\"%s\",\"commands\":%u,\"commands_sent\":%llu,"
+				   "\"bytes_sent\":%llu,\"bytes_received\":%llu,\"params\":",
+				si.status == SESSION_UP ? "logged in" :
+				si.status == SESSION_RECOVERING ? "reconnecting" : "logged out",
+				si.inflight, (unsigned long long)si.commands,
+				(unsigned long long)si.bytes_sent, (unsigned long long)si.bytes_received);
+			params_json(f, &si.params);
+			fputc('}', f);
+		}
+		fputs("],\"luns\":[", f);
+	} else {
+		fprintf(f, "channel %d: %s", ch->cc->id, state);
+		if (ch->target_name[0])
+			fprintf(f, ", target %s", ch->target_name);
+		fprintf(f, ", portal %s:%u%s%s\n", p->addr, p->port, p->netdev[0] ? " via " : "",
+			p->netdev);
+		if (have && si.status == SESSION_RECOVERING)
+			fprintf(f, "  recovering: %s; down %ld s, %s, attempt %d\n", si.reason,
+				si.down_for,
+				si.io_fails_in < 0 ? "I/O fails until the target is back" : "",
+				si.attempts);
+		if (have && si.status == SESSION_RECOVERING && si.io_fails_in >= 0)
+			fprintf(f, "  I/O fails in %ld s (replacement_timeout)\n", si.io_fails_in);
+		if (have) {
+			fprintf(f, "  session: ISID %s, TSIH %u\n", si.isid, si.tsih);
+			fprintf(f, "  connection 0: %s:%u%s%s, %s, %u command(s) in flight, %llu sent, "
+				   "%llu bytes out, %llu bytes in\n    ",
+				p->addr, p->port, p->netdev[0] ? " via " : "", p->netdev,
+				si.status == SESSION_UP ? "logged in" :
+				si.status == SESSION_RECOVERING ? "reconnecting" : "logged out",
+				si.inflight, (unsigned long long)si.commands,
+				(unsigned long long)si.bytes_sent, (unsigned long long)si.bytes_received);
+			params_text(f, &si.params);
+			fputc('\n', f);
+		}
+	}
+	pthread_mutex_lock(&ch->lock);
+	for (int i = 0; i < ch->nluns; i++) {
+		const struct lun *l = ch->luns[i];
+		char file[1024];
+		int firstmap = 1;
+
+		if (lun_gone(l))
+			continue;
+		snprintf(file, sizeof(file), "%s/%s/lun%u", d->mountpoint, ch->target_name,
+			 l->number);
+		if (json) {
+			fprintf(f, "%s{\"lun\":%u,\"file\":", first ? "" : ",", l->number);
+			json_str(f, file);
+			fprintf(f, ",\"size\":%llu,\"block_size\":%u,\"vendor\":",
+				(unsigned long long)lun_size(l), l->block_size);
+			json_str(f, l->inq.vendor);
+			fputs(",\"product\":", f);
+			json_str(f, l->inq.product);
+			fputs(",\"id\":", f);
+			json_str(f, l->ident);
+			fprintf(f, ",\"read_only\":%s,\"thin\":%s,\"maps\":[", l->readonly ? "true" : "false",
+				l->unmap ? "true" : "false");
+		} else {
+			fprintf(f, "  lun%u: %llu bytes (%llu blocks of %u), %s %s%s%s%s, %s\n",
+				l->number, (unsigned long long)lun_size(l),
+				(unsigned long long)lun_nblocks(l), l->block_size, l->inq.vendor,
+				l->inq.product, l->ident[0] ? ", id " : "", l->ident,
+				l->readonly ? ", read-only" : "", file);
+		}
+		first = 0;
+		for (int m = 0; m < c->nmaps; m++) {
+			const struct cfg_map *mp = &c->maps[m];
+			char dir[1024];
+			int mounted;
+
+			if (mp->channel != ch->cc->id || mp->lun != l->number)
+				continue;
+			map_dir(c, ch, mp->name, dir, sizeof(dir));
+			mounted = is_mounted(dir);
+			if (json) {
+				fprintf(f, "%s{\"partition\":%d,\"name\":", firstmap ? "" : ",",
+					mp->partition);
+				json_str(f, mp->name);
+				fputs(",\"mountpoint\":", f);
+				json_str(f, dir);
+				fprintf(f, ",\"mounted\":%s}", mounted ? "true" : "false");
+			} else {
+				fprintf(f, "    partition %d -> %s (%s)\n", mp->partition, dir,
+					mounted ? "mounted" : "not mounted");
+			}
+			firstmap = 0;
+		}
+		if (json)
+			fputs("]}", f);
+	}
+	pthread_mutex_unlock(&ch->lock);
+	if (json)
+		fputs("]}", f);
+}
+
+static int cmd_status(struct daemon *d, int argc, char **argv, FILE *f)
+{
+	struct channel *sel[256];
+	int n, json = 0, r, nargs = 0;
+	char *args[3] = {argv[0], NULL, NULL};
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else if (nargs < 1)
+			args[1 + nargs++] = argv[i];
+		else
+			return fprintf(f, "usage: status [CH] [--json]\n"), CTL_USAGE;
+	}
+	r = pick(d, 1 + nargs, args, sel, &n, f);
+	if (r)
+		return r;
+	if (json)
+		fprintf(f, "{\"mountpoint\":\"%s\",\"channels\":[", d->mountpoint);
+	for (int i = 0; i < n; i++) {
+		if (json && i)
+			fputc(',', f);
+		status_one(d, sel[i], json, f);
+	}
+	if (json)
+		fputs("]}\n", f);
+	return CTL_OK;
+}
+
+static int cmd_start(struct daemon *d, struct channel **sel, int n, FILE *f)
+{
+	int code = CTL_OK;
+
+	for (int i = 0; i < n; i++) {
+		char err[CFG_ERR_MAX * 2];
+
+		if (channel_start(sel[i], err, sizeof(err)) < 0) {
+			log_err("%s", err);
+			fprintf(f, "%s\n", err);
+			code = CTL_FAILED;
+		}
+	}
+	(void)d;
+	return code;
+}
+
+static int cmd_stop(struct daemon *d, struct channel **sel, int n, FILE *f)
+{
+	char which[256];
+
+	/* All or nothing: refuse before stopping anything when a file is in use. */
+	for (int i = 0; i < n; i++)
+		if (sel[i]->state != CH_STOPPED && fs_channel_busy(d->fs, sel[i], which, sizeof(which))) {
+			fprintf(f, "channel %d is busy: %s/%s is open (unmap it first: "
+				   "iscsi-unmap-channel %d)\n",
+				sel[i]->cc->id, sel[i]->target_name, which, sel[i]->cc->id);
+			return CTL_FAILED;
+		}
+	for (int i = 0; i < n; i++)
+		channel_stop(sel[i]);
+	return CTL_OK;
+}
+
+static int cmd_maps(struct daemon *d, struct channel **sel, int n, FILE *f)
+{
+	const struct cfg *c = newest_cfg(d);
+
+	for (int i = 0; i < n; i++) {
+		struct channel *ch = sel[i];
+
+		if (ch->state == CH_STOPPED)
+			continue;
+		pthread_mutex_lock(&ch->lock);
+		for (int m = 0; m < c->nmaps; m++) {
+			const struct cfg_map *mp = &c->maps[m];
+			char dir[1024];
+
+			if (mp->channel != ch->cc->id || !find_lun(ch, mp->lun))
+				continue;
+			map_dir(c, ch, mp->name, dir, sizeof(dir));
+			fprintf(f, "%d %u %d %s %s/%s/lun%u %s\n", mp->channel, mp->lun, mp->partition,
+				mp->name, d->mountpoint, ch->target_name, mp->lun, dir);
+		}
+		pthread_mutex_unlock(&ch->lock);
+	}
+	return CTL_OK;
+}
+
+static int same_keys(const struct key_set *a, const struct key_set *b)
+{
+	for (int i = 0; i < K_COUNT; i++) {
+		const char *x = key_set_get(a, i), *y = key_set_get(b, i);
+
+		if ((x == NULL) != (y == NULL) || (x && strcmp(x, y) != 0))
+			return 0;
+	}
+	return 1;
+}
+
+/* Whether a reload leaves a channel's definition as it was. */
+static int same_channel(const struct cfg *ca, const struct cfg_channel *a, const struct cfg *cb,
+			const struct cfg_channel *b)
+{
+	if (a->id != b->id || a->conn_count != b->conn_count || a->nportals != b->nportals ||
+	    strcmp(a->target_name, b->target_name) != 0 ||
+	    memcmp(&a->attrs, &b->attrs, sizeof(a->attrs)) != 0 || !same_keys(&a->keys, &b->keys) ||
+	    a->auth.present != b->auth.present || a->auth.mutual != b->auth.mutual ||
+	    strcmp(a->auth.user, b->auth.user) != 0 || strcmp(a->auth.secret, b->auth.secret) != 0 ||
+	    strcmp(a->auth.target_user, b->auth.target_user) != 0 ||
+	    strcmp(a->auth.target_secret, b->auth.target_secret) != 0 ||
+	    strcmp(ca->initiator_name, cb->initiator_name) != 0)
+		return 0;
+	for (int i = 0; i < a->nportals; i++)
+		if (strcmp(a->portals[i].addr, b->portals[i].addr) != 0 ||
+		    a->portals[i].port != b->portals[i].port ||
+		    strcmp(a->portals[i].netdev, b->portals[i].netdev) != 0)
+			return 0;
+	return 1;
+}
+
+/* Re-read the configuration: new channels start, removed ones stop, changed ones restart,
+ * unchanged ones are left alone. A busy channel that would stop keeps running. */
+static int cmd_reload(struct daemon *d, FILE *f)
+{
+	struct cfg *c;
+	struct channel **next;
+	int nnext = 0, code = CTL_OK, r;
+	char err[CFG_ERR_MAX * 2], which[256];
+
+	r = daemon_load_config(d, &c, err, sizeof(err));
+	if (r) {
+		fprintf(f, "reload refused, nothing changed: %s\n", err);
+		return CTL_FAILED;
+	}
+	next = calloc((size_t)(c->nchannels + d->nchs + 1), sizeof(*next));
+	if (!next || append(&d->cfgs, &d->ncfgs, c)) {
+		free(next);
+		cfg_free(c);
+		free(c);
+		fprintf(f, "reload: out of memory\n");
+		return CTL_FAILED;
+	}
+	/* Channels that stay, change or go. */
+	for (int i = 0; i < d->nchs; i++) {
+		struct channel *old = d->chs[i];
+		const struct cfg_channel *nc = cfg_channel_find(c, old->cc->id);
+
+		if (nc && same_channel(old->cfg, old->cc, c, nc)) {
+			next[nnext++] = old;
+			continue;
+		}
+		if (old->state != CH_STOPPED && fs_channel_busy(d->fs, old, which, sizeof(which))) {
+			fprintf(f, "channel %d %s but is busy (%s is open): left as it was\n",
+				old->cc->id, nc ? "changed" : "was removed", which);
+			next[nnext++] = old;
+			code = CTL_FAILED;
+			continue;
+		}
+		log_info("%s: %s by the new configuration", old->label, nc ? "changed" : "removed");
+		channel_stop(old);
+		append(&d->retired, &d->nretired, old);
+	}
+	/* Channels to create: new ids, and changed ones. */
+	for (int i = 0; i < c->nchannels; i++) {
+		int have = 0;
+
+		for (int k = 0; k < nnext && !have; k++)
+			have = next[k]->cc->id == c->channels[i].id;
+		if (!have) {
+			struct channel *ch = malloc(sizeof(*ch));
+
+			if (!ch)
+				continue;
+			channel_init(ch, c, &c->channels[i]);
+			next[nnext++] = ch;
+			if (channel_start(ch, err, sizeof(err)) < 0) {
+				log_err("%s", err);
+				fprintf(f, "%s\n", err);
+				code = CTL_FAILED;
+			}
+		}
+	}
+	pthread_mutex_lock(&d->lock);
+	free(d->chs);
+	d->chs = next;
+	d->nchs = nnext;
+	pthread_mutex_unlock(&d->lock);
+	fs_set_channels(d->fs, d->chs, d->nchs);
+	log_info("configuration reloaded: %d channel(s)", d->nchs);
+	return code;
+}
+
+int daemon_command(void *arg, int argc, char **argv, FILE *f)
+{
+	struct daemon *d = arg;
+	struct channel *sel[256];
+	const char *cmd = argv[0];
+	int n, r;
+
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(d, argc, argv, f);
+	if (strcmp(cmd, "reload") == 0)
+		return argc == 1 ? cmd_reload(d, f) : CTL_USAGE;
+	if (strcmp(cmd, "mountpoint") == 0) {
+		fprintf(f, "%s\n", d->mountpoint);
+		return CTL_OK;
+	}
+	if (argc > 2 || d->nchs > 256)
+		return fprintf(f, "usage: %s [CH]\n", cmd), CTL_USAGE;
+	r = pick(d, argc, argv, sel, &n, f);
+	if (r)
+		return r;
+	if (strcmp(cmd, "list") == 0) {
+		for (int i = 0; i < n; i++)
+			fprintf(f, "%d %s %s\n", sel[i]->cc->id, channel_state_str(sel[i]),
+				sel[i]->target_name[0] ? sel[i]->target_name : "-");
+		return CTL_OK;
+	}
+	if (strcmp(cmd, "start") == 0)
+		return cmd_start(d, sel, n, f);
+	if (strcmp(cmd, "stop") == 0)
+		return cmd_stop(d, sel, n, f);
+	if (strcmp(cmd, "pause") == 0) {
+		for (int i = 0; i < n; i++)
+			channel_pause(sel[i]);
+		return CTL_OK;
+	}
+	if (strcmp(cmd, "rescan") == 0) {
+		for (int i = 0; i < n; i++)
+			if (sel[i]->state == CH_RUNNING)
+				channel_request_rescan(sel[i]);
+		return CTL_OK;
+	}
+	if (strcmp(cmd, "maps") == 0)
+		return cmd_maps(d, sel, n, f);
+	fprintf(f, "unknown command '%s' (see initiator-ctl -h)\n", cmd);
+	return CTL_USAGE;
+}

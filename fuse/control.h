@@ -1,0 +1,41 @@
+/* The running daemon as the control socket sees it: its configuration, its channels and the
+ * commands initiator-ctl sends (howto section 3). */
+#ifndef ISCSIFS_CONTROL_H
+#define ISCSIFS_CONTROL_H
+
+#include <pthread.h>
+#include <stdio.h>
+
+#include "channel.h"
+#include "config.h"
+#include "fs.h"
+
+/* Where to read the configuration again on reload. */
+struct cfg_sources {
+	const char *settings; /* NULL: the default iscsifs.conf */
+	const char *initiator, *auth, *maps, *initiatorname; /* NULL: from the settings */
+};
+
+struct daemon {
+	pthread_mutex_t lock;  /* the lists below; one command runs at a time anyway */
+	struct cfg_sources src;
+	struct cfg **cfgs;     /* every configuration loaded; channels point into them */
+	int ncfgs;
+	struct channel **chs;  /* the configured channels, in configuration order */
+	int nchs;
+	struct channel **retired; /* removed by a reload: kept until exit */
+	int nretired;
+	struct fs *fs;
+	const char *mountpoint;
+};
+
+/* Load the configuration named by d->src into a new struct cfg. */
+int daemon_load_config(struct daemon *d, struct cfg **out, char *err, size_t errlen);
+/* Make a channel object for each CHANNEL of c (none started). */
+int daemon_add_channels(struct daemon *d, struct cfg *c);
+/* The control socket's handler: arg is the daemon. */
+int daemon_command(void *arg, int argc, char **argv, FILE *out);
+/* Stop and free every channel (at exit, once the FUSE session is gone). */
+void daemon_free(struct daemon *d);
+
+#endif
