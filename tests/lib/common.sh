@@ -176,7 +176,7 @@ port_listening() {
 # channel_line ID PORT [TARGET-IQN]: the value of one CHANNEL line for a target
 # on 127.0.0.1. CHANNEL_KEYS and CHANNEL_ATTRS override the defaults.
 channel_line() {
-	local line="$1 1 127.0.0.1 $2 0 ${CHANNEL_KEYS:-AuthMethod=None} ${CHANNEL_ATTRS:-nopout_timeout=5}"
+	local line="$1 1 ${CHANNEL_ADDR:-127.0.0.1} $2 0 ${CHANNEL_KEYS:-AuthMethod=None} ${CHANNEL_ATTRS:-nopout_timeout=5}"
 	[ "$#" -lt 3 ] || line="$line $3"
 	printf '%s\n' "$line"
 }

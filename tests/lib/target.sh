@@ -17,6 +17,19 @@ TGT_TIDS=()
 TGT_FILES=()
 declare -A TGT_LUN_FILES=()   # "TID:LUN" -> backing file
 TGT_REPLAY=()                 # tgtadm argument lists (printf %q) that rebuild the targets
+# Where tgtd listens: 127.0.0.1 by default; a test that made its own network
+# namespace sets TGT_NETNS and TGT_ADDR (an address inside it) before tgt_start.
+TGT_NETNS=${TGT_NETNS:-}
+TGT_ADDR=${TGT_ADDR:-127.0.0.1}
+
+# Runs a command in tgtd's network namespace (or here, without one).
+_tgt_in_ns() {
+	if [ -n "$TGT_NETNS" ]; then
+		ip netns exec "$TGT_NETNS" "$@"
+	else
+		"$@"
+	fi
+}
 _TGT_STOP_DEFERRED=0
 
 tgt_adm() {
@@ -44,7 +57,7 @@ _tgt_pick_ctl() {
 }
 
 _tgt_ready_or_dead() {
-	pid_gone "$TGT_PID" || { [ -S "$TGT_RUN_DIR/socket.$TGT_CTL" ] && port_listening "$TGT_PORT"; }
+	pid_gone "$TGT_PID" || { [ -S "$TGT_RUN_DIR/socket.$TGT_CTL" ] && _tgt_in_ns ss -Hltn "sport = :$TGT_PORT" 2>/dev/null | grep -q .; }
 }
 
 # Stops a tgtd that never became ready, so that another port can be tried.
@@ -72,12 +85,12 @@ tgt_start() {
 		TGT_CTL=$(_tgt_pick_ctl) || hard_error "no free tgtd control socket number"
 		TGT_PORT=$(free_port) || hard_error "no free TCP port"
 		TGT_LOG=$TEST_TMP/tgtd.$attempt.log
-		tgtd -f -C "$TGT_CTL" --iscsi "portal=127.0.0.1:$TGT_PORT" </dev/null >"$TGT_LOG" 2>&1 &
+		_tgt_in_ns tgtd -f -C "$TGT_CTL" --iscsi "portal=$TGT_ADDR:$TGT_PORT" </dev/null >"$TGT_LOG" 2>&1 &
 		TGT_PID=$!
 		show_on_failure "$TGT_LOG"
 		if wait_for 15 _tgt_ready_or_dead && ! pid_gone "$TGT_PID"; then
 			export TGT_PID TGT_PORT TGT_CTL
-			msg "tgtd (pid $TGT_PID) control $TGT_CTL portal 127.0.0.1:$TGT_PORT"
+			msg "tgtd (pid $TGT_PID) control $TGT_CTL portal $TGT_ADDR:$TGT_PORT"
 			return 0
 		fi
 		echo "tgt_start: attempt $attempt (control $TGT_CTL, port $TGT_PORT) failed:" >&2
@@ -137,7 +150,7 @@ tgt_revive() {
 	local cmd
 	[ -z "$TGT_PID" ] || hard_error "tgt_revive: tgtd still running"
 	TGT_LOG=$TEST_TMP/tgtd.revived.$RANDOM.log
-	tgtd -f -C "$TGT_CTL" --iscsi "portal=127.0.0.1:$TGT_PORT" </dev/null >"$TGT_LOG" 2>&1 &
+	_tgt_in_ns tgtd -f -C "$TGT_CTL" --iscsi "portal=$TGT_ADDR:$TGT_PORT" </dev/null >"$TGT_LOG" 2>&1 &
 	TGT_PID=$!
 	show_on_failure "$TGT_LOG"
 	if ! wait_for 15 _tgt_ready_or_dead || pid_gone "$TGT_PID"; then

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# A link cut in the middle of a write workload: the daemon reaches tgtd through
+# a veth pair into a network namespace this test creates; the test takes the
+# link down for 20 s. The loss is logged within nopout_timeout +
+# nopout_response_timeout (plus the timer's second), I/O waits instead of
+# failing (replacement_timeout is longer than the cut), and once the link is
+# back the session recovers and the workload finishes with zero errors and
+# zero mismatches.
+set -eu
+# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
+. "${TESTLIB:?TESTLIB must point to tests/lib}/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/target.sh
+. "$TESTLIB/target.sh"
+
+require_root
+require_iscsifs
+require_cmd ip ss cmp grep python3 timeout
+
+setup_tmpdir
+NS=iscsifs-ld-$$
+VH=ifsh$$
+VN=ifsn$$
+ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace here"
+defer "ip netns del $NS"
+ip link add "$VH" type veth peer name "$VN" 2>/dev/null || skip "cannot create a veth pair here"
+defer "ip link del $VH"
+# Addresses that exist only on this veth pair, inside this test's own namespace.
+NET=10.213.$((RANDOM % 200 + 20))
+ip link set "$VN" netns "$NS"
+ip addr add "$NET.1/30" dev "$VH"
+ip link set "$VH" up
+ip netns exec "$NS" ip addr add "$NET.2/30" dev "$VN"
+ip netns exec "$NS" ip link set "$VN" up
+ip netns exec "$NS" ip link set lo up
+
+IQN=iqn.2026-11.org.iscsifs.test:linkdown
+TGT_NETNS=$NS
+TGT_ADDR=$NET.2
+tgt_start
+tgt_add_target 1 "$IQN"
+tgt_add_lun 1 1 24
+tgt_bind 1
+BACKING=$(tgt_lun_file 1 1)
+
+CHANNEL_ADDR=$NET.2
+CHANNEL_ATTRS="nopout_timeout=2;nopout_response_timeout=3"
+iscsifs_config "$(channel_line 0 "$TGT_PORT" "$IQN")"
+MNT=$TEST_TMP/mnt
+start_iscsifs "$MNT"
+
+STOP=$TEST_TMP/stop
+PROGRESS=$TEST_TMP/progress
+echo 0 >"$PROGRESS"
+timeout -k 10 240 python3 "$TESTLIB/verify_workload.py" "$MNT/$IQN/lun1" "$TEST_TMP/expected" \
+	"$STOP" "$PROGRESS" 16 2 >"$TEST_TMP/workload.out" 2>&1 &
+WORKLOAD=$!
+defer "touch $STOP"
+show_on_failure "$TEST_TMP/workload.out"
+passes_at_least() { [ "$(cat "$PROGRESS")" -ge "$1" ]; }
+wait_for 60 passes_at_least 1 || fail "the workload made no progress"
+
+ip link set "$VH" down
+down=$(date +%s)
+lost() { grep -q "no answer to a NOP-Out ping within 3 s" "$ISCSIFS_LOG"; }
+wait_for 15 lost || fail "the loss was not logged 15 s after the link went down"
+noticed=$(($(date +%s) - down))
+msg "loss logged ${noticed} s after the link went down"
+[ "$noticed" -le 7 ] || fail "the loss took ${noticed} s to notice, more than 2 + 3 s and the timer's tick"
+sleep $((20 - noticed))
+ip link set "$VH" up
+msg "link up again after 20 s"
+before=$(cat "$PROGRESS")
+wait_for 90 passes_at_least $((before + 2)) || fail "the workload did not continue after the link came back"
+touch "$STOP"
+st=0
+wait "$WORKLOAD" || st=$?
+cat "$TEST_TMP/workload.out"
+[ "$st" -eq 0 ] || fail "the workload saw errors or mismatches (status $st)"
+grep -q "session recovered" "$ISCSIFS_LOG" || fail "no session recovery in the log"
+stop_iscsifs_checked
+cmp -n $((16 << 20)) "$TEST_TMP/expected" "$BACKING" || fail "the backing file lacks acknowledged writes"
+msg "no error and no lost write across a 20 s link cut"
