@@ -26,6 +26,9 @@ struct fs_node {
 	int removed;       /* the LUN went away: no longer listed or found by name */
 	int opens;         /* open file handles (atomic): a busy channel is not stopped */
 	struct channel *owner; /* the channel whose target directory this is */
+	int is_link;       /* by-id and by-path entries: symbolic links to LUN files */
+	struct lun *link_lun;
+	char link[512];
 	uint64_t size_seen; /* size the kernel was last told about */
 	struct lun *lun;
 	/* Aligned writes share it; a read-modify-write takes it alone, so no aligned write to
@@ -73,6 +76,15 @@ static int add_node(struct fs *fs, fuse_ino_t parent, const char *name, int is_d
 	return fs->nnodes++;
 }
 
+#define BY_ID_INO 2
+#define BY_PATH_INO 3
+#define FIRST_DYNAMIC_INO 4
+
+static int is_file(const struct fs_node *n)
+{
+	return !n->is_dir && !n->is_link;
+}
+
 /* Lock held (either kind). */
 static int find_child(const struct fs *fs, fuse_ino_t parent, const char *name)
 {
@@ -85,7 +97,7 @@ static int find_child(const struct fs *fs, fuse_ino_t parent, const char *name)
 
 static int find_lun_node(const struct fs *fs, const struct lun *l)
 {
-	for (int i = 2; i < fs->nnodes; i++)
+	for (int i = FIRST_DYNAMIC_INO; i < fs->nnodes; i++)
 		if (fs->nodes[i]->lun == l)
 			return i;
 	return -1;
@@ -143,6 +155,64 @@ static int channel_dir(struct fs *fs, struct channel *ch, struct notice **nt, in
 		snprintf(e.name, sizeof(e.name), "%s", ch->target_name);
 		add_notice(nt, nnt, cap, &e);
 		return i;
+	}
+}
+
+/* One persistent name: a link in dir to the LUN's file, unless the name is taken. */
+static void ensure_link(struct fs *fs, fuse_ino_t dir, const char *name, const char *target,
+			struct lun *l, struct notice **nt, int *nnt, int *cap)
+{
+	int i = find_child(fs, dir, name);
+	struct notice e = {.kind = N_INVAL_ENTRY, .parent = dir};
+
+	if (i >= 0 || !name[0])
+		return; /* present, or another path to the same name (the first one keeps it) */
+	i = add_node(fs, dir, name, 0, NULL);
+	if (i < 0)
+		return;
+	fs->nodes[i]->is_link = 1;
+	fs->nodes[i]->link_lun = l;
+	snprintf(fs->nodes[i]->link, sizeof(fs->nodes[i]->link), "%s", target);
+	snprintf(e.name, sizeof(e.name), "%s", name);
+	add_notice(nt, nnt, cap, &e);
+}
+
+/* by-id/<VPD identifier> and by-path/<address>:<port>-<target>-lun<N>: names that depend on
+ * what the LUN is, not on the order of the configuration. Write lock held. */
+static void sync_links(struct fs *fs, struct notice **nt, int *nnt, int *cap)
+{
+	for (int i = FIRST_DYNAMIC_INO; i < fs->nnodes; i++) {
+		struct fs_node *n = fs->nodes[i];
+		struct notice e = {.kind = N_DELETE};
+
+		if (!n->is_link || n->removed || !lun_gone(n->link_lun))
+			continue;
+		n->removed = 1;
+		e.parent = n->parent;
+		e.ino = (fuse_ino_t)i;
+		snprintf(e.name, sizeof(e.name), "%s", n->name);
+		add_notice(nt, nnt, cap, &e);
+	}
+	for (int c = 0; c < fs->nchs; c++) {
+		struct channel *ch = fs->chs[c];
+		const struct cfg_portal *p = &ch->cc->portals[0];
+
+		if (!ch->target_name[0] || ch->state == CH_STOPPED)
+			continue;
+		pthread_mutex_lock(&ch->lock);
+		for (int k = 0; k < ch->nluns; k++) {
+			struct lun *l = ch->luns[k];
+			char target[512], name[512];
+
+			if (lun_gone(l) || find_lun_node(fs, l) < 0)
+				continue;
+			snprintf(target, sizeof(target), "../%s/lun%u", ch->target_name, l->number);
+			ensure_link(fs, BY_ID_INO, l->ident, target, l, nt, nnt, cap);
+			snprintf(name, sizeof(name), "%s:%u-%s-lun%u", p->addr, p->port,
+				 ch->target_name, l->number);
+			ensure_link(fs, BY_PATH_INO, name, target, l, nt, nnt, cap);
+		}
+		pthread_mutex_unlock(&ch->lock);
 	}
 }
 
@@ -205,6 +275,7 @@ static void fs_refresh(struct fs *fs)
 			add_notice(&nt, &nnt, &cap, &n);
 		}
 	}
+	sync_links(fs, &nt, &nnt, &cap);
 	fs->mtime = time(NULL);
 	pthread_rwlock_unlock(&fs->lock);
 	for (int i = 0; fs->se && i < nnt; i++) {
@@ -238,7 +309,9 @@ struct fs *fs_new(void)
 		return NULL;
 	pthread_rwlock_init(&fs->lock, NULL);
 	fs->mtime = time(NULL);
-	if (add_node(fs, 0, "", 1, NULL) < 0 || add_node(fs, 0, "", 1, NULL) < 0) {
+	if (add_node(fs, 0, "", 1, NULL) < 0 || add_node(fs, 0, "", 1, NULL) < 0 ||
+	    add_node(fs, FUSE_ROOT_ID, "by-id", 1, NULL) != BY_ID_INO ||
+	    add_node(fs, FUSE_ROOT_ID, "by-path", 1, NULL) != BY_PATH_INO) {
 		fs_free(fs);
 		return NULL;
 	}
@@ -333,6 +406,12 @@ static void fill_attr(const struct fs *fs, fuse_ino_t ino, const struct fs_node 
 	if (n->is_dir) {
 		st->st_mode = S_IFDIR | 0755;
 		st->st_nlink = 2;
+		return;
+	}
+	if (n->is_link) {
+		st->st_mode = S_IFLNK | 0777;
+		st->st_nlink = 1;
+		st->st_size = (off_t)strlen(n->link);
 		return;
 	}
 	st->st_mode = S_IFREG | (n->lun->readonly ? 0400 : 0600);
@@ -462,7 +541,9 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		} else {
 			name = fs->nodes[i]->name;
 			st.st_ino = (ino_t)i;
-			st.st_mode = fs->nodes[i]->is_dir ? S_IFDIR : S_IFREG;
+			st.st_mode = fs->nodes[i]->is_dir    ? S_IFDIR
+				     : fs->nodes[i]->is_link ? S_IFLNK
+							     : S_IFREG;
 		}
 		sz = fuse_add_direntry(req, buf + used, size - used, name, &st, idx);
 		if (sz > size - used)
@@ -486,6 +567,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
+	if (n->is_link) {
+		fuse_reply_err(req, ELOOP);
+		return;
+	}
 	if (n->removed) {
 		fuse_reply_err(req, ENXIO);
 		return;
@@ -506,7 +591,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct fs_node *n = node_of(fs_of(req), ino);
 
 	(void)fi;
-	if (n && !n->is_dir)
+	if (n && is_file(n))
 		__atomic_sub_fetch(&n->opens, 1, __ATOMIC_ACQ_REL);
 	fuse_reply_err(req, 0);
 }
@@ -550,8 +635,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	uint64_t start, end;
 
 	(void)fi;
-	if (!n || n->is_dir) {
-		fuse_reply_err(req, n ? EISDIR : ENOENT);
+	if (!n || !is_file(n)) {
+		fuse_reply_err(req, !n ? ENOENT : n->is_dir ? EISDIR : EINVAL);
 		return;
 	}
 	l = n->lun;
@@ -606,8 +691,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	int r;
 
 	(void)fi;
-	if (!n || n->is_dir) {
-		fuse_reply_err(req, n ? EISDIR : ENOENT);
+	if (!n || !is_file(n)) {
+		fuse_reply_err(req, !n ? ENOENT : n->is_dir ? EISDIR : EINVAL);
 		return;
 	}
 	l = n->lun;
@@ -661,8 +746,8 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	int r;
 
 	(void)fi;
-	if (!n || n->is_dir) {
-		fuse_reply_err(req, n ? EISDIR : ENOENT);
+	if (!n || !is_file(n)) {
+		fuse_reply_err(req, !n ? ENOENT : n->is_dir ? EISDIR : EINVAL);
 		return;
 	}
 	l = n->lun;
@@ -697,6 +782,16 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	fuse_reply_err(req, r ? -r : 0);
 }
 
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs_node *n = node_of(fs_of(req), ino);
+
+	if (!n || !n->is_link)
+		fuse_reply_err(req, n ? EINVAL : ENOENT);
+	else
+		fuse_reply_readlink(req, n->link);
+}
+
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	struct fs_node *n = node_of(fs_of(req), ino);
@@ -704,7 +799,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 
 	(void)datasync;
 	(void)fi;
-	if (!n || n->is_dir) {
+	if (!n || !is_file(n)) {
 		fuse_reply_err(req, 0);
 		return;
 	}
@@ -740,6 +835,7 @@ static const struct fuse_lowlevel_ops ops = {
 	.getattr = op_getattr,
 	.setattr = op_setattr,
 	.readdir = op_readdir,
+	.readlink = op_readlink,
 	.open = op_open,
 	.release = op_release,
 	.read = op_read,
