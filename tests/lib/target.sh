@@ -22,6 +22,15 @@ TGT_REPLAY=()                 # tgtadm argument lists (printf %q) that rebuild t
 TGT_NETNS=${TGT_NETNS:-}
 TGT_ADDR=${TGT_ADDR:-127.0.0.1}
 
+# The tgtd command line in _TGT_CMD. Started as "${_TGT_CMD[@]}" &, never through
+# a shell function, so that $! is tgtd's own PID (ip netns exec runs it in place).
+_tgt_cmd() {
+	_TGT_CMD=(tgtd -f -C "$TGT_CTL" --iscsi "portal=$TGT_ADDR:$TGT_PORT")
+	if [ -n "$TGT_NETNS" ]; then
+		_TGT_CMD=(ip netns exec "$TGT_NETNS" "${_TGT_CMD[@]}")
+	fi
+}
+
 # Runs a command in tgtd's network namespace (or here, without one).
 _tgt_in_ns() {
 	if [ -n "$TGT_NETNS" ]; then
@@ -85,7 +94,8 @@ tgt_start() {
 		TGT_CTL=$(_tgt_pick_ctl) || hard_error "no free tgtd control socket number"
 		TGT_PORT=$(free_port) || hard_error "no free TCP port"
 		TGT_LOG=$TEST_TMP/tgtd.$attempt.log
-		_tgt_in_ns tgtd -f -C "$TGT_CTL" --iscsi "portal=$TGT_ADDR:$TGT_PORT" </dev/null >"$TGT_LOG" 2>&1 &
+		_tgt_cmd
+		"${_TGT_CMD[@]}" </dev/null >"$TGT_LOG" 2>&1 &
 		TGT_PID=$!
 		show_on_failure "$TGT_LOG"
 		if wait_for 15 _tgt_ready_or_dead && ! pid_gone "$TGT_PID"; then
@@ -150,7 +160,8 @@ tgt_revive() {
 	local cmd
 	[ -z "$TGT_PID" ] || hard_error "tgt_revive: tgtd still running"
 	TGT_LOG=$TEST_TMP/tgtd.revived.$RANDOM.log
-	_tgt_in_ns tgtd -f -C "$TGT_CTL" --iscsi "portal=$TGT_ADDR:$TGT_PORT" </dev/null >"$TGT_LOG" 2>&1 &
+	_tgt_cmd
+	"${_TGT_CMD[@]}" </dev/null >"$TGT_LOG" 2>&1 &
 	TGT_PID=$!
 	show_on_failure "$TGT_LOG"
 	if ! wait_for 15 _tgt_ready_or_dead || pid_gone "$TGT_PID"; then
