@@ -26,27 +26,13 @@ iscsifs_config "$(channel_line 0 "$TGT_PORT" "$IQN")"
 MNT=$TEST_TMP/mnt
 start_iscsifs "$MNT"
 
-STOP=$TEST_TMP/stop
-PROGRESS=$TEST_TMP/progress
-echo 0 >"$PROGRESS"
-timeout -k 10 200 python3 "$TESTLIB/verify_workload.py" "$MNT/$IQN/lun1" "$TEST_TMP/expected" \
-	"$STOP" "$PROGRESS" 32 4 >"$TEST_TMP/workload.out" 2>&1 &
-WORKLOAD=$!
-defer "touch $STOP"
-show_on_failure "$TEST_TMP/workload.out"
-passes_at_least() { [ "$(cat "$PROGRESS")" -ge "$1" ]; }
-wait_for 60 passes_at_least 2 || fail "the workload made no progress"
+start_workload "$MNT/$IQN/lun1" 32 4
 
 tgt_crash
 sleep 2
 tgt_revive
-before=$(cat "$PROGRESS")
-wait_for 90 passes_at_least $((before + 3)) || fail "the workload did not continue after the target came back"
-touch "$STOP"
-st=0
-wait "$WORKLOAD" || st=$?
-cat "$TEST_TMP/workload.out"
-[ "$st" -eq 0 ] || fail "the workload saw errors or mismatches (status $st)"
+wait_more_passes 3
+finish_workload
 grep -q "session recovered" "$ISCSIFS_LOG" || fail "no session recovery in the log"
 stop_iscsifs_checked
 cmp -n $((32 << 20)) "$TEST_TMP/expected" "$BACKING" ||

@@ -333,3 +333,36 @@ loop_detach() {
 	timeout -k 10 60 losetup -d "$loop" || { echo "losetup -d $loop failed" >&2; return 1; }
 	wait_for 10 _loop_released "$loop" "$file" || { echo "$loop still holds $file" >&2; return 1; }
 }
+
+# start_workload LUN-FILE REGION-MIB THREADS: the verify workload
+# (verify_workload.py) in the background; its acknowledged image goes to
+# $TEST_TMP/expected. workload_passes N tells whether it did N passes;
+# finish_workload stops it and fails the test unless it saw no error.
+start_workload() {
+	WORKLOAD_STOP=$TEST_TMP/workload.stop
+	WORKLOAD_PROGRESS=$TEST_TMP/workload.progress
+	echo 0 >"$WORKLOAD_PROGRESS"
+	timeout -k 10 240 python3 "$TESTLIB/verify_workload.py" "$1" "$TEST_TMP/expected" \
+		"$WORKLOAD_STOP" "$WORKLOAD_PROGRESS" "$2" "$3" >"$TEST_TMP/workload.out" 2>&1 &
+	WORKLOAD_PID=$!
+	defer "touch $WORKLOAD_STOP"
+	show_on_failure "$TEST_TMP/workload.out"
+	wait_for 60 workload_passes 1 || fail "the workload made no progress"
+}
+
+workload_passes() { [ "$(cat "$WORKLOAD_PROGRESS")" -ge "$1" ]; }
+
+# wait_more_passes N: wait until the workload did N more passes than now.
+wait_more_passes() {
+	local before
+	before=$(cat "$WORKLOAD_PROGRESS")
+	wait_for 90 workload_passes $((before + $1)) || fail "the workload made no progress after the outage"
+}
+
+finish_workload() {
+	local st=0
+	touch "$WORKLOAD_STOP"
+	wait "$WORKLOAD_PID" || st=$?
+	cat "$TEST_TMP/workload.out"
+	[ "$st" -eq 0 ] || fail "the workload saw errors or mismatches (status $st)"
+}
