@@ -294,6 +294,8 @@ int login_run(struct conn *c, const struct login_params *lp, struct login_result
 	int first_of_stage = 1, r = -EPROTO;
 
 	memset(res, 0, sizeof(*res));
+	if (errlen)
+		err[0] = '\0'; /* reasons below are only filled in where nothing more precise is */
 	key_set_init(&ls.neg.offered);
 	key_set_init(&ls.neg.answered);
 	key_set_init(&ls.neg.reply);

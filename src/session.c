@@ -1048,7 +1048,7 @@ static void recover(struct session *s)
 {
 	struct conn *old = s->conn, *c = NULL;
 	struct login_result res;
-	char err[512];
+	char err[512] = "";
 	int r;
 
 	s->conn = NULL;

@@ -272,6 +272,10 @@ stop_iscsifs() {
 	fi
 	if ! wait_for "$ISCSIFS_STOP_TIMEOUT" pid_gone "$pid"; then
 		echo "stop_iscsifs: daemon $pid still running ${ISCSIFS_STOP_TIMEOUT}s after umount; killing it" >&2
+		# Where it hangs is worth more than the kill: every thread's stack.
+		if command -v gdb >/dev/null 2>&1; then
+			timeout -k 5 30 gdb -batch -p "$pid" -ex "thread apply all bt" >&2 2>&1 || true
+		fi
 		kill -9 "$pid" 2>/dev/null || true
 		wait_for 10 pid_gone "$pid" || echo "stop_iscsifs: daemon $pid survived kill -9" >&2
 		killed=1

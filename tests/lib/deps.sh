@@ -8,7 +8,8 @@ DEPS_DEBIAN_PACKAGES=(
 	tgt istgt
 	e2fsprogs fdisk util-linux psmisc iproute2 python3 kmod
 	tshark
-	mandoc man-db shellcheck
+	mandoc man-db shellcheck gdb
+	clang libclang-rt-dev
 )
 
 # Prints the packages of DEPS_DEBIAN_PACKAGES that dpkg does not list as installed.
