@@ -153,8 +153,14 @@ static void json_str(FILE *f, const char *s)
 static void map_dir(const struct cfg *c, const struct channel *ch, const char *name, char *out,
 		    size_t len)
 {
-	const char *root = c->settings.mount_root ? c->settings.mount_root : "/";
-	size_t rl = strlen(root);
+	const char *given = c->settings.mount_root ? c->settings.mount_root : "/";
+	/* Resolved, so that it compares with /proc/self/mounts (a root may not exist yet). */
+	char *real = realpath(given, NULL), root[1024];
+	size_t rl;
+
+	snprintf(root, sizeof(root), "%s", real ? real : given);
+	free(real);
+	rl = strlen(root);
 
 	while (rl > 1 && root[rl - 1] == '/')
 		rl--;
@@ -264,12 +270,12 @@ static void status_one(struct daemon *d, struct channel *ch, int json, FILE *f)
 		fprintf(f, ", portal %s:%u%s%s\n", p->addr, p->port, p->netdev[0] ? " via " : "",
 			p->netdev);
 		if (have && si.status == SESSION_RECOVERING)
-			fprintf(f, "  recovering: %s; down %ld s, %s, attempt %d\n", si.reason,
-				si.down_for,
-				si.io_fails_in < 0 ? "I/O fails until the target is back" : "",
-				si.attempts);
-		if (have && si.status == SESSION_RECOVERING && si.io_fails_in >= 0)
-			fprintf(f, "  I/O fails in %ld s (replacement_timeout)\n", si.io_fails_in);
+			fprintf(f, "  recovering: %s; down %ld s, reconnect attempt %d\n", si.reason,
+				si.down_for, si.attempts);
+		if (have && si.status == SESSION_RECOVERING)
+			fprintf(f, si.io_fails_in < 0 ? "  I/O fails until the target is back\n"
+						      : "  I/O fails in %ld s (replacement_timeout)\n",
+				si.io_fails_in);
 		if (have) {
 			fprintf(f, "  session: ISID %s, TSIH %u\n", si.isid, si.tsih);
 			fprintf(f, "  connection 0: %s:%u%s%s, %s, %u command(s) in flight, %llu sent, "

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "ctl.h"
 
 #define DEFAULT_SOCKET "/run/iscsifs/control.sock"
@@ -11,7 +12,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: initiator-ctl [-s SOCKET] COMMAND [ARGS]\n"
+		"usage: initiator-ctl [-s SOCKET] [-c FILE] COMMAND [ARGS]\n"
 		"\n"
 		"  list                    the configured channels and their state\n"
 		"  status [CH] [--json]    sessions, connections and LUNs\n"
@@ -23,21 +24,29 @@ static void usage(FILE *f)
 		"  maps [CH]               the DEVICE lines with their LUN files and mount points\n"
 		"  mountpoint              where the daemon serves the LUN files\n"
 		"\n"
-		"The socket is %s unless -s or ISCSIFS_CONTROL_SOCKET says otherwise.\n"
+		"The socket is -s SOCKET, else $ISCSIFS_CONTROL_SOCKET, else control_socket in the\n"
+		"settings file (-c FILE, default /etc/iscsifs.conf), else %s.\n"
 		"Exit status: 0 done, 1 failed, 2 usage, 3 the daemon is not running.\n",
 		DEFAULT_SOCKET);
 }
 
 int main(int argc, char *argv[])
 {
-	const char *sock = getenv("ISCSIFS_CONTROL_SOCKET");
-	char err[512];
+	const char *sock = getenv("ISCSIFS_CONTROL_SOCKET"), *settings = NULL;
+	char err[512], from_cfg[256] = "";
 	int opt, code;
 
-	while ((opt = getopt(argc, argv, "+s:h")) != -1) {
+	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	while ((opt = getopt(argc, argv, "+s:c:h")) != -1) {
 		switch (opt) {
 		case 's':
 			sock = optarg;
+			break;
+		case 'c':
+			settings = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -51,8 +60,20 @@ int main(int argc, char *argv[])
 		usage(stderr);
 		return CTL_USAGE;
 	}
-	if (!sock || !*sock)
-		sock = DEFAULT_SOCKET;
+	if (!sock || !*sock) {
+		/* The daemon's settings file says where its socket is. */
+		struct cfg c;
+
+		cfg_init(&c);
+		if (cfg_load_settings(&c, settings, err, sizeof(err)) < 0) {
+			fprintf(stderr, "initiator-ctl: %s\n", err);
+			cfg_free(&c);
+			return CTL_FAILED;
+		}
+		snprintf(from_cfg, sizeof(from_cfg), "%s", c.settings.control_socket);
+		cfg_free(&c);
+		sock = from_cfg[0] ? from_cfg : DEFAULT_SOCKET;
+	}
 	err[0] = '\0';
 	code = ctl_request(sock, argc - optind, argv + optind, stdout, stderr, err, sizeof(err));
 	if (code == CTL_NOT_RUNNING && err[0])
