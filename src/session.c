@@ -148,6 +148,7 @@ static void run_done(struct scsi_task *list);
 static void on_tmf_response(struct session *s, const struct pdu_hdr *h,
 			    struct scsi_task **done_list);
 static void check_recovery(struct session *s, time_t now);
+static int queue_logout(struct session *s);
 static void resend_live(struct session *s);
 
 /* The send thread is done with one of the task's PDU chains. */
@@ -616,10 +617,7 @@ static int rx_end(void *arg, const struct pdu_hdr *h, void *data, char *err, siz
 			log_info("%s: %s asks for a logout; logging out and in again", s->cfg.label,
 				 s->cfg.target_name);
 			s->logout_requested = 1;
-			memset(&s->logout_tx, 0, sizeof(s->logout_tx));
-			pdu_build_logout(s->logout_tx.bhs, 0, RSVD_TAG - 1, 0, s->cmd_sn,
-					 s->exp_stat_sn);
-			conn_queue(s->conn, &s->logout_tx, &s->logout_tx);
+			queue_logout(s);
 		}
 		/* Event 0 carries SCSI sense data: a unit attention sent without a command. */
 		if (h->raw[36] == 0 && h->dsl >= 2 && s->cfg.on_unit_attention) {
@@ -916,6 +914,46 @@ static void timer_stop(struct session *s)
 	s->timer_running = 0;
 }
 
+/* Queue a Logout that closes the session (RFC 7143 11.14) on the current connection. Lock
+ * held. */
+static int queue_logout(struct session *s)
+{
+	memset(&s->logout_tx, 0, sizeof(s->logout_tx));
+	pdu_build_logout(s->logout_tx.bhs, 0, RSVD_TAG - 1, 0, s->cmd_sn, s->exp_stat_sn);
+	return conn_queue(s->conn, &s->logout_tx, &s->logout_tx);
+}
+
+/* Log out and wait, LOGOUT_WAIT_S at most, for the answer. Lock held; whether it came. */
+static int logout_and_wait(struct session *s)
+{
+	struct timespec until;
+
+	s->logout_answered = 0;
+	if (queue_logout(s) < 0)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += LOGOUT_WAIT_S;
+	while (!s->logout_answered &&
+	       pthread_cond_timedwait(&s->cond, &s->lock, &until) != ETIMEDOUT)
+		;
+	return s->logout_answered;
+}
+
+/* Stop a connection the session no longer uses, keep its byte counts for status, free it.
+ * No lock held: its threads' last callbacks take the lock. */
+static void retire_conn(struct session *s, struct conn *old)
+{
+	uint64_t tx, rx;
+
+	if (!old)
+		return;
+	conn_stop(old);
+	conn_counters(old, &tx, &rx);
+	__atomic_add_fetch(&s->old_bytes_sent, tx, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&s->old_bytes_received, rx, __ATOMIC_RELAXED);
+	conn_free(old);
+}
+
 /* "a.b.c.d[:port][,tpgt]" (RFC 7143 13.8); IPv6 and host names are not followed. */
 static int parse_target_address(const char *ta, char *addr, size_t addrlen, uint16_t *port)
 {
@@ -1053,15 +1091,7 @@ static void recover(struct session *s)
 
 	s->conn = NULL;
 	pthread_mutex_unlock(&s->lock);
-	if (old) {
-		uint64_t tx, rx;
-
-		conn_stop(old); /* joins its threads; their last callbacks take the lock */
-		conn_counters(old, &tx, &rx);
-		__atomic_add_fetch(&s->old_bytes_sent, tx, __ATOMIC_RELAXED);
-		__atomic_add_fetch(&s->old_bytes_received, rx, __ATOMIC_RELAXED);
-		conn_free(old);
-	}
+	retire_conn(s, old);
 	r = connect_and_login(s, &c, &res, err, sizeof(err));
 	pthread_mutex_lock(&s->lock);
 	if (r == 0 && (s->timer_stop || s->state != SS_RECOVERING)) {
@@ -1161,7 +1191,6 @@ int session_login(struct session *s, char *err, size_t errlen)
 void session_pause(struct session *s)
 {
 	struct conn *old;
-	struct timespec until;
 
 	pthread_mutex_lock(&s->lock);
 	if (s->state == SS_RECOVERING) {
@@ -1175,31 +1204,14 @@ void session_pause(struct session *s)
 		return;
 	}
 	s->state = SS_PAUSING;
-	s->logout_answered = 0;
-	memset(&s->logout_tx, 0, sizeof(s->logout_tx));
-	pdu_build_logout(s->logout_tx.bhs, 0, RSVD_TAG - 1, 0, s->cmd_sn, s->exp_stat_sn);
-	if (conn_queue(s->conn, &s->logout_tx, &s->logout_tx) == 0) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += LOGOUT_WAIT_S;
-		while (!s->logout_answered &&
-		       pthread_cond_timedwait(&s->cond, &s->lock, &until) != ETIMEDOUT)
-			;
-	}
+	logout_and_wait(s);
 	s->state = SS_PAUSED;
 	s->pend_head = s->pend_tail = NULL; /* every live task is sent again on resume */
 	memset(s->tmfs, 0, sizeof(s->tmfs));
 	old = s->conn;
 	s->conn = NULL;
 	pthread_mutex_unlock(&s->lock);
-	if (old) {
-		uint64_t tx, rx;
-
-		conn_stop(old);
-		conn_counters(old, &tx, &rx);
-		__atomic_add_fetch(&s->old_bytes_sent, tx, __ATOMIC_RELAXED);
-		__atomic_add_fetch(&s->old_bytes_received, rx, __ATOMIC_RELAXED);
-		conn_free(old);
-	}
+	retire_conn(s, old);
 	log_info("%s: paused: logged out of %s; I/O waits until the channel is started", s->cfg.label,
 		 s->cfg.target_name);
 }
@@ -1284,20 +1296,11 @@ void session_get_info(struct session *s, struct session_info *out)
 void session_logout(struct session *s)
 {
 	struct scsi_task *done_list = NULL;
-	struct timespec until;
 
 	pthread_mutex_lock(&s->lock);
 	if (s->state == SS_LOGGED_IN) {
 		s->state = SS_LOGGING_OUT;
-		memset(&s->logout_tx, 0, sizeof(s->logout_tx));
-		pdu_build_logout(s->logout_tx.bhs, 0, RSVD_TAG - 1, 0, s->cmd_sn, s->exp_stat_sn);
-		conn_queue(s->conn, &s->logout_tx, &s->logout_tx);
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += LOGOUT_WAIT_S;
-		while (!s->logout_answered &&
-		       pthread_cond_timedwait(&s->cond, &s->lock, &until) != ETIMEDOUT)
-			;
-		if (s->logout_answered)
+		if (logout_and_wait(s))
 			log_info("%s: logged out of %s", s->cfg.label, s->cfg.target_name);
 		else
 			log_warn("%s: no answer to the logout from %s within %d s", s->cfg.label,
