@@ -249,13 +249,19 @@ static void flush_pending(struct session *s)
 static int may_wait(const struct session *s)
 {
 	return s->state == SS_LOGGED_IN || s->state == SS_PAUSING || s->state == SS_PAUSED ||
-	       (s->state == SS_RECOVERING && !s->expired);
+	       (s->state == SS_RECOVERING && !s->expired && !s->cfg.fast_fail);
+}
+
+/* What a task that may not wait ends with. Lock held. */
+static int no_wait_error(const struct session *s)
+{
+	return s->state == SS_RECOVERING && s->cfg.fast_fail ? -ENOTCONN : -EIO;
 }
 
 static void start_task(struct session *s, struct scsi_task *t, struct scsi_task **done_list)
 {
 	if (!may_wait(s)) {
-		t->result = -EIO;
+		t->result = no_wait_error(s);
 		complete_task(s, t, done_list);
 		return;
 	}
@@ -287,8 +293,8 @@ void session_submit(struct session *s, struct scsi_task *t)
 	while (may_wait(s) && s->nfree == 0)
 		pthread_cond_wait(&s->cond, &s->lock);
 	if (!may_wait(s)) {
+		t->result = no_wait_error(s);
 		pthread_mutex_unlock(&s->lock);
-		t->result = -EIO;
 		t->done(t);
 		return;
 	}
@@ -664,7 +670,7 @@ static void fail_all(struct session *s, struct scsi_task **done_list)
 
 		if (!t || t->awaiting_tx)
 			continue; /* those complete when the send thread lets go */
-		t->result = -EIO;
+		t->result = no_wait_error(s);
 		complete_task(s, t, done_list);
 	}
 	s->pend_head = s->pend_tail = NULL; /* pending tasks are in the table too */
@@ -710,8 +716,8 @@ static void on_failed(void *arg, int error, const char *reason)
 				complete_task(s, t, &done_list);
 			}
 		}
-		if (s->cfg.replacement_timeout == 0) {
-			s->expired = 1;
+		if (s->cfg.replacement_timeout == 0 || s->cfg.fast_fail) {
+			s->expired = !s->cfg.fast_fail;
 			fail_all(s, &done_list);
 		}
 		pthread_cond_broadcast(&s->timer_cond);
@@ -1291,6 +1297,21 @@ void session_get_info(struct session *s, struct session_info *out)
 	out->bytes_sent = tx + __atomic_load_n(&s->old_bytes_sent, __ATOMIC_RELAXED);
 	out->bytes_received = rx + __atomic_load_n(&s->old_bytes_received, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&s->lock);
+}
+
+enum session_status session_status(const struct session *s)
+{
+	switch (__atomic_load_n(&s->state, __ATOMIC_RELAXED)) {
+	case SS_LOGGED_IN:
+		return SESSION_UP;
+	case SS_RECOVERING:
+		return SESSION_RECOVERING;
+	case SS_PAUSING:
+	case SS_PAUSED:
+		return SESSION_PAUSED;
+	default:
+		return SESSION_DOWN;
+	}
 }
 
 void session_logout(struct session *s)

@@ -63,6 +63,10 @@ struct session_config {
 	uint32_t nopout_response_timeout; /* drop the connection when the ping is not answered */
 	uint32_t command_timeout;     /* abort a command after this long; also bounds each TMF */
 	uint32_t replacement_timeout; /* how long I/O waits for a lost session before EIO */
+	/* A multipath member: when the session is lost, every task without a status ends at once
+	 * with -ENOTCONN (another path may take it) and new tasks fail the same way until it is
+	 * back; reconnecting goes on in the background. */
+	int fast_fail;
 	/* A unit attention or asynchronous SCSI event arrived (receive thread, session lock
 	 * held: only note it). */
 	void (*on_unit_attention)(void *arg, uint64_t lun, uint8_t asc, uint8_t ascq);
@@ -104,6 +108,8 @@ struct session_info {
 	struct iscsi_params params;
 };
 void session_get_info(struct session *s, struct session_info *out);
+/* Only the status, without the lock: cheap enough to ask before each I/O. */
+enum session_status session_status(const struct session *s);
 
 const struct iscsi_params *session_params(const struct session *s);
 uint16_t session_tsih(const struct session *s);
