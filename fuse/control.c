@@ -250,19 +250,42 @@ static void status_one(struct daemon *d, struct channel *ch, int json, FILE *f)
 		else
 			fputs(",\"session\":null", f);
 		fputs(",\"connections\":[", f);
+		for (int i = 0; have && i < si.nconns; i++) {
+			struct iscsi_params cp;
+			const struct sconn_info *ci = &si.conns[i];
+
+			fprintf(f, "%s{\"cid\":%u,\"portal\":\"%s:%u\",\"netdev\":", i ? "," : "",
+				ci->cid, ci->addr, ci->port);
+			json_str(f, ci->netdev);
+			fprintf(f, ",\"state\":\"%s\",\"reason\":",
+				si.status == SESSION_UP ? sconn_state_str(ci->state) :
+				si.status == SESSION_RECOVERING ? "reconnecting" : "logged out");
+			if (ci->reason[0] && si.status == SESSION_UP)
+				json_str(f, ci->reason);
+			else
+				fputs("null", f);
+			fprintf(f, ",\"commands\":%u,\"commands_sent\":%llu,\"bytes_sent\":%llu,"
+				   "\"bytes_received\":%llu,\"params\":",
+				ci->inflight, (unsigned long long)ci->commands,
+				(unsigned long long)ci->bytes_sent, (unsigned long long)ci->bytes_received);
+			cp = si.params; /* the connection's own where they differ */
+			if (ci->state == SCONN_UP) {
+				cp.header_digest = ci->header_digest;
+				cp.data_digest = ci->data_digest;
+				cp.max_xmit_dsl = ci->max_xmit_dsl;
+			}
+			params_json(f, &cp);
+			fputc('}', f);
+		}
+		fputs("]", f);
 		if (have) {
-			fprintf(f, "{\"cid\":0,\"portal\":\"%s:%u\",\"netdev\":", p->addr, p->port);
-			json_str(f, p->netdev);
-			fprintf(f, ",\"state\":\"%s\",\"commands\":%u,\"commands_sent\":%llu,"
-				   "\"bytes_sent\":%llu,\"bytes_received\":%llu,\"params\":",
-				si.status == SESSION_UP ? "logged in" :
-				si.status == SESSION_RECOVERING ? "reconnecting" : "logged out",
+			fprintf(f, ",\"commands\":%u,\"commands_sent\":%llu,\"bytes_sent\":%llu,"
+				   "\"bytes_received\":%llu,\"params\":",
 				si.inflight, (unsigned long long)si.commands,
 				(unsigned long long)si.bytes_sent, (unsigned long long)si.bytes_received);
 			params_json(f, &si.params);
-			fputc('}', f);
 		}
-		fputs("],\"luns\":[", f);
+		fputs(",\"luns\":[", f);
 	} else {
 		fprintf(f, "channel %d: %s", ch->cc->id, state);
 		if (ch->target_name[0])
@@ -277,16 +300,26 @@ static void status_one(struct daemon *d, struct channel *ch, int json, FILE *f)
 						      : "  I/O fails in %ld s (replacement_timeout)\n",
 				si.io_fails_in);
 		if (have) {
-			fprintf(f, "  session: ISID %s, TSIH %u\n", si.isid, si.tsih);
-			fprintf(f, "  connection 0: %s:%u%s%s, %s, %u command(s) in flight, %llu sent, "
+			fprintf(f, "  session: ISID %s, TSIH %u, %u command(s) in flight, %llu sent, "
 				   "%llu bytes out, %llu bytes in\n    ",
-				p->addr, p->port, p->netdev[0] ? " via " : "", p->netdev,
-				si.status == SESSION_UP ? "logged in" :
-				si.status == SESSION_RECOVERING ? "reconnecting" : "logged out",
-				si.inflight, (unsigned long long)si.commands,
+				si.isid, si.tsih, si.inflight, (unsigned long long)si.commands,
 				(unsigned long long)si.bytes_sent, (unsigned long long)si.bytes_received);
 			params_text(f, &si.params);
 			fputc('\n', f);
+			for (int i = 0; i < si.nconns; i++) {
+				const struct sconn_info *ci = &si.conns[i];
+
+				fprintf(f, "  connection %u: %s:%u%s%s, %s", ci->cid, ci->addr, ci->port,
+					ci->netdev[0] ? " via " : "", ci->netdev,
+					si.status == SESSION_UP ? sconn_state_str(ci->state) :
+					si.status == SESSION_RECOVERING ? "reconnecting" : "logged out");
+				if (si.status == SESSION_UP && ci->reason[0])
+					fprintf(f, " (%s)", ci->reason);
+				fprintf(f, ", %u in flight, %llu sent, %llu bytes out, %llu bytes in\n",
+					ci->inflight, (unsigned long long)ci->commands,
+					(unsigned long long)ci->bytes_sent,
+					(unsigned long long)ci->bytes_received);
+			}
 		}
 	}
 	pthread_mutex_lock(&ch->lock);

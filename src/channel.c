@@ -256,10 +256,22 @@ static int login_and_scan(struct channel *ch, char *err, size_t errlen)
 	const struct cfg_portal *p = &cc->portals[0];
 	int r;
 
-	if (cc->conn_count > 1 || cc->nportals > 1)
-		log_warn("%s: %d connections over %d portals configured; this version opens one "
-			 "connection to the first portal",
-			 ch->label, cc->conn_count, cc->nportals);
+	int np = cc->nportals < SESSION_MAX_CONNS ? cc->nportals : SESSION_MAX_CONNS;
+	int nconns = cc->conn_count * np;
+
+	/* The howto: each CHANNEL line of a channel opens its connection count to its portal,
+	 * so "1 2 eth0 A" and "1 2 eth1 B" make a session of four connections. They are taken
+	 * in turn from each portal: connection i goes to portal i mod the number of lines. */
+	for (int i = 0; i < np; i++) {
+		ch->portals[i].addr = cc->portals[i].addr;
+		ch->portals[i].port = cc->portals[i].port;
+		ch->portals[i].netdev = cc->portals[i].netdev;
+	}
+	if (nconns > SESSION_MAX_CONNS) {
+		log_warn("%s: %d connections configured; a session has at most %d", ch->label,
+			 nconns, SESSION_MAX_CONNS);
+		nconns = SESSION_MAX_CONNS;
+	}
 	if (cc->target_name[0]) {
 		snprintf(ch->target_name, sizeof(ch->target_name), "%s", cc->target_name);
 	} else {
@@ -271,9 +283,9 @@ static int login_and_scan(struct channel *ch, char *err, size_t errlen)
 	sc.initiator_name = cfg->initiator_name;
 	sc.initiator_alias = cfg->initiator_alias;
 	sc.target_name = ch->target_name;
-	sc.addr = p->addr;
-	sc.port = p->port;
-	sc.netdev = p->netdev;
+	sc.portals = ch->portals;
+	sc.nportals = np;
+	sc.nconns = (uint32_t)nconns;
 	sc.admin_keys = &cc->keys;
 	if (cc->auth.present) {
 		const char *am = key_set_get(&cc->keys, K_AUTH_METHOD);

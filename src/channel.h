@@ -17,6 +17,7 @@ struct channel {
 	enum { CH_STOPPED, CH_RUNNING, CH_PAUSED } state; /* changed by one thread at a time */
 	struct session *sess;
 	struct chap_secrets chap; /* points into cfg: the secrets are not copied */
+	struct session_portal portals[SESSION_MAX_CONNS]; /* point into cfg */
 
 	/* LUNs ever seen: pointers stay valid until channel_stop; a LUN that went away is
 	 * marked gone, never freed early, so open files keep a valid object. */

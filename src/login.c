@@ -113,6 +113,10 @@ static int build_operational_offer(struct login_state *ls)
 		}
 		if (lp->tsih && (key_table[id].flags & KEYF_LEADING))
 			continue; /* leading-only keys are settled by the first connection */
+		if (id == K_MAX_CONNECTIONS && !v && lp->max_connections > 1) {
+			snprintf(buf, sizeof(buf), "%u", lp->max_connections);
+			v = buf;
+		}
 		r = offer(ls, id, v ? v : preferred[i].value);
 		if (r)
 			return r;

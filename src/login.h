@@ -21,6 +21,7 @@ struct login_params {
 	uint32_t cmd_sn;             /* CmdSN the login requests carry */
 	int timeout_s;
 	uint32_t max_recv_dsl;       /* what we declare unless the admin set it */
+	uint32_t max_connections;    /* MaxConnections we offer unless the admin set it; 0 = 1 */
 	const struct chap_secrets *chap; /* NULL: offer AuthMethod=None only */
 	int chap_md5_only;           /* offer CHAP_A=5 alone (targets that refuse a list) */
 };

@@ -1,5 +1,6 @@
 /* Session: CmdSN/ExpCmdSN/MaxCmdSN window (RFC 7143 4.2.2.1), task tags, Data-In placed
- * straight into the caller's buffer, R2T answered with Data-Out from the caller's buffer. */
+ * straight into the caller's buffer, R2T answered with Data-Out from the caller's buffer, and
+ * the connections under it (MC/S): each task is allegiant to the one it was sent on. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <openssl/rand.h>
@@ -19,11 +20,19 @@
 #define SLOT_BITS 10
 #define TASK_RETRIES 8
 #define LOGOUT_WAIT_S 5
+#define ADD_BACKOFF_MAX 30
 
-/* RECOVERING: the connection is lost, tasks are kept and resent once logged in again. */
+/* Tags: tasks below 0x80000000, pings 0x80000000.., task management 0xc0000000.., the
+ * Logout that closes a lost connection 0xe0000000 | CID, the session's Logout RSVD_TAG - 1. */
+#define PING_TAG(n) (0x80000000u | ((n) & 0x3fffffffu))
+#define TMF_TAG(n) (0xc0000000u | ((n) & 0x1fffffffu))
+#define CLEANUP_TAG(cid) (0xe0000000u | (cid))
+#define LOGOUT_TAG (RSVD_TAG - 1)
+
+/* RECOVERING: every connection is lost; tasks are kept and resent once logged in again. */
 enum session_state {
 	SS_NEW,
-	SS_LOGGED_IN,
+	SS_LOGGED_IN, /* at least one connection is up */
 	SS_RECOVERING,
 	SS_PAUSING, /* logging out for a pause: I/O waits */
 	SS_PAUSED,  /* logged out on purpose: I/O waits for session_resume */
@@ -31,17 +40,50 @@ enum session_state {
 	SS_LOGGED_OUT
 };
 
+/* One connection of the session; its CID is its index. A lost connection (FAILED) keeps its
+ * tasks until a Logout "close the connection" for its CID, sent on another connection,
+ * tells that the target has let go of them (CLEANING); then they go on other connections and
+ * the connection is logged in again (DOWN -> LOGGING_IN -> UP). */
+struct sconn {
+	struct session *s;
+	uint16_t cid;
+	enum sconn_state state;
+	struct conn *conn; /* set while UP and CLEANING; FAILED and DOWN until retired */
+	const struct session_portal *portal;
+	uint32_t exp_stat_sn;
+	uint32_t max_xmit_dsl;
+	int header_digest, data_digest;
+	time_t last_rx, ping_sent; /* ping_sent 0 = no ping outstanding */
+	uint32_t ping_itt;
+	struct txreq ping_tx;      /* owned by the send thread only while queued */
+	uint32_t active;           /* tasks allegiant to it */
+	uint64_t commands;
+	uint64_t old_tx, old_rx;   /* bytes of its retired connections (atomic) */
+	time_t next_attempt;       /* DOWN: when to log in again; FAILED: when to clean up */
+	int attempts;
+	char reason[160];
+	struct txreq cleanup_tx;
+	time_t cleanup_deadline;
+	int self_logout;           /* the target asked for this connection's logout */
+};
+
 struct session {
 	struct session_config cfg;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	enum session_state state;
-	struct conn *conn;
+	struct sconn sc[SESSION_MAX_CONNS];
+	int nsc;           /* configured connections */
+	int nup;           /* of them UP */
+	uint32_t want;     /* connections to keep: configured, bounded by MaxConnections */
+	uint32_t generation; /* a login of another generation is stale */
+	int login_threads; /* adding connections */
+	int dropping_all;  /* the next loss ends the session: it is reinstated */
 	struct iscsi_params params;
 	uint8_t isid[6];
 	uint16_t tsih;
-	uint32_t cmd_sn, exp_cmd_sn, max_cmd_sn, exp_stat_sn;
-	uint32_t itt_gen;
+	uint32_t cmd_sn, exp_cmd_sn, max_cmd_sn;
+	uint32_t itt_gen, ping_seq, rr;
 
 	struct scsi_task **slots;
 	int *free_slots;
@@ -56,10 +98,6 @@ struct session {
 	pthread_t timer;
 	pthread_cond_t timer_cond;
 	int timer_running, timer_stop;
-	time_t last_rx;
-	time_t ping_sent;     /* 0 = no ping outstanding */
-	uint32_t ping_itt;
-	struct txreq ping_tx; /* owned by the send thread only while queued */
 
 	/* Task management requests in flight (RFC 7143 11.5). */
 	struct tmf {
@@ -67,6 +105,7 @@ struct session {
 		uint32_t itt, ref_itt;
 		uint64_t lun;
 		time_t deadline;
+		struct sconn *sc;
 		struct txreq tx;
 	} tmfs[8];
 	uint32_t tmf_seq;
@@ -78,8 +117,7 @@ struct session {
 	int expired;           /* past replacement_timeout: I/O fails until logged in again */
 	char lost_reason[160];
 
-	uint64_t commands;                     /* sent, for status */
-	uint64_t old_bytes_sent, old_bytes_received; /* of connections gone */
+	uint64_t commands;     /* sent, for status */
 };
 
 static time_t now_s(void)
@@ -101,6 +139,15 @@ struct session *session_new(const struct session_config *cfg)
 		n = MAX_SLOTS;
 	s->cfg = *cfg;
 	s->cfg.max_tasks = n;
+	s->nsc = cfg->nconns ? (int)cfg->nconns : 1;
+	if (s->nsc > SESSION_MAX_CONNS)
+		s->nsc = SESSION_MAX_CONNS;
+	s->want = 1;
+	for (int i = 0; i < s->nsc; i++) {
+		s->sc[i].s = s;
+		s->sc[i].cid = (uint16_t)i;
+		s->sc[i].portal = &cfg->portals[i % (cfg->nportals > 0 ? cfg->nportals : 1)];
+	}
 	s->slots = calloc(n, sizeof(*s->slots));
 	s->free_slots = calloc(n, sizeof(*s->free_slots));
 	pthread_mutex_init(&s->lock, NULL);
@@ -130,6 +177,17 @@ uint16_t session_tsih(const struct session *s)
 	return s->tsih;
 }
 
+const char *sconn_state_str(enum sconn_state st)
+{
+	switch (st) {
+	case SCONN_UP: return "logged in";
+	case SCONN_LOGGING_IN: return "logging in";
+	case SCONN_FAILED: return "failed";
+	case SCONN_CLEANING: return "cleaning up";
+	default: return "down";
+	}
+}
+
 /* A live task by tag; tasks whose result is already in are not live. */
 static struct scsi_task *task_lookup(struct session *s, uint32_t itt)
 {
@@ -148,8 +206,10 @@ static void run_done(struct scsi_task *list);
 static void on_tmf_response(struct session *s, const struct pdu_hdr *h,
 			    struct scsi_task **done_list);
 static void check_recovery(struct session *s, time_t now);
-static int queue_logout(struct session *s);
+static int queue_logout(struct session *s, struct sconn *sc);
 static void resend_live(struct session *s);
+static void cleanup_done(struct session *s, struct sconn *sc, uint8_t response,
+			 struct scsi_task **done_list);
 
 /* The send thread is done with one of the task's PDU chains. */
 static void tx_sent(void *ctx, int err)
@@ -173,27 +233,63 @@ static void tx_sent(void *ctx, int err)
 	run_done(done_list);
 }
 
+/* The task no longer counts against its connection. Lock held. */
+static void detach(struct scsi_task *t)
+{
+	if (t->sc) {
+		t->sc->active--;
+		t->sc = NULL;
+	}
+}
+
+/* The connection with the fewest tasks, among those up; ties go round in turn. Lock held. */
+static struct sconn *pick_conn(struct session *s)
+{
+	struct sconn *best = NULL;
+	int start = (int)(s->rr++ % (uint32_t)s->nsc);
+
+	for (int k = 0; k < s->nsc; k++) {
+		struct sconn *sc = &s->sc[(start + k) % s->nsc];
+
+		if (sc->state == SCONN_UP && (!best || sc->active < best->active))
+			best = sc;
+	}
+	return best;
+}
+
+/* Whether commands may go out now. Lock held. */
+static int can_send(const struct session *s)
+{
+	return s->state == SS_LOGGED_IN && s->nup > 0 && !s->logout_requested;
+}
+
 /* Queue a chain whose last PDU holds a reference on the task. Lock held. */
-static void queue_chain(struct session *s, struct scsi_task *t, struct txreq *first,
+static void queue_chain(struct sconn *sc, struct scsi_task *t, struct txreq *first,
 			struct txreq *last)
 {
 	last->sent = tx_sent;
 	last->ctx = t;
 	t->tx_refs++;
-	if (conn_queue(s->conn, first, last) < 0)
-		t->tx_refs--; /* the connection is going down and will fail the task */
+	if (conn_queue(sc->conn, first, last) < 0)
+		t->tx_refs--; /* the connection is going down and will take the task with it */
 }
 
-/* Build the command PDU and any unsolicited data (ImmediateData, InitialR2T=No) and queue them.
- * Called with the lock held, window open. */
-static void send_task(struct session *s, struct scsi_task *t)
+/* Build the command PDU and any unsolicited data (ImmediateData, InitialR2T=No) and queue them
+ * on the least busy connection. A retry (RFC 7143 7.2.1) keeps the tag and CmdSN. Called with
+ * the lock held, can_send() true and, unless a retry, the window open. */
+static void send_task(struct session *s, struct scsi_task *t, int retry)
 {
 	const struct iscsi_params *p = &s->params;
+	struct sconn *sc = pick_conn(s);
 	uint32_t imm = 0, unsol = 0, off;
 	struct txreq *first = &t->tx, *last = &t->tx;
 	uint32_t data_sn = 0;
 
-	t->cmd_sn = s->cmd_sn++;
+	if (!retry)
+		t->cmd_sn = s->cmd_sn++;
+	t->sc = sc;
+	sc->active++;
+	sc->commands++;
 	s->commands++;
 	t->deadline = now_s() + (s->cfg.command_timeout ? s->cfg.command_timeout : 30);
 	if (t->dir == TASK_DIR_WRITE) {
@@ -202,19 +298,19 @@ static void send_task(struct session *s, struct scsi_task *t)
 		uint32_t limit = t->len < p->first_burst_length ? t->len : p->first_burst_length;
 
 		if (p->immediate_data)
-			imm = limit < p->max_xmit_dsl ? limit : p->max_xmit_dsl;
+			imm = limit < sc->max_xmit_dsl ? limit : sc->max_xmit_dsl;
 		unsol = p->initial_r2t ? imm : limit;
 	}
 	memset(&t->tx, 0, sizeof(t->tx));
 	pdu_build_scsi_cmd(t->tx.bhs, t->dir == TASK_DIR_READ, t->dir == TASK_DIR_WRITE, t->lun,
-			   t->itt, t->len, t->cmd_sn, s->exp_stat_sn, t->cdb, t->cdb_len, imm,
+			   t->itt, t->len, t->cmd_sn, sc->exp_stat_sn, t->cdb, t->cdb_len, imm,
 			   unsol == imm);
 	t->tx.data = t->buf;
 	t->tx.dsl = imm;
 	/* Unsolicited Data-Out PDUs up to FirstBurstLength (RFC 7143 11.7). The chain's last PDU
 	 * holds the task: until it is written, the task's memory is still in use. */
 	for (off = imm; off < unsol;) {
-		uint32_t n = unsol - off < p->max_xmit_dsl ? unsol - off : p->max_xmit_dsl;
+		uint32_t n = unsol - off < sc->max_xmit_dsl ? unsol - off : sc->max_xmit_dsl;
 		struct txreq *d = calloc(1, sizeof(*d));
 
 		if (!d)
@@ -222,26 +318,26 @@ static void send_task(struct session *s, struct scsi_task *t)
 		d->owned = 1;
 		d->data = (uint8_t *)t->buf + off;
 		d->dsl = n;
-		pdu_build_data_out(d->bhs, off + n == unsol, t->lun, t->itt, RSVD_TAG, s->exp_stat_sn,
-				   data_sn++, off, n);
+		pdu_build_data_out(d->bhs, off + n == unsol, t->lun, t->itt, RSVD_TAG,
+				   sc->exp_stat_sn, data_sn++, off, n);
 		last->next = d;
 		last = d;
 		off += n;
 	}
-	queue_chain(s, t, first, last);
+	queue_chain(sc, t, first, last);
 }
 
 /* Send what the window allows from the pending list. Lock held. */
 static void flush_pending(struct session *s)
 {
-	while (s->state == SS_LOGGED_IN && !s->logout_requested && s->pend_head && sn_le(s->cmd_sn, s->max_cmd_sn)) {
+	while (can_send(s) && s->pend_head && sn_le(s->cmd_sn, s->max_cmd_sn)) {
 		struct scsi_task *t = s->pend_head;
 
 		s->pend_head = t->next;
 		if (!s->pend_head)
 			s->pend_tail = NULL;
 		t->next = NULL;
-		send_task(s, t);
+		send_task(s, t, 0);
 	}
 }
 
@@ -260,6 +356,7 @@ static int no_wait_error(const struct session *s)
 
 static void start_task(struct session *s, struct scsi_task *t, struct scsi_task **done_list)
 {
+	detach(t);
 	if (!may_wait(s)) {
 		t->result = no_wait_error(s);
 		complete_task(s, t, done_list);
@@ -275,9 +372,8 @@ static void start_task(struct session *s, struct scsi_task *t, struct scsi_task 
 	t->residual = 0;
 	t->result = 0;
 	t->next = NULL;
-	if (s->state == SS_LOGGED_IN && !s->logout_requested && !s->pend_head &&
-	    sn_le(s->cmd_sn, s->max_cmd_sn)) {
-		send_task(s, t);
+	if (can_send(s) && !s->pend_head && sn_le(s->cmd_sn, s->max_cmd_sn)) {
+		send_task(s, t, 0);
 		return;
 	}
 	if (s->pend_tail)
@@ -301,6 +397,7 @@ void session_submit(struct session *s, struct scsi_task *t)
 	t->slot = s->free_slots[--s->nfree];
 	s->slots[t->slot] = t;
 	t->sess = s;
+	t->sc = NULL;
 	t->seq = s->next_seq++;
 	t->retries = 0;
 	t->aborting = 0;
@@ -347,6 +444,7 @@ int session_exec(struct session *s, struct scsi_task *t)
  * the caller runs done() after dropping the lock. Lock held. */
 static void complete_task(struct session *s, struct scsi_task *t, struct scsi_task **done_list)
 {
+	detach(t);
 	if (t->tx_refs) {
 		t->awaiting_tx = 1;
 		return;
@@ -386,6 +484,7 @@ static void finish_task(struct session *s, struct scsi_task *t, struct scsi_task
 								 sn.ascq);
 			}
 			t->retries++;
+			detach(t);
 			if (t->tx_refs) {
 				t->awaiting_tx = 1;
 				t->retry_pending = 1;
@@ -418,7 +517,8 @@ static void update_window(struct session *s, uint32_t exp, uint32_t max)
 
 static int rx_begin(void *arg, const struct pdu_hdr *h, void **dst, char *err, size_t errlen)
 {
-	struct session *s = arg;
+	struct sconn *sc = arg;
+	struct session *s = sc->s;
 	struct scsi_task *t;
 	int r = 0;
 
@@ -429,6 +529,10 @@ static int rx_begin(void *arg, const struct pdu_hdr *h, void **dst, char *err, s
 	if (!t || t->dir != TASK_DIR_READ) {
 		snprintf(err, errlen, "SCSI Data-In for %s task tag 0x%08x",
 			 t ? "a non-read" : "an unknown", h->itt);
+		r = -EPROTO;
+	} else if (t->sc != sc) {
+		snprintf(err, errlen, "SCSI Data-In for task 0x%08x on connection %u, not on the "
+			 "one it was sent on", h->itt, sc->cid);
 		r = -EPROTO;
 	} else if ((uint64_t)h->w40 + h->dsl > t->len) {
 		snprintf(err, errlen,
@@ -454,14 +558,17 @@ static void take_residual(struct scsi_task *t, const struct pdu_hdr *h)
 }
 
 /* Answer an R2T with Data-Out PDUs from the task's buffer (RFC 7143 11.8). Lock held. */
-static int answer_r2t(struct session *s, const struct pdu_hdr *h, char *err, size_t errlen)
+static int answer_r2t(struct session *s, struct sconn *sc, const struct pdu_hdr *h, char *err,
+		      size_t errlen)
 {
 	struct scsi_task *t = task_lookup(s, h->itt);
 	uint32_t off = h->w40, want = h->w44, end, data_sn = 0;
 	struct txreq *first = NULL, *last = NULL;
 
-	if (!t || t->dir != TASK_DIR_WRITE) {
-		snprintf(err, errlen, "R2T for %s task tag 0x%08x", t ? "a non-write" : "an unknown",
+	if (!t || t->dir != TASK_DIR_WRITE || t->sc != sc) {
+		snprintf(err, errlen, "R2T for %s task tag 0x%08x",
+			 !t ? "an unknown" : t->dir != TASK_DIR_WRITE ? "a non-write"
+								      : "another connection's",
 			 h->itt);
 		return -EPROTO;
 	}
@@ -472,18 +579,23 @@ static int answer_r2t(struct session *s, const struct pdu_hdr *h, char *err, siz
 		return -EPROTO;
 	}
 	for (end = off + want; off < end;) {
-		uint32_t n = end - off < s->params.max_xmit_dsl ? end - off : s->params.max_xmit_dsl;
+		uint32_t n = end - off < sc->max_xmit_dsl ? end - off : sc->max_xmit_dsl;
 		struct txreq *d = calloc(1, sizeof(*d));
 
 		if (!d) {
 			snprintf(err, errlen, "out of memory answering an R2T");
-			free(first);
+			while (first) {
+				struct txreq *next = first->next;
+
+				free(first);
+				first = next;
+			}
 			return -ENOMEM;
 		}
 		d->owned = 1;
 		d->data = (uint8_t *)t->buf + off;
 		d->dsl = n;
-		pdu_build_data_out(d->bhs, off + n == end, t->lun, t->itt, h->ttt, s->exp_stat_sn,
+		pdu_build_data_out(d->bhs, off + n == end, t->lun, t->itt, h->ttt, sc->exp_stat_sn,
 				   data_sn++, off, n);
 		if (last)
 			last->next = d;
@@ -492,11 +604,12 @@ static int answer_r2t(struct session *s, const struct pdu_hdr *h, char *err, siz
 		last = d;
 		off += n;
 	}
-	queue_chain(s, t, first, last);
+	queue_chain(sc, t, first, last);
 	return 0;
 }
 
-static void answer_nop_in(struct session *s, const struct pdu_hdr *h, const void *data)
+static void answer_nop_in(struct session *s, struct sconn *sc, const struct pdu_hdr *h,
+			  const void *data)
 {
 	struct txreq *r = calloc(1, sizeof(*r) + h->dsl);
 
@@ -508,8 +621,8 @@ static void answer_nop_in(struct session *s, const struct pdu_hdr *h, const void
 		r->data = r + 1;
 		r->dsl = h->dsl;
 	}
-	pdu_build_nop_out(r->bhs, h->lun, RSVD_TAG, h->ttt, s->cmd_sn, s->exp_stat_sn, h->dsl);
-	conn_queue(s->conn, r, r);
+	pdu_build_nop_out(r->bhs, h->lun, RSVD_TAG, h->ttt, s->cmd_sn, sc->exp_stat_sn, h->dsl);
+	conn_queue(sc->conn, r, r);
 }
 
 static const char *reject_reason(uint8_t r)
@@ -530,15 +643,61 @@ static const char *reject_reason(uint8_t r)
 	}
 }
 
+/* Drop every connection: the session is reinstated. Lock held. */
+static void drop_all(struct session *s, const char *why)
+{
+	s->dropping_all = 1;
+	for (int i = 0; i < s->nsc; i++)
+		if (s->sc[i].conn && (s->sc[i].state == SCONN_UP || s->sc[i].state == SCONN_CLEANING))
+			conn_abort(s->sc[i].conn, why);
+}
+
+/* Queue a Logout "close the connection" (RFC 7143 11.14.1, reason 1) for sc's CID on via:
+ * the target then ends every task allegiant to sc. Lock held. */
+static int start_cleanup(struct session *s, struct sconn *sc, struct sconn *via)
+{
+	memset(&sc->cleanup_tx, 0, sizeof(sc->cleanup_tx));
+	pdu_build_logout(sc->cleanup_tx.bhs, 1, CLEANUP_TAG(sc->cid), sc->cid, s->cmd_sn,
+			 via->exp_stat_sn);
+	if (conn_queue(via->conn, &sc->cleanup_tx, &sc->cleanup_tx) < 0)
+		return -EPIPE;
+	sc->state = SCONN_CLEANING;
+	sc->cleanup_deadline = now_s() + LOGOUT_WAIT_S * 2;
+	return 0;
+}
+
+/* AsyncEvent 1 (RFC 7143 11.9.1): the target wants a connection logged out. With others up,
+ * only this one goes and comes back; alone, the session logs out and in again. Lock held. */
+static void on_logout_request(struct session *s, struct sconn *sc)
+{
+	if (sc->state != SCONN_UP || s->state != SS_LOGGED_IN || s->logout_requested)
+		return;
+	if (s->nup > 1) {
+		log_info("%s: %s asks for connection %u to log out; logging it out and in again",
+			 s->cfg.label, s->cfg.target_name, sc->cid);
+		s->nup--;
+		sc->self_logout = 1;
+		snprintf(sc->reason, sizeof(sc->reason), "logged out at the target's request");
+		if (start_cleanup(s, sc, sc) < 0)
+			conn_abort(sc->conn, "cannot send the Logout the target asked for");
+		return;
+	}
+	log_info("%s: %s asks for a logout; logging out and in again", s->cfg.label,
+		 s->cfg.target_name);
+	s->logout_requested = 1;
+	queue_logout(s, sc);
+}
+
 static int rx_end(void *arg, const struct pdu_hdr *h, void *data, char *err, size_t errlen)
 {
-	struct session *s = arg;
+	struct sconn *sc = arg;
+	struct session *s = sc->s;
 	struct scsi_task *t, *done_list = NULL;
 	int r = 0;
 
 	pthread_mutex_lock(&s->lock);
-	s->last_rx = now_s();
-	/* StatSN (RFC 7143 4.2.2.2): on one connection at ErrorRecoveryLevel 0, each status
+	sc->last_rx = now_s();
+	/* StatSN (RFC 7143 4.2.2.2) counts per connection. At ErrorRecoveryLevel 0 each status
 	 * carries exactly the next number; a gap means a lost or invented status and ends the
 	 * connection. Other PDUs that advance it must stay near it. */
 	{
@@ -547,16 +706,16 @@ static int rx_end(void *arg, const struct pdu_hdr *h, void *data, char *err, siz
 			     (h->opcode == OP_DATA_IN && (h->flags & FL_STATUS));
 		int advances = strict || h->opcode == OP_ASYNC || h->opcode == OP_REJECT ||
 			       (h->opcode == OP_NOP_IN && h->itt != RSVD_TAG);
-		int32_t gap = (int32_t)(h->stat_sn - s->exp_stat_sn);
+		int32_t gap = (int32_t)(h->stat_sn - sc->exp_stat_sn);
 
 		if ((strict && gap != 0) || (advances && (gap < -65536 || gap > 65536))) {
 			snprintf(err, errlen, "%s with StatSN 0x%08x where 0x%08x was due",
-				 pdu_opcode_name(h->opcode), h->stat_sn, s->exp_stat_sn);
+				 pdu_opcode_name(h->opcode), h->stat_sn, sc->exp_stat_sn);
 			pthread_mutex_unlock(&s->lock);
 			return -EPROTO;
 		}
 		if (advances && gap >= 0)
-			s->exp_stat_sn = h->stat_sn + 1;
+			sc->exp_stat_sn = h->stat_sn + 1;
 	}
 	update_window(s, h->exp_cmd_sn, h->max_cmd_sn);
 
@@ -577,8 +736,9 @@ static int rx_end(void *arg, const struct pdu_hdr *h, void *data, char *err, siz
 		break;
 	case OP_SCSI_RSP:
 		t = task_lookup(s, h->itt);
-		if (!t) {
-			snprintf(err, errlen, "SCSI Response for an unknown task tag 0x%08x", h->itt);
+		if (!t || t->sc != sc) {
+			snprintf(err, errlen, "SCSI Response for %s task tag 0x%08x",
+				 t ? "another connection's" : "an unknown", h->itt);
 			r = -EPROTO;
 			break;
 		}
@@ -602,29 +762,24 @@ static int rx_end(void *arg, const struct pdu_hdr *h, void *data, char *err, siz
 		finish_task(s, t, &done_list);
 		break;
 	case OP_R2T:
-		r = answer_r2t(s, h, err, errlen);
+		r = answer_r2t(s, sc, h, err, errlen);
 		break;
 	case OP_NOP_IN:
 		if (h->ttt != RSVD_TAG)
-			answer_nop_in(s, h, data);
-		else if (h->itt == s->ping_itt && s->ping_sent)
-			s->ping_sent = 0; /* our ping answered */
+			answer_nop_in(s, sc, h, data);
+		else if (h->itt == sc->ping_itt && sc->ping_sent)
+			sc->ping_sent = 0; /* our ping answered */
 		else if (h->itt != RSVD_TAG) {
 			snprintf(err, errlen, "NOP-In for an unknown ping tag 0x%08x", h->itt);
 			r = -EPROTO;
 		}
 		break;
 	case OP_ASYNC:
-		log_info("%s: asynchronous message, event %u (code %u)", s->cfg.label, h->raw[36],
-			 h->raw[37]);
-		/* Event 1: the target wants us to log out (RFC 7143 11.9.1). Do so at once; the
-		 * session then logs in again and sends what had no status, as after a loss. */
-		if (h->raw[36] == 1 && !s->logout_requested) {
-			log_info("%s: %s asks for a logout; logging out and in again", s->cfg.label,
-				 s->cfg.target_name);
-			s->logout_requested = 1;
-			queue_logout(s);
-		}
+		log_info("%s: asynchronous message on connection %u, event %u (code %u)",
+			 s->cfg.label, sc->cid, h->raw[36], h->raw[37]);
+		/* Event 1: log out (RFC 7143 11.9.1), at once; the tasks go on as after a loss. */
+		if (h->raw[36] == 1)
+			on_logout_request(s, sc);
 		/* Event 0 carries SCSI sense data: a unit attention sent without a command. */
 		if (h->raw[36] == 0 && h->dsl >= 2 && s->cfg.on_unit_attention) {
 			struct scsi_sense sn;
@@ -645,6 +800,19 @@ static int rx_end(void *arg, const struct pdu_hdr *h, void *data, char *err, siz
 		on_tmf_response(s, h, &done_list);
 		break;
 	case OP_LOGOUT_RSP:
+		if (h->itt != LOGOUT_TAG) {
+			uint32_t cid = h->itt & 0xffffu;
+
+			if ((h->itt & 0xffff0000u) != CLEANUP_TAG(0) || cid >= (uint32_t)s->nsc ||
+			    s->sc[cid].state != SCONN_CLEANING) {
+				snprintf(err, errlen, "Logout Response for an unknown tag 0x%08x",
+					 h->itt);
+				r = -EPROTO;
+				break;
+			}
+			cleanup_done(s, &s->sc[cid], h->b2, &done_list);
+			break;
+		}
 		if (s->logout_requested && s->state == SS_LOGGED_IN) {
 			snprintf(err, errlen, "logged out at the target's request");
 			r = -ECONNRESET; /* drops the connection: the session recovers */
@@ -682,30 +850,51 @@ static uint32_t time2wait(const struct session *s)
 	return s->params.default_time2wait ? s->params.default_time2wait : 1;
 }
 
-/* The connection is gone: keep the tasks for resending, except those that had already timed
- * out and been aborted, which end with EIO (their timeout is the application's answer). The
- * timer thread reconnects. Receive thread of the lost connection. */
+/* A connection is gone. With others up, its tasks wait for the cleanup (timer thread). The
+ * last one: keep the tasks for resending after a reinstatement, except those that had already
+ * timed out and been aborted, which end with EIO (their timeout is the application's
+ * answer); the timer thread reconnects. Receive thread of the lost connection. */
 static void on_failed(void *arg, int error, const char *reason)
 {
-	struct session *s = arg;
+	struct sconn *sc = arg;
+	struct session *s = sc->s;
 	struct scsi_task *done_list = NULL;
 
 	(void)error;
 	pthread_mutex_lock(&s->lock);
-	if (s->state == SS_LOGGED_IN) {
+	if (sc->state == SCONN_CLEANING && sc->self_logout) {
+		/* Closed by the target before its Logout Response came: the deadline decides. */
+	} else if (sc->state == SCONN_UP && s->state == SS_LOGGED_IN && s->nup > 1 &&
+		   !s->logout_requested && !s->dropping_all) {
+		s->nup--;
+		sc->state = SCONN_FAILED;
+		sc->ping_sent = 0;
+		sc->next_attempt = now_s() + time2wait(s); /* DefaultTime2Wait before cleanup */
+		snprintf(sc->reason, sizeof(sc->reason), "%s", reason);
+		for (size_t i = 0; i < sizeof(s->tmfs) / sizeof(s->tmfs[0]); i++)
+			if (s->tmfs[i].in_use && s->tmfs[i].sc == sc)
+				s->tmfs[i].in_use = 0;
+		log_err("%s: connection %u to %s:%u lost: %s; %d connection(s) carry on",
+			s->cfg.label, sc->cid, sc->portal->addr, sc->portal->port, reason, s->nup);
+		pthread_cond_broadcast(&s->timer_cond);
+	} else if (sc->state == SCONN_UP && s->state == SS_LOGGED_IN) {
+		s->nup = 0;
+		sc->state = SCONN_FAILED;
+		snprintf(sc->reason, sizeof(sc->reason), "%s", reason);
 		if (s->logout_requested)
 			log_info("%s: %s; logging in again", s->cfg.label, reason);
 		else
 			log_err("%s: connection to %s lost: %s; recovering the session",
 				s->cfg.label, s->cfg.target_name, reason);
 		s->logout_requested = 0;
+		s->dropping_all = 0;
 		snprintf(s->lost_reason, sizeof(s->lost_reason), "%s", reason);
 		s->state = SS_RECOVERING;
+		s->generation++;
 		s->fail_time = now_s();
 		s->next_attempt = s->fail_time + time2wait(s);
 		s->attempts = 0;
 		s->expired = 0;
-		s->ping_sent = 0;
 		memset(s->tmfs, 0, sizeof(s->tmfs));
 		s->pend_head = s->pend_tail = NULL; /* all live tasks are resent in order */
 		for (uint32_t i = 0; i < s->cfg.max_tasks; i++) {
@@ -726,11 +915,75 @@ static void on_failed(void *arg, int error, const char *reason)
 	run_done(done_list);
 }
 
-/* TMF tags live in 0xc0000000.., pings in 0x80000000.., tasks below both. Lock held. */
+/* The target has closed a lost connection (or refused to): its tasks go on the others.
+ * Those the target had acknowledged (CmdSN below ExpCmdSN) are gone there and start anew;
+ * the others may have left a gap in the CmdSN order, so they are retried with their tag
+ * and CmdSN (RFC 7143 7.2.1: allowed on another connection once the original is logged
+ * out). Lock held. */
+static void cleanup_done(struct session *s, struct sconn *sc, uint8_t response,
+			 struct scsi_task **done_list)
+{
+	struct scsi_task **live;
+	int n = 0, retried = 0;
+
+	/* 0: closed; 1: CID not found, which also means nothing of it is left. */
+	if (response > 1) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "the target could not close lost connection %u "
+			 "(Logout response %u); reinstating the session", sc->cid, response);
+		log_err("%s: %s", s->cfg.label, why);
+		drop_all(s, why);
+		return;
+	}
+	live = calloc(s->cfg.max_tasks, sizeof(*live));
+	if (!live) {
+		drop_all(s, "out of memory moving commands off a lost connection");
+		return;
+	}
+	for (uint32_t i = 0; i < s->cfg.max_tasks; i++) {
+		struct scsi_task *t = s->slots[i];
+
+		if (t && t->sc == sc && !t->awaiting_tx)
+			live[n++] = t;
+	}
+	sc->state = SCONN_DOWN;
+	sc->self_logout = 0;
+	sc->next_attempt = now_s() + 1;
+	sc->attempts = 0;
+	for (int i = 0; i < n; i++) {
+		struct scsi_task *t = live[i];
+
+		detach(t);
+		if (t->aborting) {
+			t->result = -EIO; /* timed out before: the application has its answer */
+			complete_task(s, t, done_list);
+		} else if (!sn_lt(t->cmd_sn, s->exp_cmd_sn) && can_send(s)) {
+			t->xferred = 0;
+			t->status = 0;
+			t->sense_len = 0;
+			t->residual = 0;
+			send_task(s, t, 1);
+			retried++;
+		} else {
+			start_task(s, t, done_list);
+		}
+	}
+	free(live);
+	log_info("%s: connection %u closed at the target; %d command(s) retried and %d sent "
+		 "again on the other connection(s)",
+		 s->cfg.label, sc->cid, retried, n - retried);
+}
+
+/* Task management requests go on the connection of the task they name, or the least busy.
+ * Lock held. */
 static int send_tmf(struct session *s, int function, uint64_t lun, struct scsi_task *t)
 {
+	struct sconn *sc = t ? t->sc : pick_conn(s);
 	struct tmf *m = NULL;
 
+	if (!sc || sc->state != SCONN_UP)
+		return -EPIPE;
 	for (size_t i = 0; i < sizeof(s->tmfs) / sizeof(s->tmfs[0]) && !m; i++)
 		if (!s->tmfs[i].in_use)
 			m = &s->tmfs[i];
@@ -739,13 +992,14 @@ static int send_tmf(struct session *s, int function, uint64_t lun, struct scsi_t
 	memset(m, 0, sizeof(*m));
 	m->in_use = 1;
 	m->function = function;
-	m->itt = 0xc0000000u | (++s->tmf_seq & 0x3fffffffu);
+	m->itt = TMF_TAG(++s->tmf_seq);
 	m->ref_itt = t ? t->itt : RSVD_TAG;
 	m->lun = lun;
+	m->sc = sc;
 	m->deadline = now_s() + (s->cfg.command_timeout ? s->cfg.command_timeout : 30);
-	pdu_build_tmf(m->tx.bhs, function, lun, m->itt, m->ref_itt, s->cmd_sn, s->exp_stat_sn,
+	pdu_build_tmf(m->tx.bhs, function, lun, m->itt, m->ref_itt, s->cmd_sn, sc->exp_stat_sn,
 		      t ? t->cmd_sn : 0);
-	if (conn_queue(s->conn, &m->tx, &m->tx) < 0) {
+	if (conn_queue(sc->conn, &m->tx, &m->tx) < 0) {
 		m->in_use = 0;
 		return -EPIPE;
 	}
@@ -759,12 +1013,12 @@ static void abort_done(struct session *s, struct scsi_task *t, struct scsi_task 
 	complete_task(s, t, done_list);
 }
 
-/* The abort did not work: reset the LUN; if that cannot be sent, drop the connection. */
+/* The abort did not work: reset the LUN; if that cannot be sent, reinstate the session. */
 static void escalate(struct session *s, uint64_t lun, const char *why)
 {
 	log_warn("%s: %s; resetting LUN %u", s->cfg.label, why, scsi_lun_number(lun));
 	if (send_tmf(s, TMF_LOGICAL_UNIT_RESET, lun, NULL) < 0)
-		conn_abort(s->conn, "cannot send LOGICAL UNIT RESET");
+		drop_all(s, "cannot send LOGICAL UNIT RESET");
 }
 
 static void on_tmf_response(struct session *s, const struct pdu_hdr *h,
@@ -803,15 +1057,16 @@ static void on_tmf_response(struct session *s, const struct pdu_hdr *h,
 		char why[96];
 
 		snprintf(why, sizeof(why), "LOGICAL UNIT RESET failed: %s", tmf_response_str(h->b2));
-		conn_abort(s->conn, why);
+		drop_all(s, why);
 		return;
 	}
 	log_warn("%s: LUN %u reset", s->cfg.label, scsi_lun_number(m->lun));
-	/* A reset ends every task of the LUN (SAM-5 5.7); none of them will answer now. */
+	/* A reset ends every task of the LUN (SAM-5 5.7) that the target has seen; none of them
+	 * will answer now. */
 	for (uint32_t i = 0; i < s->cfg.max_tasks; i++) {
 		struct scsi_task *t = s->slots[i];
 
-		if (t && !t->awaiting_tx && t->lun == m->lun && sn_lt(t->cmd_sn, s->cmd_sn))
+		if (t && !t->awaiting_tx && t->lun == m->lun && t->sc)
 			abort_done(s, t, done_list);
 	}
 }
@@ -828,11 +1083,10 @@ static void check_timeouts(struct session *s, time_t now)
 		if (m->function == TMF_ABORT_TASK)
 			escalate(s, m->lun, "no answer to ABORT TASK");
 		else
-			conn_abort(s->conn, "no answer to LOGICAL UNIT RESET");
+			drop_all(s, "no answer to LOGICAL UNIT RESET");
 	}
 	for (uint32_t i = 0; i < s->cfg.max_tasks; i++) {
 		struct scsi_task *t = s->slots[i];
-		int pending = 0;
 
 		if (t && t->delayed && now >= t->retry_at) {
 			struct scsi_task *done_list = NULL;
@@ -845,12 +1099,11 @@ static void check_timeouts(struct session *s, time_t now)
 			}
 			continue;
 		}
-		if (!t || t->delayed || t->awaiting_tx || t->aborting || now < t->deadline)
+		/* Not sent yet (waiting for the CmdSN window), or waiting for its lost connection
+		 * to be cleaned up: no timeout. */
+		if (!t || !t->sc || t->sc->state != SCONN_UP || t->delayed || t->awaiting_tx ||
+		    t->aborting || now < t->deadline)
 			continue;
-		for (struct scsi_task *p = s->pend_head; p && !pending; p = p->next)
-			pending = p == t;
-		if (pending)
-			continue; /* not sent yet: waiting for the CmdSN window is no timeout */
 		t->aborting = 1;
 		log_warn("%s: command 0x%08x (opcode 0x%02x) to LUN %u timed out after %u s; aborting",
 			 s->cfg.label, t->itt, t->cdb[0], scsi_lun_number(t->lun),
@@ -860,18 +1113,121 @@ static void check_timeouts(struct session *s, time_t now)
 	}
 }
 
-/* Ping tags live above the task tags (which stay below 0x80000000). */
-static void send_ping(struct session *s)
+static void send_ping(struct session *s, struct sconn *sc)
 {
-	s->ping_itt = 0x80000000u | ((s->ping_itt + 1) & 0x7fffffffu);
-	if (s->ping_itt == RSVD_TAG)
-		s->ping_itt = 0x80000000u;
-	memset(&s->ping_tx, 0, sizeof(s->ping_tx));
+	sc->ping_itt = PING_TAG(++s->ping_seq);
+	memset(&sc->ping_tx, 0, sizeof(sc->ping_tx));
 	/* An immediate ping to LUN 0 that asks for an answer: valid ITT, reserved TTT. */
-	pdu_build_nop_out(s->ping_tx.bhs, 0, s->ping_itt, RSVD_TAG, s->cmd_sn, s->exp_stat_sn, 0);
-	s->ping_sent = now_s();
-	if (conn_queue(s->conn, &s->ping_tx, &s->ping_tx) < 0)
-		s->ping_sent = 0;
+	pdu_build_nop_out(sc->ping_tx.bhs, 0, sc->ping_itt, RSVD_TAG, s->cmd_sn, sc->exp_stat_sn,
+			  0);
+	sc->ping_sent = now_s();
+	if (conn_queue(sc->conn, &sc->ping_tx, &sc->ping_tx) < 0)
+		sc->ping_sent = 0;
+}
+
+/* Stop a connection the session no longer uses, keep its byte counts for status, free it.
+ * Lock held; dropped meanwhile, since its threads' last callbacks take the lock. */
+static void retire_conn(struct session *s, struct sconn *sc)
+{
+	struct conn *old = sc->conn;
+	uint64_t tx, rx;
+
+	if (!old)
+		return;
+	sc->conn = NULL;
+	pthread_mutex_unlock(&s->lock);
+	conn_stop(old);
+	conn_counters(old, &tx, &rx);
+	__atomic_add_fetch(&sc->old_tx, tx, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&sc->old_rx, rx, __ATOMIC_RELAXED);
+	conn_free(old);
+	pthread_mutex_lock(&s->lock);
+}
+
+static void *add_main(void *arg);
+
+/* Per connection: pings, cleaning up lost ones, adding the missing. Lock held. */
+static void check_conns(struct session *s, time_t now)
+{
+	for (int i = 0; i < s->nsc && s->state == SS_LOGGED_IN && !s->timer_stop; i++) {
+		struct sconn *sc = &s->sc[i];
+
+		switch (sc->state) {
+		case SCONN_UP:
+			if (!s->cfg.nopout_timeout)
+				break;
+			if (sc->ping_sent &&
+			    now - sc->ping_sent >= (time_t)s->cfg.nopout_response_timeout) {
+				char why[128];
+
+				snprintf(why, sizeof(why), "no answer to a NOP-Out ping within %u s",
+					 s->cfg.nopout_response_timeout);
+				sc->ping_sent = 0;
+				conn_abort(sc->conn, why);
+			} else if (!sc->ping_sent && now - sc->last_rx >= (time_t)s->cfg.nopout_timeout) {
+				/* A ping is immediate: it carries the next CmdSN, which the target
+				 * may not expect yet while commands on another connection are on
+				 * their way (istgt drops the connection then). So with commands
+				 * unacknowledged elsewhere, an idle connection waits for them,
+				 * and a silent one with commands of its own is pinged only after
+				 * nopout_response_timeout more. */
+				time_t silent = now - sc->last_rx;
+				int elsewhere = s->nup > 1 && sn_lt(s->exp_cmd_sn, s->cmd_sn);
+
+				if (!elsewhere ||
+				    (sc->active && silent >= (time_t)(s->cfg.nopout_timeout +
+								     s->cfg.nopout_response_timeout)))
+					send_ping(s, sc);
+			}
+			break;
+		case SCONN_FAILED:
+			if (sc->conn) {
+				retire_conn(s, sc); /* the lock was dropped: look again next round */
+			} else if (!sc->active) {
+				/* Nothing of ours to clean up there: logging in again with its CID
+				 * ends what is left of it at the target (RFC 7143 6.3.4). */
+				sc->state = SCONN_DOWN;
+				sc->next_attempt = now;
+				sc->attempts = 0;
+			} else if (now >= sc->next_attempt && s->nup > 0 &&
+				   start_cleanup(s, sc, pick_conn(s)) < 0) {
+				sc->next_attempt = now + 1;
+			}
+			break;
+		case SCONN_CLEANING:
+			if (now >= sc->cleanup_deadline) {
+				char why[160];
+
+				snprintf(why, sizeof(why), "no answer to the Logout closing lost "
+					 "connection %u", sc->cid);
+				log_err("%s: %s; reinstating the session", s->cfg.label, why);
+				sc->cleanup_deadline = now + LOGOUT_WAIT_S;
+				drop_all(s, why);
+			}
+			break;
+		case SCONN_DOWN:
+			if (sc->conn) {
+				retire_conn(s, sc);
+			} else if ((uint32_t)i < s->want && now >= sc->next_attempt) {
+				pthread_t th;
+				pthread_attr_t a;
+
+				sc->state = SCONN_LOGGING_IN;
+				s->login_threads++;
+				pthread_attr_init(&a);
+				pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+				if (pthread_create(&th, &a, add_main, sc)) {
+					sc->state = SCONN_DOWN;
+					sc->next_attempt = now + 1;
+					s->login_threads--;
+				}
+				pthread_attr_destroy(&a);
+			}
+			break;
+		case SCONN_LOGGING_IN:
+			break;
+		}
+	}
 }
 
 static void *timer_main(void *arg)
@@ -885,21 +1241,10 @@ static void *timer_main(void *arg)
 
 		if (s->state == SS_LOGGED_IN)
 			check_timeouts(s, now);
+		if (s->state == SS_LOGGED_IN)
+			check_conns(s, now);
 		if (s->state == SS_RECOVERING)
 			check_recovery(s, now);
-		if (s->state == SS_LOGGED_IN && s->cfg.nopout_timeout) {
-			if (s->ping_sent && now - s->ping_sent >= (time_t)s->cfg.nopout_response_timeout) {
-				char why[128];
-
-				snprintf(why, sizeof(why), "no answer to a NOP-Out ping within %u s",
-					 s->cfg.nopout_response_timeout);
-				s->ping_sent = 0;
-				conn_abort(s->conn, why);
-			} else if (!s->ping_sent &&
-				   now - s->last_rx >= (time_t)s->cfg.nopout_timeout) {
-				send_ping(s);
-			}
-		}
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 1;
 		pthread_cond_timedwait(&s->timer_cond, &s->lock, &until);
@@ -920,13 +1265,14 @@ static void timer_stop(struct session *s)
 	s->timer_running = 0;
 }
 
-/* Queue a Logout that closes the session (RFC 7143 11.14) on the current connection. Lock
- * held. */
-static int queue_logout(struct session *s)
+/* Queue a Logout that closes the session (RFC 7143 11.14) on sc. Lock held. */
+static int queue_logout(struct session *s, struct sconn *sc)
 {
+	if (!sc)
+		return -EPIPE;
 	memset(&s->logout_tx, 0, sizeof(s->logout_tx));
-	pdu_build_logout(s->logout_tx.bhs, 0, RSVD_TAG - 1, 0, s->cmd_sn, s->exp_stat_sn);
-	return conn_queue(s->conn, &s->logout_tx, &s->logout_tx);
+	pdu_build_logout(s->logout_tx.bhs, 0, LOGOUT_TAG, sc->cid, s->cmd_sn, sc->exp_stat_sn);
+	return conn_queue(sc->conn, &s->logout_tx, &s->logout_tx);
 }
 
 /* Log out and wait, LOGOUT_WAIT_S at most, for the answer. Lock held; whether it came. */
@@ -935,7 +1281,7 @@ static int logout_and_wait(struct session *s)
 	struct timespec until;
 
 	s->logout_answered = 0;
-	if (queue_logout(s) < 0)
+	if (queue_logout(s, pick_conn(s)) < 0)
 		return 0;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += LOGOUT_WAIT_S;
@@ -945,19 +1291,21 @@ static int logout_and_wait(struct session *s)
 	return s->logout_answered;
 }
 
-/* Stop a connection the session no longer uses, keep its byte counts for status, free it.
- * No lock held: its threads' last callbacks take the lock. */
-static void retire_conn(struct session *s, struct conn *old)
+/* Every connection down and retired; logins under way are made stale. Lock held (dropped
+ * meanwhile). */
+static void retire_all(struct session *s)
 {
-	uint64_t tx, rx;
+	s->generation++;
+	s->nup = 0;
+	for (int i = 0; i < s->nsc; i++) {
+		struct sconn *sc = &s->sc[i];
 
-	if (!old)
-		return;
-	conn_stop(old);
-	conn_counters(old, &tx, &rx);
-	__atomic_add_fetch(&s->old_bytes_sent, tx, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&s->old_bytes_received, rx, __ATOMIC_RELAXED);
-	conn_free(old);
+		sc->state = SCONN_DOWN; /* a login still under way is stale now */
+		sc->self_logout = 0;
+		sc->ping_sent = 0;
+	}
+	for (int i = 0; i < s->nsc; i++)
+		retire_conn(s, &s->sc[i]);
 }
 
 /* "a.b.c.d[:port][,tpgt]" (RFC 7143 13.8); IPv6 and host names are not followed. */
@@ -987,36 +1335,42 @@ static int parse_target_address(const char *ta, char *addr, size_t addrlen, uint
 	return 0;
 }
 
-/* Connect and log in (TSIH 0 with the session's ISID: a new session, or the reinstatement of
- * a lost one). *out is the logged-in connection. No lock held. */
-static int connect_and_login(struct session *s, struct conn **out, struct login_result *res,
-			     char *err, size_t errlen)
+/* Connect and log in connection sc: with TSIH 0 and the session's ISID it leads (a new
+ * session, or the reinstatement of a lost one); with the session's TSIH it joins it. *out is
+ * the logged-in connection. No lock held. */
+static int connect_and_login(struct session *s, struct sconn *sc, uint16_t tsih, uint32_t cmd_sn,
+			     struct conn **out, struct login_result *res, char *err, size_t errlen)
 {
+	const struct session_portal *p = sc->portal;
 	struct login_params lp = {0};
 	char label[160], addr[64];
 	uint16_t port;
 	int r, redirects = 0;
 
-	snprintf(label, sizeof(label), "%s %s:%u cid0", s->cfg.label, s->cfg.addr, s->cfg.port);
+	snprintf(label, sizeof(label), "%s %s:%u cid%u", s->cfg.label, p->addr, p->port, sc->cid);
 	lp.initiator_name = s->cfg.initiator_name;
 	lp.initiator_alias = s->cfg.initiator_alias;
 	lp.target_name = s->cfg.target_name;
 	lp.admin_keys = s->cfg.admin_keys;
 	lp.isid = s->isid;
-	lp.tsih = 0;
-	lp.cid = 0;
-	RAND_bytes((uint8_t *)&lp.cmd_sn, sizeof(lp.cmd_sn));
+	lp.tsih = tsih;
+	lp.cid = sc->cid;
+	lp.cmd_sn = cmd_sn;
+	if (!tsih)
+		RAND_bytes((uint8_t *)&lp.cmd_sn, sizeof(lp.cmd_sn));
 	lp.timeout_s = s->cfg.login_timeout;
 	lp.max_recv_dsl = 262144;
+	lp.max_connections = (uint32_t)s->nsc;
 	lp.chap = s->cfg.chap;
-	snprintf(addr, sizeof(addr), "%s", s->cfg.addr);
-	port = s->cfg.port;
+	snprintf(addr, sizeof(addr), "%s", p->addr);
+	port = p->port;
 	for (int attempt = 0;; attempt++) {
 		struct conn *c = conn_new(label);
 
+		memset(res, 0, sizeof(*res));
 		if (!c)
 			return -ENOMEM;
-		r = conn_connect(c, addr, port, s->cfg.netdev, s->cfg.login_timeout, err, errlen);
+		r = conn_connect(c, addr, port, p->netdev, s->cfg.login_timeout, err, errlen);
 		if (!r)
 			r = login_run(c, &lp, res, err, errlen);
 		if (!r) {
@@ -1045,38 +1399,168 @@ static int connect_and_login(struct session *s, struct conn **out, struct login_
 	}
 }
 
-/* Take a logged-in connection into use and start its threads. Lock held. */
-static int install_conn(struct session *s, struct conn *c, const struct login_result *res,
-			char *err, size_t errlen)
+/* Log in a leading connection through the first portal that answers, in the order of the
+ * connections. *lead is its index. No lock held. */
+static int login_leading(struct session *s, int *lead, struct conn **out,
+			 struct login_result *res, char *err, size_t errlen)
 {
-	struct conn_handler h = {rx_begin, rx_end, on_failed, s};
+	int r = -ENOENT;
+
+	for (int i = 0; i < s->nsc; i++) {
+		const struct session_portal *p = s->sc[i].portal;
+		char why[512];
+		int tried = 0;
+
+		for (int j = 0; j < i && !tried; j++)
+			tried = s->sc[j].portal == p;
+		if (tried)
+			continue;
+		r = connect_and_login(s, &s->sc[i], 0, 0, out, res, err, errlen);
+		if (!r) {
+			*lead = i;
+			return 0;
+		}
+		if (i + 1 < s->nsc && s->sc[i + 1].portal != p)
+			log_warn("%s: login through %s:%u failed: %s; trying the next portal",
+				 s->cfg.label, p->addr, p->port, err);
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "%s", why);
+	}
+	return r;
+}
+
+/* Take a logged-in connection into use and start its threads. A leading one sets the
+ * session's parameters and window; a joining one brings its own connection-wide ones. Lock
+ * held. */
+static int install_conn(struct session *s, struct sconn *sc, struct conn *c,
+			const struct login_result *res, int leading, char *err, size_t errlen)
+{
+	struct conn_handler h = {rx_begin, rx_end, on_failed, sc};
+	const struct session_portal *p = sc->portal;
 	int r;
 
-	s->conn = c;
-	s->params = res->params;
-	s->tsih = res->tsih;
-	s->exp_stat_sn = res->exp_stat_sn;
-	s->exp_cmd_sn = res->exp_cmd_sn;
-	s->max_cmd_sn = res->max_cmd_sn;
-	if (sn_lt(res->max_cmd_sn, res->exp_cmd_sn - 1))
-		s->max_cmd_sn = res->exp_cmd_sn - 1;
-	s->cmd_sn = res->exp_cmd_sn;
-	s->last_rx = now_s();
-	s->ping_sent = 0;
-	s->logout_answered = 0;
-	log_info("%s: logged in to %s at %s:%u (TSIH %u, MaxRecvDataSegmentLength %u/%u, "
-		 "MaxBurstLength %u, FirstBurstLength %u, ImmediateData %s, InitialR2T %s, "
-		 "HeaderDigest %s, DataDigest %s)",
-		 s->cfg.label, s->cfg.target_name, s->cfg.addr, s->cfg.port, s->tsih,
-		 s->params.max_recv_dsl, s->params.max_xmit_dsl, s->params.max_burst_length,
-		 s->params.first_burst_length, s->params.immediate_data ? "Yes" : "No",
-		 s->params.initial_r2t ? "Yes" : "No", s->params.header_digest ? "CRC32C" : "None",
-		 s->params.data_digest ? "CRC32C" : "None");
-	r = conn_start(c, &h, s->params.max_recv_dsl, s->params.header_digest,
-		       s->params.data_digest);
-	if (r)
+	sc->conn = c;
+	sc->exp_stat_sn = res->exp_stat_sn;
+	sc->max_xmit_dsl = res->params.max_xmit_dsl;
+	sc->header_digest = res->params.header_digest;
+	sc->data_digest = res->params.data_digest;
+	sc->last_rx = now_s();
+	sc->ping_sent = 0;
+	sc->reason[0] = '\0';
+	if (leading) {
+		s->params = res->params;
+		s->tsih = res->tsih;
+		s->exp_cmd_sn = res->exp_cmd_sn;
+		s->max_cmd_sn = res->max_cmd_sn;
+		if (sn_lt(res->max_cmd_sn, res->exp_cmd_sn - 1))
+			s->max_cmd_sn = res->exp_cmd_sn - 1;
+		s->cmd_sn = res->exp_cmd_sn;
+		s->logout_answered = 0;
+		s->want = (uint32_t)s->nsc < s->params.max_connections ? (uint32_t)s->nsc
+									  : s->params.max_connections;
+		if (s->want < 1)
+			s->want = 1;
+		log_info("%s: logged in to %s at %s:%u (TSIH %u, MaxRecvDataSegmentLength %u/%u, "
+			 "MaxBurstLength %u, FirstBurstLength %u, ImmediateData %s, InitialR2T %s, "
+			 "HeaderDigest %s, DataDigest %s, MaxConnections %u)",
+			 s->cfg.label, s->cfg.target_name, p->addr, p->port, s->tsih,
+			 s->params.max_recv_dsl, s->params.max_xmit_dsl, s->params.max_burst_length,
+			 s->params.first_burst_length, s->params.immediate_data ? "Yes" : "No",
+			 s->params.initial_r2t ? "Yes" : "No",
+			 s->params.header_digest ? "CRC32C" : "None",
+			 s->params.data_digest ? "CRC32C" : "None", s->params.max_connections);
+		if ((uint32_t)s->nsc > s->want)
+			log_warn("%s: %d connections configured, the target allows %u", s->cfg.label,
+				 s->nsc, s->want);
+		for (int i = 0; i < s->nsc; i++)
+			s->sc[i].next_attempt = now_s(); /* the others join at once */
+	} else {
+		update_window(s, res->exp_cmd_sn, res->max_cmd_sn);
+		log_info("%s: connection %u joined the session at %s:%u%s%s (TSIH %u)", s->cfg.label,
+			 sc->cid, p->addr, p->port, p->netdev && p->netdev[0] ? " via " : "",
+			 p->netdev ? p->netdev : "", s->tsih);
+	}
+	r = conn_start(c, &h, res->params.max_recv_dsl, res->params.header_digest,
+		       res->params.data_digest);
+	if (r) {
+		sc->conn = NULL;
 		snprintf(err, errlen, "cannot start connection threads: %s", strerror(-r));
+	}
 	return r;
+}
+
+/* Log connection sc in to the running session. Lock held (dropped meanwhile); sc in
+ * LOGGING_IN. */
+static int add_conn(struct session *s, struct sconn *sc, char *err, size_t errlen)
+{
+	uint32_t gen = s->generation, cmd_sn = s->cmd_sn;
+	uint16_t tsih = s->tsih;
+	struct login_result res;
+	struct conn *c = NULL;
+	int r;
+
+	pthread_mutex_unlock(&s->lock);
+	r = connect_and_login(s, sc, tsih, cmd_sn, &c, &res, err, errlen);
+	pthread_mutex_lock(&s->lock);
+	if (s->state != SS_LOGGED_IN || s->generation != gen || s->timer_stop) {
+		/* The session moved on meanwhile; after a new leading login the slot belongs to
+		 * it, not to this stale attempt. */
+		if (s->generation == gen)
+			sc->state = SCONN_DOWN;
+		if (!r) {
+			pthread_mutex_unlock(&s->lock);
+			conn_free(c);
+			pthread_mutex_lock(&s->lock);
+		}
+		return -ECANCELED;
+	}
+	if (!r)
+		r = install_conn(s, sc, c, &res, 0, err, errlen);
+	if (r) {
+		uint32_t backoff = 1u << (sc->attempts < 5 ? sc->attempts : 5);
+
+		if (c && !sc->conn) {
+			pthread_mutex_unlock(&s->lock);
+			conn_free(c);
+			pthread_mutex_lock(&s->lock);
+		}
+		sc->state = SCONN_DOWN;
+		sc->attempts++;
+		if (backoff > ADD_BACKOFF_MAX)
+			backoff = ADD_BACKOFF_MAX;
+		sc->next_attempt = now_s() + time2wait(s) + backoff;
+		snprintf(sc->reason, sizeof(sc->reason), "%s", err);
+		log_warn("%s: connection %u to %s:%u: login attempt %d failed: %s; next in %u s",
+			 s->cfg.label, sc->cid, sc->portal->addr, sc->portal->port, sc->attempts, err,
+			 (unsigned)(sc->next_attempt - now_s()));
+		return r;
+	}
+	sc->state = SCONN_UP;
+	sc->attempts = 0;
+	s->nup++;
+	flush_pending(s);
+	return 0;
+}
+
+static void *add_main(void *arg)
+{
+	struct sconn *sc = arg;
+	struct session *s = sc->s;
+	char err[512] = "";
+
+	pthread_mutex_lock(&s->lock);
+	add_conn(s, sc, err, sizeof(err));
+	s->login_threads--;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/* Wait for the threads adding connections. Lock held. */
+static void wait_logins(struct session *s)
+{
+	while (s->login_threads > 0)
+		pthread_cond_wait(&s->cond, &s->lock);
 }
 
 static int by_seq(const void *a, const void *b)
@@ -1090,32 +1574,41 @@ static int by_seq(const void *a, const void *b)
  * talking to the network. */
 static void recover(struct session *s)
 {
-	struct conn *old = s->conn, *c = NULL;
+	struct conn *c = NULL;
 	struct login_result res;
 	char err[512] = "";
-	int r;
+	int r, lead = 0;
 
-	s->conn = NULL;
+	retire_all(s);
 	pthread_mutex_unlock(&s->lock);
-	retire_conn(s, old);
-	r = connect_and_login(s, &c, &res, err, sizeof(err));
+	r = login_leading(s, &lead, &c, &res, err, sizeof(err));
 	pthread_mutex_lock(&s->lock);
 	if (r == 0 && (s->timer_stop || s->state != SS_RECOVERING)) {
+		pthread_mutex_unlock(&s->lock);
 		conn_free(c); /* logging out meanwhile */
+		pthread_mutex_lock(&s->lock);
 		return;
 	}
-	if (r == 0)
-		r = install_conn(s, c, &res, err, sizeof(err));
+	if (r == 0) {
+		s->generation++;
+		r = install_conn(s, &s->sc[lead], c, &res, 1, err, sizeof(err));
+		if (r) {
+			pthread_mutex_unlock(&s->lock);
+			conn_free(c);
+			pthread_mutex_lock(&s->lock);
+		}
+	}
 	if (r) {
 		uint32_t backoff = 1u << (s->attempts < 3 ? s->attempts : 3);
 
 		s->attempts++;
 		s->next_attempt = now_s() + time2wait(s) + backoff;
-		log_warn("%s: reconnect attempt %d to %s:%u failed: %s; next in %u s", s->cfg.label,
-			 s->attempts, s->cfg.addr, s->cfg.port, err,
-			 (unsigned)(s->next_attempt - now_s()));
+		log_warn("%s: reconnect attempt %d to %s failed: %s; next in %u s", s->cfg.label,
+			 s->attempts, s->cfg.target_name, err, (unsigned)(s->next_attempt - now_s()));
 		return;
 	}
+	s->sc[lead].state = SCONN_UP;
+	s->nup = 1;
 	s->state = SS_LOGGED_IN;
 	log_info("%s: session recovered after %ld s (%d attempt(s))", s->cfg.label,
 		 (long)(now_s() - s->fail_time), s->attempts + 1);
@@ -1133,7 +1626,7 @@ static void resend_live(struct session *s)
 
 	live = calloc(s->cfg.max_tasks, sizeof(*live));
 	if (!live) {
-		conn_abort(s->conn, "out of memory resending commands");
+		drop_all(s, "out of memory resending commands");
 		return;
 	}
 	for (uint32_t i = 0; i < s->cfg.max_tasks; i++)
@@ -1143,8 +1636,14 @@ static void resend_live(struct session *s)
 	s->pend_head = s->pend_tail = NULL;
 	for (int i = 0; i < n; i++) {
 		live[i]->aborting = 0;
+		live[i]->sc = NULL; /* their connections are gone */
 		start_task(s, live[i], &done_list);
 	}
+	for (int i = 0; i < s->nsc; i++)
+		s->sc[i].active = 0;
+	for (int i = 0; i < n; i++)
+		if (live[i]->sc)
+			live[i]->sc->active++;
 	free(live);
 	if (n)
 		log_info("%s: %d command(s) sent again", s->cfg.label, n);
@@ -1176,28 +1675,43 @@ int session_login(struct session *s, char *err, size_t errlen)
 {
 	struct login_result res;
 	struct conn *c = NULL;
-	int r;
+	int r, lead = 0;
 
-	r = connect_and_login(s, &c, &res, err, errlen);
+	r = login_leading(s, &lead, &c, &res, err, errlen);
 	if (r)
 		return r;
 	pthread_mutex_lock(&s->lock);
-	r = install_conn(s, c, &res, err, errlen);
-	s->state = r ? SS_LOGGED_OUT : SS_LOGGED_IN;
-	pthread_mutex_unlock(&s->lock);
-	if (!r) {
-		r = -pthread_create(&s->timer, NULL, timer_main, s);
-		s->timer_running = !r;
-		if (r)
-			snprintf(err, errlen, "cannot start the session timer: %s", strerror(-r));
+	s->generation++;
+	r = install_conn(s, &s->sc[lead], c, &res, 1, err, errlen);
+	if (r) {
+		s->state = SS_LOGGED_OUT;
+		pthread_mutex_unlock(&s->lock);
+		conn_free(c);
+		return r;
 	}
+	s->sc[lead].state = SCONN_UP;
+	s->nup = 1;
+	s->state = SS_LOGGED_IN;
+	/* The other connections join before the channel reports itself started; one that
+	 * cannot is logged and tried again by the timer. */
+	for (int i = 0; i < s->nsc && (uint32_t)i < s->want; i++) {
+		char why[512];
+
+		if (i == lead || s->state != SS_LOGGED_IN)
+			continue;
+		s->sc[i].state = SCONN_LOGGING_IN;
+		add_conn(s, &s->sc[i], why, sizeof(why));
+	}
+	pthread_mutex_unlock(&s->lock);
+	r = -pthread_create(&s->timer, NULL, timer_main, s);
+	s->timer_running = !r;
+	if (r)
+		snprintf(err, errlen, "cannot start the session timer: %s", strerror(-r));
 	return r;
 }
 
 void session_pause(struct session *s)
 {
-	struct conn *old;
-
 	pthread_mutex_lock(&s->lock);
 	if (s->state == SS_RECOVERING) {
 		s->state = SS_PAUSED; /* no more reconnection attempts */
@@ -1214,10 +1728,9 @@ void session_pause(struct session *s)
 	s->state = SS_PAUSED;
 	s->pend_head = s->pend_tail = NULL; /* every live task is sent again on resume */
 	memset(s->tmfs, 0, sizeof(s->tmfs));
-	old = s->conn;
-	s->conn = NULL;
+	retire_all(s);
+	wait_logins(s);
 	pthread_mutex_unlock(&s->lock);
-	retire_conn(s, old);
 	log_info("%s: paused: logged out of %s; I/O waits until the channel is started", s->cfg.label,
 		 s->cfg.target_name);
 }
@@ -1226,7 +1739,7 @@ int session_resume(struct session *s, char *err, size_t errlen)
 {
 	struct login_result res;
 	struct conn *c = NULL;
-	int r;
+	int r, lead = 0;
 
 	pthread_mutex_lock(&s->lock);
 	if (s->state != SS_PAUSED) {
@@ -1234,7 +1747,7 @@ int session_resume(struct session *s, char *err, size_t errlen)
 		return 0;
 	}
 	pthread_mutex_unlock(&s->lock);
-	r = connect_and_login(s, &c, &res, err, errlen);
+	r = login_leading(s, &lead, &c, &res, err, errlen);
 	if (r)
 		return r;
 	pthread_mutex_lock(&s->lock);
@@ -1243,16 +1756,19 @@ int session_resume(struct session *s, char *err, size_t errlen)
 		conn_free(c);
 		return 0;
 	}
-	r = install_conn(s, c, &res, err, errlen);
+	s->generation++;
+	r = install_conn(s, &s->sc[lead], c, &res, 1, err, errlen);
 	if (r) {
-		s->conn = NULL;
 		pthread_mutex_unlock(&s->lock);
 		conn_free(c);
 		return r;
 	}
+	s->sc[lead].state = SCONN_UP;
+	s->nup = 1;
 	s->state = SS_LOGGED_IN;
 	log_info("%s: resumed", s->cfg.label);
 	resend_live(s);
+	pthread_cond_broadcast(&s->timer_cond); /* the other connections join */
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
@@ -1260,25 +1776,10 @@ int session_resume(struct session *s, char *err, size_t errlen)
 void session_get_info(struct session *s, struct session_info *out)
 {
 	time_t now = now_s();
-	uint64_t tx = 0, rx = 0;
 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&s->lock);
-	switch (s->state) {
-	case SS_LOGGED_IN:
-		out->status = SESSION_UP;
-		break;
-	case SS_RECOVERING:
-		out->status = SESSION_RECOVERING;
-		break;
-	case SS_PAUSING:
-	case SS_PAUSED:
-		out->status = SESSION_PAUSED;
-		break;
-	default:
-		out->status = SESSION_DOWN;
-		break;
-	}
+	out->status = session_status(s);
 	snprintf(out->isid, sizeof(out->isid), "%02x%02x%02x%02x%02x%02x", s->isid[0], s->isid[1],
 		 s->isid[2], s->isid[3], s->isid[4], s->isid[5]);
 	out->tsih = s->tsih;
@@ -1292,10 +1793,35 @@ void session_get_info(struct session *s, struct session_info *out)
 	out->inflight = s->cfg.max_tasks - (uint32_t)s->nfree;
 	out->commands = s->commands;
 	out->params = s->params;
-	if (s->conn)
-		conn_counters(s->conn, &tx, &rx);
-	out->bytes_sent = tx + __atomic_load_n(&s->old_bytes_sent, __ATOMIC_RELAXED);
-	out->bytes_received = rx + __atomic_load_n(&s->old_bytes_received, __ATOMIC_RELAXED);
+	out->conns_wanted = s->want;
+	out->nconns = s->nsc;
+	for (int i = 0; i < s->nsc; i++) {
+		const struct sconn *sc = &s->sc[i];
+		struct sconn_info *ci = &out->conns[i];
+		uint64_t tx = 0, rx = 0;
+
+		ci->cid = sc->cid;
+		ci->state = sc->state;
+		snprintf(ci->addr, sizeof(ci->addr), "%s", sc->portal->addr);
+		ci->port = sc->portal->port;
+		snprintf(ci->netdev, sizeof(ci->netdev), "%s",
+			 sc->portal->netdev ? sc->portal->netdev : "");
+		if (sc->state != SCONN_UP)
+			snprintf(ci->reason, sizeof(ci->reason), "%s",
+				 (uint32_t)i >= s->want && !sc->reason[0]
+					 ? "beyond the target's MaxConnections" : sc->reason);
+		ci->inflight = sc->active;
+		ci->commands = sc->commands;
+		if (sc->conn)
+			conn_counters(sc->conn, &tx, &rx);
+		ci->bytes_sent = tx + __atomic_load_n(&sc->old_tx, __ATOMIC_RELAXED);
+		ci->bytes_received = rx + __atomic_load_n(&sc->old_rx, __ATOMIC_RELAXED);
+		ci->header_digest = sc->header_digest;
+		ci->data_digest = sc->data_digest;
+		ci->max_xmit_dsl = sc->max_xmit_dsl;
+		out->bytes_sent += ci->bytes_sent;
+		out->bytes_received += ci->bytes_received;
+	}
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -1328,11 +1854,12 @@ void session_logout(struct session *s)
 				 s->cfg.target_name, LOGOUT_WAIT_S);
 	}
 	s->state = SS_LOGGING_OUT;
+	s->generation++;
 	pthread_mutex_unlock(&s->lock);
 	timer_stop(s);
-	if (s->conn)
-		conn_stop(s->conn);
 	pthread_mutex_lock(&s->lock);
+	wait_logins(s);
+	retire_all(s);
 	s->state = SS_LOGGED_OUT;
 	fail_all(s, &done_list);
 	pthread_mutex_unlock(&s->lock);
@@ -1344,7 +1871,12 @@ void session_free(struct session *s)
 	if (!s)
 		return;
 	timer_stop(s);
-	conn_free(s->conn);
+	pthread_mutex_lock(&s->lock);
+	s->generation++;
+	wait_logins(s);
+	pthread_mutex_unlock(&s->lock);
+	for (int i = 0; i < s->nsc; i++)
+		conn_free(s->sc[i].conn);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
 	pthread_cond_destroy(&s->timer_cond);

@@ -1,6 +1,7 @@
-/* One iSCSI session: the CmdSN window, the task table and the connection(s) under it.
- * Callers hand in SCSI tasks; each completes exactly once through its done() callback, which
- * runs on the connection's receive thread (or the caller's, when the session is down). */
+/* One iSCSI session: the CmdSN window, the task table and the connections under it (MC/S,
+ * RFC 7143 4.2). Callers hand in SCSI tasks; each completes exactly once through its done()
+ * callback, which runs on a connection's receive thread (or the caller's, when the session is
+ * down). */
 #ifndef ISCSIFS_SESSION_H
 #define ISCSIFS_SESSION_H
 
@@ -33,6 +34,7 @@ struct scsi_task {
 
 	/* Session-private. */
 	struct session *sess;
+	struct sconn *sc;  /* the connection it is allegiant to, while it has one */
 	struct scsi_task *next;
 	struct txreq tx;
 	uint64_t seq;      /* submission order, kept across a session recovery */
@@ -47,14 +49,24 @@ struct scsi_task {
 	time_t retry_at;
 };
 
+/* Where a connection goes: one CHANNEL line. */
+struct session_portal {
+	const char *addr;
+	uint16_t port;
+	const char *netdev; /* "" or NULL = any device; else SO_BINDTODEVICE */
+};
+
+#define SESSION_MAX_CONNS 16
+
 struct session_config {
 	const char *label;            /* "ch0" in log lines */
 	const char *initiator_name;
 	const char *initiator_alias;
 	const char *target_name;
-	const char *addr;
-	uint16_t port;
-	const char *netdev;
+	/* Connection i goes to portals[i % nportals]; the first that answers leads. */
+	const struct session_portal *portals;
+	int nportals;
+	uint32_t nconns;              /* connections wanted; at most MaxConnections, 16 */
 	const struct key_set *admin_keys;
 	const struct chap_secrets *chap; /* NULL: no CHAP */
 	int login_timeout;
@@ -94,6 +106,22 @@ int session_resume(struct session *s, char *err, size_t errlen);
 
 enum session_status { SESSION_UP, SESSION_RECOVERING, SESSION_PAUSED, SESSION_DOWN };
 
+enum sconn_state { SCONN_DOWN, SCONN_LOGGING_IN, SCONN_UP, SCONN_FAILED, SCONN_CLEANING };
+
+struct sconn_info {
+	uint16_t cid;
+	enum sconn_state state;
+	char addr[64];
+	uint16_t port;
+	char netdev[32];
+	char reason[160];         /* why it was lost, while it is not up */
+	uint32_t inflight;        /* commands allegiant to it */
+	uint64_t commands;
+	uint64_t bytes_sent, bytes_received;
+	int header_digest, data_digest;
+	uint32_t max_xmit_dsl;
+};
+
 struct session_info {
 	enum session_status status;
 	char isid[16];            /* hex */
@@ -106,7 +134,11 @@ struct session_info {
 	uint64_t commands;        /* commands sent */
 	uint64_t bytes_sent, bytes_received;
 	struct iscsi_params params;
+	int nconns;               /* entries in conns */
+	uint32_t conns_wanted;    /* configured, bounded by MaxConnections */
+	struct sconn_info conns[SESSION_MAX_CONNS];
 };
+const char *sconn_state_str(enum sconn_state st);
 void session_get_info(struct session *s, struct session_info *out);
 /* Only the status, without the lock: cheap enough to ask before each I/O. */
 enum session_status session_status(const struct session *s);
