@@ -13,6 +13,11 @@
 #   ISTGT_CHAP_USER, ISTGT_CHAP_SECRET                what the initiator answers
 #   ISTGT_CHAP_MUTUAL_USER, ISTGT_CHAP_MUTUAL_SECRET  what istgt answers (mutual)
 # ISTGT_TRACE (all, net, iscsi, scsi, lu) adds istgt's trace to its log.
+#
+# A test that runs istgt inside a network namespace it made sets, before
+# istgt_start, ISTGT_NETNS and ISTGT_ADDRS (the namespace's addresses istgt
+# listens on, one portal each, all in one portal group; initiators from 10.0.0.0/8
+# are let in as well as 127.0.0.1).
 
 ISTGT_NODEBASE=iqn.2026-11.org.iscsifs.test
 ISTGT_PID=
@@ -22,6 +27,8 @@ ISTGT_LUN_FILE=
 ISTGT_LOG=
 ISTGT_CONF=
 ISTGT_STOP_TIMEOUT=${ISTGT_STOP_TIMEOUT:-20}
+ISTGT_NETNS=${ISTGT_NETNS:-}
+ISTGT_ADDRS=${ISTGT_ADDRS:-127.0.0.1}
 ISTGT_FILES=()
 ISTGT_TARGETS=()              # target names, in the order they were added
 declare -A ISTGT_LUNS=()      # target name -> "LUN:file LUN:file ..."
@@ -75,7 +82,7 @@ istgt_lun_file() {
 
 # Writes istgt.conf and istgt-auth.conf into TEST_TMP for a portal on PORT.
 _istgt_write_conf() {
-	local port=$1 auth=None name i entry lun
+	local port=$1 auth=None name i entry lun addr
 	ISTGT_CONF=$TEST_TMP/istgt.conf
 	if [ -n "${ISTGT_CHAP_USER:-}" ]; then
 		auth=CHAP
@@ -127,12 +134,19 @@ _istgt_write_conf() {
   Netmask 127.0.0.1
 
 [PortalGroup1]
-  Portal DA1 127.0.0.1:$port
+EOF
+		i=0
+		for addr in $ISTGT_ADDRS; do
+			i=$((i + 1))
+			printf '  Portal DA%d %s:%s\n' "$i" "$addr" "$port"
+		done
+		cat <<EOF
 
 [InitiatorGroup1]
   InitiatorName "ALL"
   Netmask 127.0.0.1
 EOF
+		[ -z "$ISTGT_NETNS" ] || printf '  Netmask 10.0.0.0/8\n'
 		i=0
 		for name in "${ISTGT_TARGETS[@]}"; do
 			i=$((i + 1))
@@ -157,7 +171,11 @@ EOF
 # Ready means istgt itself listens on the port: someone else may have taken it
 # since free_port looked.
 _istgt_listening() {
-	ss -Hltnp "sport = :$ISTGT_PORT" 2>/dev/null | grep -q "pid=$ISTGT_PID,"
+	if [ -n "$ISTGT_NETNS" ]; then
+		ip netns exec "$ISTGT_NETNS" ss -Hltnp "sport = :$ISTGT_PORT" 2>/dev/null | grep -q "pid=$ISTGT_PID,"
+	else
+		ss -Hltnp "sport = :$ISTGT_PORT" 2>/dev/null | grep -q "pid=$ISTGT_PID,"
+	fi
 }
 
 _istgt_ready_or_dead() {
@@ -191,6 +209,8 @@ istgt_start() {
 		ISTGT_LOG=$TEST_TMP/istgt.$attempt.log
 		cmd=(istgt -D -c "$ISTGT_CONF" -p "$TEST_TMP/istgt.pid")
 		[ -z "${ISTGT_TRACE:-}" ] || cmd+=(-t "$ISTGT_TRACE")
+		# ip netns exec runs istgt in place, so $! stays istgt's own PID.
+		[ -z "$ISTGT_NETNS" ] || cmd=(ip netns exec "$ISTGT_NETNS" "${cmd[@]}")
 		printf '%q ' "${cmd[@]}" >"$ISTGT_LOG"
 		printf '\n' >>"$ISTGT_LOG"
 		"${cmd[@]}" </dev/null >>"$ISTGT_LOG" 2>&1 &
@@ -198,7 +218,7 @@ istgt_start() {
 		show_on_failure "$ISTGT_LOG"
 		if wait_for 15 _istgt_ready_or_dead && ! pid_gone "$ISTGT_PID"; then
 			export ISTGT_PID ISTGT_PORT
-			msg "istgt (pid $ISTGT_PID) portal 127.0.0.1:$ISTGT_PORT"
+			msg "istgt (pid $ISTGT_PID) portal(s) ${ISTGT_ADDRS// /, } port $ISTGT_PORT"
 			return 0
 		fi
 		echo "istgt_start: attempt $attempt (port $ISTGT_PORT) failed:" >&2

@@ -7,8 +7,8 @@ THREADS writers (default 4) each own a slice of the first REGION_MIB MiB
 (default 32) of LUN and rewrite it pass after pass in 256 KiB chunks whose
 content depends on (pass, chunk). A write that returns is acknowledged; any
 error (EIO) is counted, never retried. After each pass a writer fsyncs and
-bumps its count in PROGRESS_FILE. When STOP_FILE appears (or after 150 passes
-or 150 s) the writers finish their pass, everything is read back and compared
+bumps its count in PROGRESS_FILE. When STOP_FILE appears (or after 150 passes,
+WORKLOAD_MAX_PASSES in the environment, or 150 s) the writers finish their pass, everything is read back and compared
 with what was acknowledged, and EXPECTED_OUT gets the acknowledged image, to be
 compared with the target's backing file. Prints one summary line. Exit 0 only
 with zero errors and zero mismatches.
@@ -21,7 +21,7 @@ import threading
 import time
 
 CHUNK = 256 * 1024
-MAX_PASSES = 150
+MAX_PASSES = int(os.environ.get("WORKLOAD_MAX_PASSES", "150"))
 MAX_SECONDS = 150
 
 
