@@ -24,6 +24,10 @@ Cases, and what the misbehaving PDU is:
   malformed-login-keys  a key without '=' in the operational-stage Login Response of
                         connection --login-conn (default 1); earlier connections are
                         closed by the target at the READ after --after good READs
+  mcs-lose-conn         not a broken PDU: MaxConnections=2 is allowed, and once a second
+                        connection has joined the session, the first connection is closed
+                        with a READ unanswered; a Logout "close the connection" for its
+                        CID on the other connection is answered and that one goes on
 
 Byte layouts follow RFC 7143 section 11.
 """
@@ -56,7 +60,8 @@ READ_CASES = ("unknown-itt", "data-beyond-buffer", "oversize-segment", "statsn-o
               "bad-header-digest", "bad-data-digest", "reject", "bad-opcode")
 WRITE_CASES = ("r2t-beyond-write",)
 LOGIN_CASES = ("malformed-login-keys",)
-CASES = ("none",) + READ_CASES + WRITE_CASES + LOGIN_CASES
+MCS_CASES = ("mcs-lose-conn",)
+CASES = ("none",) + READ_CASES + WRITE_CASES + LOGIN_CASES + MCS_CASES
 
 GOOD, CHECK_CONDITION = 0x00, 0x02
 ILLEGAL_REQUEST = 0x05
@@ -151,6 +156,7 @@ class Target:
         self.disk = initial_content(args.size_mib << 20)
         self.nblocks = len(self.disk) // BLOCK
         self.conn_count = 0
+        self.joined = 0            # connections that joined an existing session
         self.misbehaved = False
         self.sessions = {}
         self.next_tsih = 1
@@ -185,6 +191,7 @@ class Connection:
         self.index = index
         self.stat_sn = random.getrandbits(32)
         self.session = None
+        self.cid = None
         self.hdr_digest = False
         self.data_digest = False
         self.max_xmit_dsl = 8192      # what the initiator declared (RFC default until then)
@@ -312,6 +319,7 @@ class Connection:
             nsg = pdu.flags & 3
             isid = pdu.bhs[8:14]
             tsih = struct.unpack_from(">H", pdu.bhs, 14)[0]
+            self.cid = struct.unpack_from(">H", pdu.bhs, 20)[0]
             text += pdu.data
             if self.session is None:
                 self.session = Session(tsih, isid, pdu.cmd_sn)
@@ -408,7 +416,8 @@ class Connection:
                 self.max_xmit_dsl = int(v, 0)
                 out.append((k, str(OUR_MAX_RECV_DSL)))   # declarative: ours in return
             elif k == "MaxConnections":
-                out.append((k, str(min(int(v, 0), 1))))
+                most = 2 if self.args.case in MCS_CASES else 1
+                out.append((k, str(min(int(v, 0), most))))
             elif k == "InitialR2T":                      # OR: our Yes wins
                 self.initial_r2t = True
                 out.append((k, "Yes"))
@@ -441,8 +450,10 @@ class Connection:
         with self.t.lock:
             if tsih:
                 old = self.t.sessions[tsih]
-                old.exp_cmd_sn = self.session.exp_cmd_sn
+                if self.args.case not in MCS_CASES:
+                    old.exp_cmd_sn = self.session.exp_cmd_sn
                 self.session = old
+                self.t.joined += 1
             else:
                 self.session.tsih = self.t.next_tsih
                 self.t.next_tsih += 1
@@ -486,10 +497,16 @@ class Connection:
                 self.tmf(pdu)
             elif op == OP_LOGOUT_REQ:
                 self.note_command(pdu)
+                reason = pdu.flags & 0x7F
+                cid = struct.unpack_from(">H", pdu.bhs, 20)[0]
                 b = self.header(OP_LOGOUT_RSP, 0x80, pdu.itt, stat_sn=self.take_stat_sn())
                 struct.pack_into(">I", b, 20, 0)
                 self.send_pdu(b)
-                self.say("logout (reason %d) answered" % (pdu.flags & 0x7F))
+                if reason == 1 and cid != self.cid:
+                    # Another connection closed (RFC 7143 11.14): this one goes on.
+                    self.say("logout of connection %d (reason 1) answered; going on" % cid)
+                    continue
+                self.say("logout (reason %d) answered" % reason)
                 return
             elif op == OP_TEXT_REQ:
                 self.note_command(pdu)
@@ -685,6 +702,9 @@ class Connection:
         if self.should_misbehave(READ_CASES):
             self.misbehave_read(pdu, data)
             return
+        if (self.args.case in MCS_CASES and self.index == 1 and self.t.joined and
+                self.good_reads >= self.args.after and self.t.claim_misbehaviour()):
+            raise Drop("closed by the target with READ 0x%08x unanswered" % pdu.itt)
         self.good_reads += 1
         self.say("READ lba %d, %d blocks (task 0x%08x, good read %d)" %
                  (lba, n, pdu.itt, self.good_reads))
