@@ -29,9 +29,9 @@ NET=10.213.$((RANDOM % 200 + 20))
 ip link set "$VN" netns "$NS"
 ip addr add "$NET.1/30" dev "$VH"
 ip link set "$VH" up
-ip netns exec "$NS" ip addr add "$NET.2/30" dev "$VN"
-ip netns exec "$NS" ip link set "$VN" up
-ip netns exec "$NS" ip link set lo up
+ip -n "$NS" addr add "$NET.2/30" dev "$VN"
+ip -n "$NS" link set "$VN" up
+ip -n "$NS" link set lo up
 
 IQN=iqn.2026-11.org.iscsifs.test:linkdown
 TGT_NETNS=$NS

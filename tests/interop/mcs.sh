@@ -30,7 +30,7 @@ setup_tmpdir
 NS=iscsifs-mcs-$$
 ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace here"
 defer "ip netns del $NS"
-ip netns exec "$NS" ip link set lo up
+ip -n "$NS" link set lo up
 # Two links, with addresses that exist only on them, inside this test's own
 # namespace.
 BASE=$((RANDOM % 100 + 20))
@@ -43,8 +43,8 @@ for i in 1 2; do
 	ip link set "$vn" netns "$NS"
 	ip addr add "$net.1/30" dev "$vh"
 	ip link set "$vh" up
-	ip netns exec "$NS" ip addr add "$net.2/30" dev "$vn"
-	ip netns exec "$NS" ip link set "$vn" up
+	ip -n "$NS" addr add "$net.2/30" dev "$vn"
+	ip -n "$NS" link set "$vn" up
 	eval "VH$i=$vh NET$i=$net"
 done
 

@@ -133,6 +133,17 @@ wait_for() {
 
 pid_gone() { ! kill -0 "$1" 2>/dev/null; }
 
+# in_netns NS CMD...: runs CMD in the network namespace NS (made by
+# "ip netns add") and nothing else. Unlike "ip netns exec" it makes no mount
+# namespace: a copy of the mount table would hold every FUSE mount of the
+# moment (another test's too), and such a mount outlives its umount until
+# CMD exits. nsenter execs CMD in place, so $! of "in_netns ... &" is CMD's PID.
+in_netns() {
+	local ns=$1
+	shift
+	nsenter "--net=/run/netns/$ns" -- "$@"
+}
+
 # Reads the mount table rather than stat()ing the path, which fails on a FUSE
 # mount whose daemon died.
 is_mounted() {

@@ -172,7 +172,7 @@ EOF
 # since free_port looked.
 _istgt_listening() {
 	if [ -n "$ISTGT_NETNS" ]; then
-		ip netns exec "$ISTGT_NETNS" ss -Hltnp "sport = :$ISTGT_PORT" 2>/dev/null | grep -q "pid=$ISTGT_PID,"
+		in_netns "$ISTGT_NETNS" ss -Hltnp "sport = :$ISTGT_PORT" 2>/dev/null | grep -q "pid=$ISTGT_PID,"
 	else
 		ss -Hltnp "sport = :$ISTGT_PORT" 2>/dev/null | grep -q "pid=$ISTGT_PID,"
 	fi
@@ -209,8 +209,8 @@ istgt_start() {
 		ISTGT_LOG=$TEST_TMP/istgt.$attempt.log
 		cmd=(istgt -D -c "$ISTGT_CONF" -p "$TEST_TMP/istgt.pid")
 		[ -z "${ISTGT_TRACE:-}" ] || cmd+=(-t "$ISTGT_TRACE")
-		# ip netns exec runs istgt in place, so $! stays istgt's own PID.
-		[ -z "$ISTGT_NETNS" ] || cmd=(ip netns exec "$ISTGT_NETNS" "${cmd[@]}")
+		# nsenter with --net alone runs istgt in place (see in_netns), so $! stays istgt's own PID.
+		[ -z "$ISTGT_NETNS" ] || cmd=(nsenter "--net=/run/netns/$ISTGT_NETNS" -- "${cmd[@]}")
 		printf '%q ' "${cmd[@]}" >"$ISTGT_LOG"
 		printf '\n' >>"$ISTGT_LOG"
 		"${cmd[@]}" </dev/null >>"$ISTGT_LOG" 2>&1 &

@@ -23,18 +23,18 @@ TGT_NETNS=${TGT_NETNS:-}
 TGT_ADDR=${TGT_ADDR:-127.0.0.1}
 
 # The tgtd command line in _TGT_CMD. Started as "${_TGT_CMD[@]}" &, never through
-# a shell function, so that $! is tgtd's own PID (ip netns exec runs it in place).
+# a shell function, so that $! is tgtd's own PID (nsenter with --net alone runs it in place; see in_netns).
 _tgt_cmd() {
 	_TGT_CMD=(tgtd -f -C "$TGT_CTL" --iscsi "portal=$TGT_ADDR:$TGT_PORT")
 	if [ -n "$TGT_NETNS" ]; then
-		_TGT_CMD=(ip netns exec "$TGT_NETNS" "${_TGT_CMD[@]}")
+		_TGT_CMD=(nsenter "--net=/run/netns/$TGT_NETNS" -- "${_TGT_CMD[@]}")
 	fi
 }
 
 # Runs a command in tgtd's network namespace (or here, without one).
 _tgt_in_ns() {
 	if [ -n "$TGT_NETNS" ]; then
-		ip netns exec "$TGT_NETNS" "$@"
+		in_netns "$TGT_NETNS" "$@"
 	else
 		"$@"
 	fi
