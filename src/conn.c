@@ -23,6 +23,7 @@
 #define TX_BATCH 256 /* PDUs per writev */
 #define IOV_PER_PDU 5 /* header, header digest, data, padding, data digest */
 #define RX_BUF 65536 /* the receive thread reads ahead this much: several PDUs per recv */
+#define RX_LARGE 16384 /* a data segment this long is worth a recv of its own */
 
 struct conn {
 	char label[128];
@@ -35,6 +36,7 @@ struct conn {
 	uint8_t *scratch;
 	uint8_t *rxbuf; /* full-feature phase only; rx_start..rx_end not yet consumed */
 	size_t rx_start, rx_end;
+	int rx_large; /* the last data segment was large: read just what is asked for */
 
 	int refs; /* atomic: the owner's, plus one per caller between conn_ref and conn_unref */
 	pthread_mutex_t tx_lock;
@@ -155,7 +157,8 @@ static int recv_all(int fd, void *buf, size_t len, int timeout_ms)
 }
 
 /* Read len bytes through the read-ahead buffer: small PDUs (headers, 4 KiB of data) come
- * several per recv; a large remainder goes straight from the socket into buf. */
+ * several per recv; a large remainder goes straight from the socket into buf. After a large
+ * segment no more than asked is read, so the next one is not read ahead only to be copied. */
 static int read_buffered(struct conn *c, void *buf, size_t len)
 {
 	uint8_t *p = buf;
@@ -176,7 +179,7 @@ static int read_buffered(struct conn *c, void *buf, size_t len)
 		c->rx_start = c->rx_end = 0;
 		if (len >= RX_BUF / 2)
 			return recv_all(c->fd, p, len, -1);
-		n = recv(c->fd, c->rxbuf, RX_BUF, 0);
+		n = recv(c->fd, c->rxbuf, c->rx_large ? len : RX_BUF, 0);
 		if (n == 0)
 			return -ECONNRESET;
 		if (n < 0) {
@@ -365,6 +368,7 @@ static void *rx_main(void *arg)
 			if (r)
 				break;
 		}
+		c->rx_large = h.dsl >= RX_LARGE;
 		r = c->handler.rx_end(c->handler.arg, &h, h.dsl ? dst : NULL, err, sizeof(err));
 		if (r)
 			break;
