@@ -3,10 +3,14 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "bufpool.h"
 
 #define NCLASSES 9 /* 4 KiB .. 1 MiB */
+/* From this size on buffers are mappings of their own: a freed one goes back to the
+ * kernel, where malloc would keep it (locked, under mlockall) in some thread's heap. */
+#define MAP_MIN (128 * 1024)
 
 struct free_buf {
 	struct free_buf *next;
@@ -20,6 +24,29 @@ struct bufpool {
 		struct free_buf *head;
 	} cls[NCLASSES];
 };
+
+static void *alloc_bytes(size_t bytes)
+{
+	void *b;
+
+	if (bytes < MAP_MIN)
+		return aligned_alloc(BUFPOOL_MIN, bytes);
+	b = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return b == MAP_FAILED ? NULL : b;
+}
+
+static void free_bytes(void *b, size_t bytes)
+{
+	if (bytes < MAP_MIN)
+		free(b);
+	else
+		munmap(b, bytes);
+}
+
+static size_t round_page(size_t size)
+{
+	return (size + BUFPOOL_MIN - 1) / BUFPOOL_MIN * BUFPOOL_MIN;
+}
 
 static int class_of(size_t size)
 {
@@ -48,7 +75,7 @@ void *bufpool_get(struct bufpool *p, size_t size)
 	struct free_buf *b;
 
 	if (size > BUFPOOL_MAX) /* an unaligned request's blocks: not kept, not refused */
-		return aligned_alloc(BUFPOOL_MIN, (size + BUFPOOL_MIN - 1) / BUFPOOL_MIN * BUFPOOL_MIN);
+		return alloc_bytes(round_page(size));
 	c = class_of(size);
 	pthread_mutex_lock(&p->cls[c].lock);
 	b = p->cls[c].head;
@@ -59,7 +86,7 @@ void *bufpool_get(struct bufpool *p, size_t size)
 		__atomic_sub_fetch(&p->cached, (size_t)BUFPOOL_MIN << c, __ATOMIC_RELAXED);
 		return b;
 	}
-	return aligned_alloc(BUFPOOL_MIN, (size_t)BUFPOOL_MIN << c);
+	return alloc_bytes((size_t)BUFPOOL_MIN << c);
 }
 
 void bufpool_put(struct bufpool *p, void *buf, size_t size)
@@ -71,14 +98,14 @@ void bufpool_put(struct bufpool *p, void *buf, size_t size)
 	if (!buf)
 		return;
 	if (size > BUFPOOL_MAX) {
-		free(buf);
+		free_bytes(buf, round_page(size));
 		return;
 	}
 	c = class_of(size);
 	bytes = (size_t)BUFPOOL_MIN << c;
 	if (__atomic_add_fetch(&p->cached, bytes, __ATOMIC_RELAXED) > p->cache_bytes) {
 		__atomic_sub_fetch(&p->cached, bytes, __ATOMIC_RELAXED);
-		free(buf);
+		free_bytes(buf, bytes);
 		return;
 	}
 	pthread_mutex_lock(&p->cls[c].lock);
@@ -97,7 +124,7 @@ void bufpool_free(struct bufpool *p)
 		while (b) {
 			struct free_buf *next = b->next;
 
-			free(b);
+			free_bytes(b, (size_t)BUFPOOL_MIN << c);
 			b = next;
 		}
 		pthread_mutex_destroy(&p->cls[c].lock);

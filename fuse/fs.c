@@ -18,8 +18,12 @@
 #include "log.h"
 
 #define FS_MAX_IO BUFPOOL_MAX
-/* Free buffers kept for reuse: enough for a queue of large requests, bounded all the same. */
-#define FS_POOL_CACHE (16 * 1024 * 1024)
+/* Free buffers kept for reuse: a queue's worth of 128 KiB requests, bounded all the same. */
+#define FS_POOL_CACHE (8 * 1024 * 1024)
+/* Writes up to this size are copied and answered from their completion. Larger ones wait in
+ * their FUSE thread: a copy would double the memory of a queue of 1 MiB writes, while the
+ * wait costs them little next to their transfer. */
+#define FS_ASYNC_WRITE_MAX (128 * 1024)
 #define ATTR_TIMEOUT 1.0
 
 struct fs_node {
@@ -756,14 +760,15 @@ static void write_done(void *arg, int result)
 	free(wr);
 }
 
-/* Copy the data and answer from the completion: the FUSE thread is free at once, and no
- * thread waits per command. Falls back to waiting when no buffer can be had. */
+/* Up to FS_ASYNC_WRITE_MAX: copy the data and answer from the completion, so the FUSE thread
+ * is free at once and no thread waits per command. Larger writes, or when no buffer can be
+ * had: send from the kernel's buffer and wait. */
 static void write_aligned(fuse_req_t req, struct fs_node *n, const char *buf, size_t len,
 			  off_t off)
 {
 	struct fs *fs = fs_of(req);
 	struct lun *l = n->lun;
-	struct write_req *wr = malloc(sizeof(*wr));
+	struct write_req *wr = len <= FS_ASYNC_WRITE_MAX ? malloc(sizeof(*wr)) : NULL;
 	int r;
 
 	if (wr && (wr->buf = bufpool_get(fs->pool, len))) {
