@@ -85,6 +85,8 @@ int daemon_add_channels(struct daemon *d, struct cfg *c)
 
 void daemon_free(struct daemon *d)
 {
+	for (int i = 0; i < d->nchs; i++)
+		fs_channel_stopping(d->fs, d->chs[i]);
 	for (int i = 0; i < d->nchs; i++) {
 		channel_destroy(d->chs[i]);
 		free(d->chs[i]);
@@ -193,6 +195,18 @@ static const struct lun *find_lun(struct channel *ch, uint32_t number)
 		if (ch->luns[i]->number == number && !lun_gone(ch->luns[i]))
 			return ch->luns[i];
 	return NULL;
+}
+
+/* The file that serves l: its multipath file when it is a path of one. */
+static void lun_file(struct daemon *d, const struct channel *ch, const struct lun *l, char *out,
+		     size_t len)
+{
+	struct mpath_dev *mp = mpath_of_lun(fs_multipath(d->fs), l);
+
+	if (mp)
+		snprintf(out, len, "%s/multipath/%s", d->mountpoint, mpath_name(mp));
+	else
+		snprintf(out, len, "%s/%s/lun%u", d->mountpoint, ch->target_name, l->number);
 }
 
 static void params_text(FILE *f, const struct iscsi_params *p)
@@ -330,8 +344,7 @@ static void status_one(struct daemon *d, struct channel *ch, int json, FILE *f)
 
 		if (lun_gone(l))
 			continue;
-		snprintf(file, sizeof(file), "%s/%s/lun%u", d->mountpoint, ch->target_name,
-			 l->number);
+		lun_file(d, ch, l, file, sizeof(file));
 		if (json) {
 			fprintf(f, "%s{\"lun\":%u,\"file\":", first ? "" : ",", l->number);
 			json_str(f, file);
@@ -435,13 +448,15 @@ static int cmd_stop(struct daemon *d, struct channel **sel, int n, FILE *f)
 	/* All or nothing: refuse before stopping anything when a file is in use. */
 	for (int i = 0; i < n; i++)
 		if (sel[i]->state != CH_STOPPED && fs_channel_busy(d->fs, sel[i], which, sizeof(which))) {
-			fprintf(f, "channel %d is busy: %s/%s is open (unmap it first: "
+			fprintf(f, "channel %d is busy: %s is open (unmap it first: "
 				   "iscsi-unmap-channel %d)\n",
-				sel[i]->cc->id, sel[i]->target_name, which, sel[i]->cc->id);
+				sel[i]->cc->id, which, sel[i]->cc->id);
 			return CTL_FAILED;
 		}
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
+		fs_channel_stopping(d->fs, sel[i]);
 		channel_stop(sel[i]);
+	}
 	return CTL_OK;
 }
 
@@ -459,11 +474,15 @@ static int cmd_maps(struct daemon *d, struct channel **sel, int n, FILE *f)
 			const struct cfg_map *mp = &c->maps[m];
 			char dir[1024];
 
-			if (mp->channel != ch->cc->id || !find_lun(ch, mp->lun))
+			const struct lun *l = find_lun(ch, mp->lun);
+			char file[1024];
+
+			if (mp->channel != ch->cc->id || !l)
 				continue;
+			lun_file(d, ch, l, file, sizeof(file));
 			map_dir(c, ch, mp->name, dir, sizeof(dir));
-			fprintf(f, "%d %u %d %s %s/%s/lun%u %s\n", mp->channel, mp->lun, mp->partition,
-				mp->name, d->mountpoint, ch->target_name, mp->lun, dir);
+			fprintf(f, "%d %u %d %s %s %s\n", mp->channel, mp->lun, mp->partition, mp->name,
+				file, dir);
 		}
 		pthread_mutex_unlock(&ch->lock);
 	}
@@ -541,6 +560,7 @@ static int cmd_reload(struct daemon *d, FILE *f)
 			continue;
 		}
 		log_info("%s: %s by the new configuration", old->label, nc ? "changed" : "removed");
+		fs_channel_stopping(d->fs, old);
 		channel_stop(old);
 		append(&d->retired, &d->nretired, old);
 	}
