@@ -395,6 +395,76 @@ static void status_one(struct daemon *d, struct channel *ch, int json, FILE *f)
 		fputs("]}", f);
 }
 
+/* Whether a device has a path on one of the channels shown. */
+static int mpath_shown(const struct mpath_info *mi, struct channel **sel, int n)
+{
+	for (int p = 0; p < mi->npaths; p++)
+		for (int i = 0; i < n; i++)
+			if (mi->paths[p].ch == sel[i])
+				return 1;
+	return 0;
+}
+
+static void status_mpath(struct daemon *d, struct channel **sel, int n, int json, FILE *f)
+{
+	struct mpath_set *set = fs_multipath(d->fs);
+	int first = 1;
+
+	if (json)
+		fputs(",\"multipath\":[", f);
+	for (int k = 0; set && k < mpath_count(set); k++) {
+		struct mpath_dev *mp = mpath_get(set, k);
+		const struct lun *g = mpath_lun(mp);
+		struct mpath_info mi;
+		char file[1024];
+
+		mpath_get_info(mp, &mi);
+		if (!mi.present || !mpath_shown(&mi, sel, n))
+			continue;
+		snprintf(file, sizeof(file), "%s/multipath/%s", d->mountpoint, mi.name);
+		if (json) {
+			fputs(first ? "{\"id\":" : ",{\"id\":", f);
+			json_str(f, mi.name);
+			fputs(",\"file\":", f);
+			json_str(f, file);
+			fprintf(f, ",\"policy\":\"%s\",\"size\":%llu,\"block_size\":%u,"
+				   "\"waiting\":%d,\"paths\":[",
+				cfg_multipath_str(mi.policy), (unsigned long long)lun_size(g),
+				g->block_size, mi.waiting);
+		} else {
+			fprintf(f, "multipath %s: %s, %llu bytes, %s, %d path(s)%s\n", mi.name, file,
+				(unsigned long long)lun_size(g), cfg_multipath_str(mi.policy),
+				mi.npaths, mi.waiting ? ", I/O waiting for a path" : "");
+		}
+		for (int p = 0; p < mi.npaths; p++) {
+			const struct mpath_path_info *pi = &mi.paths[p];
+
+			if (json) {
+				fprintf(f, "%s{\"channel\":%d,\"lun\":%u,\"portal\":\"%s\","
+					   "\"state\":\"%s\",\"reason\":",
+					p ? "," : "", pi->ch->cc->id, pi->lun, pi->portal,
+					mpath_state_str(pi->state));
+				if (pi->why[0])
+					json_str(f, pi->why);
+				else
+					fputs("null", f);
+				fprintf(f, ",\"ios\":%llu,\"ios_lost\":%llu}",
+					(unsigned long long)pi->ios, (unsigned long long)pi->failures);
+			} else {
+				fprintf(f, "  path channel %d lun%u via %s: %s%s%s%s, %llu I/Os, %llu lost\n",
+					pi->ch->cc->id, pi->lun, pi->portal, mpath_state_str(pi->state),
+					pi->why[0] ? " (" : "", pi->why, pi->why[0] ? ")" : "",
+					(unsigned long long)pi->ios, (unsigned long long)pi->failures);
+			}
+		}
+		if (json)
+			fputs("]}", f);
+		first = 0;
+	}
+	if (json)
+		fputc(']', f);
+}
+
 static int cmd_status(struct daemon *d, int argc, char **argv, FILE *f)
 {
 	struct channel *sel[256];
@@ -420,7 +490,10 @@ static int cmd_status(struct daemon *d, int argc, char **argv, FILE *f)
 		status_one(d, sel[i], json, f);
 	}
 	if (json)
-		fputs("]}\n", f);
+		fputc(']', f);
+	status_mpath(d, sel, n, json, f);
+	if (json)
+		fputs("}\n", f);
 	return CTL_OK;
 }
 
