@@ -6,7 +6,9 @@
 # file. A verified write workload runs on it while the test takes the active
 # path's link down and up again: no I/O fails, status shows that path failed
 # meanwhile, and every acknowledged write is in the backing file. Then, with
-# multipath=round-robin, both paths carry I/O.
+# multipath=round-robin, both paths carry I/O; under a workload again, one
+# path's channel stops and starts (stopping the last one is refused), and
+# both links go down for 12 s: I/O waits and goes on, with no error.
 set -eu
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "${TESTLIB:?TESTLIB must point to tests/lib}/common.sh"
@@ -158,5 +160,50 @@ if [ "$ios0" -lt 100 ] || [ "$ios1" -lt 100 ]; then
 	fail "round-robin did not use both paths: $ios0 and $ios1 I/Os"
 fi
 msg "round-robin: $ios0 and $ios1 I/Os on the two paths"
+
+# Under a workload: one path's channel may stop (its paths leave the device),
+# the last one may not; both links down makes I/O wait, not fail.
+rm -f "$TEST_TMP/workload.stop" # the first workload's, which would end this one
+WORKLOAD_MAX_PASSES=1000000 start_workload "$FILE" 16 2
+ctl stop 1 >"$TEST_TMP/stop1.out" 2>&1 || fail "initiator-ctl stop 1 failed: $(cat "$TEST_TMP/stop1.out")"
+one_path() {
+	ctl status --json | python3 -c '
+import json, sys
+ps = json.load(sys.stdin)["multipath"][0]["paths"]
+sys.exit(0 if [(p["channel"], p["state"]) for p in ps] == [(0, "active")] else 1)'
+}
+one_path || fail "after stop 1 the device does not have path 0 alone: $(ctl status --json)"
+wait_more_passes 1
+if ctl stop 0 >"$TEST_TMP/stop0.out" 2>&1; then
+	fail "initiator-ctl stop 0 stopped the last path of an open multipath file"
+fi
+grep -q "channel 0 is busy: multipath/$ID is open" "$TEST_TMP/stop0.out" ||
+	fail "the refusal does not name the multipath file: $(cat "$TEST_TMP/stop0.out")"
+ctl start 1 || fail "initiator-ctl start 1 failed"
+wait_for 20 paths active active || fail "path 1 did not join again: $(cat "$TEST_TMP/status.json")"
+wait_more_passes 1
+msg "a path's channel stopped and started under the workload; the last path refused to stop"
+
+ip link set "$VH1" down
+ip link set "$VH2" down
+down=$(date +%s)
+waiting() {
+	ctl status --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)["multipath"][0]
+sys.exit(0 if d["waiting"] > 0 and all(p["state"] == "failed" for p in d["paths"]) else 1)'
+}
+wait_for 20 waiting || fail "with both links down, status does not show I/O waiting: $(ctl status --json)"
+left=$((12 - ($(date +%s) - down)))
+[ "$left" -le 0 ] || sleep "$left"
+ip link set "$VH2" up
+msg "both links down for 12 s, then link 2 up"
+wait_more_passes 1
+ip link set "$VH1" up
+wait_for 60 paths active active || fail "the paths did not both come back: $(cat "$TEST_TMP/status.json")"
+wait_more_passes 1
+finish_workload
 stop_iscsifs_checked
+cmp -n $((16 << 20)) "$TEST_TMP/expected" "$BACKING" || fail "the backing file lacks acknowledged writes"
+msg "no error and no lost write with a path stopped, and with every path down for 12 s"
 msg "multipath failover and round-robin over two portals"
