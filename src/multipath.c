@@ -41,6 +41,7 @@ struct mpath_dev {
 	int active;               /* failover: the path in use, -1 none yet */
 	unsigned rr;              /* round-robin: where the next choice starts */
 	int waiting;              /* I/Os waiting for any path */
+	int failing;              /* waiting I/O has started to fail (logged once) */
 	const struct lun *refused[MPATH_MAX_PATHS]; /* other geometry: served alone */
 	int nrefused;
 };
@@ -252,6 +253,7 @@ static int try_dispatch(struct mp_io *io, uint64_t now)
 		io->counted = 0;
 		d->waiting--;
 	}
+	d->failing = 0;
 	io->deadline = 0;
 	p->dispatching++;
 	p->ios++;
@@ -317,9 +319,14 @@ static void *worker_main(void *arg)
 			if (r == 1)
 				continue;
 			if (r < 0 || now >= io->deadline) {
-				if (r == 0)
-					log_err("%s: no path came back in time: I/O fails",
-						io->dev->name);
+				struct mpath_dev *d = io->dev;
+
+				pthread_mutex_lock(&d->lock);
+				if (r == 0 && !d->failing)
+					log_err("%s: no path came back in time: waiting I/O fails "
+						"with EIO", d->name);
+				d->failing = 1;
+				pthread_mutex_unlock(&d->lock);
 				finish(io, r < 0 ? r : -EIO);
 				continue;
 			}
@@ -630,8 +637,9 @@ struct mpath_dev *mpath_of_lun(struct mpath_set *set, const struct lun *l)
 		struct mpath_dev *d = set->devs[k];
 
 		pthread_mutex_lock(&d->lock);
+		/* One that left with its stopping channel is not served on its own either. */
 		for (int i = 0; i < d->npaths && !found; i++)
-			if (d->paths[i].lun == l)
+			if (d->paths[i].lun == l || d->paths[i].released == l)
 				found = d;
 		pthread_mutex_unlock(&d->lock);
 	}

@@ -30,7 +30,7 @@ void mpath_release_channel(struct mpath_set *set, struct channel *ch);
 
 int mpath_count(struct mpath_set *set);
 struct mpath_dev *mpath_get(struct mpath_set *set, int i);
-/* The device whose path l is, or NULL (then l is served on its own). */
+/* The device whose path l is or was, or NULL (then l is served on its own). */
 struct mpath_dev *mpath_of_lun(struct mpath_set *set, const struct lun *l);
 /* Whether ch provides the only present path of dev. */
 int mpath_only_path(struct mpath_dev *dev, const struct channel *ch);
