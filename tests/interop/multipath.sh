@@ -61,9 +61,9 @@ wait_for 10 in_netns "$NS" sh -c "ss -Hltn 'src $NET2.2' | grep -q ." ||
 export ISCSIFS_CONTROL_SOCKET
 ctl() { timeout -k 10 60 "$ISCTL" "$@"; }
 
-# config POLICY: two channels, one through each link.
+# config POLICY [ATTRS]: two channels, one through each link.
 config() {
-	local attrs="nopout_timeout=2;nopout_response_timeout=3;multipath=$1"
+	local attrs="nopout_timeout=2;nopout_response_timeout=3;multipath=$1${2:+;$2}"
 	iscsifs_config "0 1 $NET1.2 $TGT_PORT 0 AuthMethod=None $attrs $IQN" \
 		"1 1 $NET2.2 $TGT_PORT 0 AuthMethod=None $attrs $IQN"
 	ISCSIFS_CONTROL_SOCKET=$ISCSIFS_ETC/control.sock
@@ -206,4 +206,31 @@ finish_workload
 stop_iscsifs_checked
 cmp -n $((16 << 20)) "$TEST_TMP/expected" "$BACKING" || fail "the backing file lacks acknowledged writes"
 msg "no error and no lost write with a path stopped, and with every path down for 12 s"
+
+# With no path back within replacement_timeout, waiting I/O fails with EIO;
+# the same file works again once a path is back.
+config failover replacement_timeout=3
+start_iscsifs "$MNT"
+wait_for 20 paths active standby || fail "the paths are not up: $(cat "$TEST_TMP/status.json")"
+ip link set "$VH1" down
+ip link set "$VH2" down
+both_failed() { paths failed failed; }
+wait_for 20 both_failed || fail "the paths did not fail with both links down: $(cat "$TEST_TMP/status.json")"
+t0=$(date +%s)
+if timeout -k 10 60 dd if="$FILE" of=/dev/null bs=4k count=1 iflag=direct status=none \
+	2>"$TEST_TMP/dd.err"; then
+	fail "a read with no path for longer than replacement_timeout succeeded"
+fi
+waited=$(($(date +%s) - t0))
+grep -q "Input/output error" "$TEST_TMP/dd.err" || fail "the read did not fail with EIO: $(cat "$TEST_TMP/dd.err")"
+if [ "$waited" -lt 2 ] || [ "$waited" -gt 10 ]; then
+	fail "the read failed after $waited s, not after replacement_timeout (3 s)"
+fi
+ip link set "$VH1" up
+ip link set "$VH2" up
+wait_for 60 paths active standby || fail "the paths did not come back: $(cat "$TEST_TMP/status.json")"
+timeout -k 10 60 dd if="$FILE" of=/dev/null bs=4k count=1 iflag=direct status=none ||
+	fail "the file does not serve I/O again once the paths are back"
+stop_iscsifs_checked
+msg "with no path for longer than replacement_timeout, I/O failed with EIO after $waited s, then worked again"
 msg "multipath failover and round-robin over two portals"
