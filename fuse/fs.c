@@ -230,6 +230,18 @@ static void sync_links(struct fs *fs, struct notice **nt, int *nnt, int *cap)
 	}
 }
 
+/* Whether a LUN of ch is served as its own file, not as a multipath path. */
+static int has_own_files(struct fs *fs, struct channel *ch)
+{
+	int own = 0;
+
+	pthread_mutex_lock(&ch->lock);
+	for (int i = 0; i < ch->nluns && !own; i++)
+		own = !lun_gone(ch->luns[i]) && !mpath_of_lun(fs->mps, ch->luns[i]);
+	pthread_mutex_unlock(&ch->lock);
+	return own;
+}
+
 /* multipath/<identifier>: one file per multipath device, there while it has a path. Write
  * lock held. */
 static void sync_mpath_files(struct fs *fs, struct notice **nt, int *nnt, int *cap)
@@ -279,6 +291,9 @@ static void fs_refresh(struct fs *fs)
 		int dir, live = 0;
 
 		if (!ch->target_name[0])
+			continue;
+		/* A target whose LUNs are all paths of multipath devices gets no directory. */
+		if (find_child(fs, FUSE_ROOT_ID, ch->target_name) < 0 && !has_own_files(fs, ch))
 			continue;
 		dir = channel_dir(fs, ch, &nt, &nnt, &cap);
 		if (dir < 0)

@@ -99,7 +99,7 @@ ID=$(cat "$TEST_TMP/id")
 FILE=$MNT/multipath/$ID
 [ -f "$FILE" ] || fail "no multipath file $FILE"
 [ "$(stat -c %s "$FILE")" = $((24 << 20)) ] || fail "$FILE does not have the LUN's size"
-[ ! -e "$MNT/$IQN/lun1" ] || fail "the path's own file $MNT/$IQN/lun1 is still there"
+[ ! -e "$MNT/$IQN" ] || fail "the target's directory $MNT/$IQN is there, with only paths in it"
 [ "$(readlink "$MNT/by-id/$ID")" = "../multipath/$ID" ] ||
 	fail "by-id/$ID does not point to the multipath file: $(readlink "$MNT/by-id/$ID" || true)"
 ctl status >"$TEST_TMP/status.txt"
