@@ -13,11 +13,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bufpool.h"
 #include "fs.h"
 #include "log.h"
 #include "multipath.h"
 
-#define FS_MAX_IO (1024 * 1024)
+#define FS_MAX_IO BUFPOOL_MAX
+/* Free buffers kept for reuse: enough for a queue of large requests, bounded all the same. */
+#define FS_POOL_CACHE (16 * 1024 * 1024)
 #define ATTR_TIMEOUT 1.0
 
 struct fs_node {
@@ -33,9 +36,12 @@ struct fs_node {
 	uint64_t size_seen; /* size the kernel was last told about */
 	struct lun *lun;      /* of a multipath file: the device's shape only */
 	struct mpath_dev *mp; /* a multipath file: I/O goes through the device */
-	/* Aligned writes share it; a read-modify-write takes it alone, so no aligned write to
-	 * the same blocks can land between its read and its write. */
-	pthread_rwlock_t rmw;
+	/* The write gate: aligned writes (asynchronous: they leave it from a receive thread)
+	 * share it; a read-modify-write waits for them and holds it alone, so no aligned write
+	 * to the same blocks can land between its read and its write. */
+	pthread_mutex_t gate_lock;
+	pthread_cond_t gate_cond;
+	int aligned_writes, rmw_active;
 };
 
 /* Nodes are never freed or renumbered while mounted: an inode number the kernel holds always
@@ -48,6 +54,7 @@ struct fs {
 	struct channel **chs;
 	int nchs;
 	struct fuse_session *se;
+	struct bufpool *pool;
 	struct mpath_set *mps; /* the multipath devices over the channels' LUNs */
 };
 
@@ -74,7 +81,8 @@ static int add_node(struct fs *fs, fuse_ino_t parent, const char *name, int is_d
 	n->is_dir = is_dir;
 	n->lun = lun;
 	n->size_seen = lun ? lun_size(lun) : 0;
-	pthread_rwlock_init(&n->rmw, NULL);
+	pthread_mutex_init(&n->gate_lock, NULL);
+	pthread_cond_init(&n->gate_cond, NULL);
 	fs->nodes[fs->nnodes] = n;
 	return fs->nnodes++;
 }
@@ -377,8 +385,10 @@ struct fs *fs_new(void)
 		return NULL;
 	pthread_rwlock_init(&fs->lock, NULL);
 	fs->mtime = time(NULL);
+	fs->pool = bufpool_new(FS_POOL_CACHE);
 	fs->mps = mpath_set_new();
-	if (!fs->mps || add_node(fs, 0, "", 1, NULL) < 0 || add_node(fs, 0, "", 1, NULL) < 0 ||
+	if (!fs->pool || !fs->mps || add_node(fs, 0, "", 1, NULL) < 0 ||
+	    add_node(fs, 0, "", 1, NULL) < 0 ||
 	    add_node(fs, FUSE_ROOT_ID, "by-id", 1, NULL) != BY_ID_INO ||
 	    add_node(fs, FUSE_ROOT_ID, "by-path", 1, NULL) != BY_PATH_INO ||
 	    add_node(fs, FUSE_ROOT_ID, "multipath", 1, NULL) != MULTIPATH_INO) {
@@ -457,11 +467,13 @@ void fs_free(struct fs *fs)
 		return;
 	mpath_set_free(fs->mps);
 	for (int i = 0; i < fs->nnodes; i++) {
-		pthread_rwlock_destroy(&fs->nodes[i]->rmw);
+		pthread_mutex_destroy(&fs->nodes[i]->gate_lock);
+		pthread_cond_destroy(&fs->nodes[i]->gate_cond);
 		free(fs->nodes[i]);
 	}
 	free(fs->nodes);
 	free(fs->chs);
+	bufpool_free(fs->pool);
 	pthread_rwlock_destroy(&fs->lock);
 	free(fs);
 }
@@ -699,9 +711,49 @@ static int node_io(struct fs_node *n, int write, uint64_t lba, uint32_t nblocks,
 		     : lun_io(n->lun, write, lba, nblocks, buf);
 }
 
+static void gate_enter_aligned(struct fs_node *n)
+{
+	pthread_mutex_lock(&n->gate_lock);
+	while (n->rmw_active)
+		pthread_cond_wait(&n->gate_cond, &n->gate_lock);
+	n->aligned_writes++;
+	pthread_mutex_unlock(&n->gate_lock);
+}
+
+/* From any thread: the write it was entered for has completed. */
+static void gate_leave_aligned(struct fs_node *n)
+{
+	pthread_mutex_lock(&n->gate_lock);
+	if (--n->aligned_writes == 0 && n->rmw_active)
+		pthread_cond_broadcast(&n->gate_cond);
+	pthread_mutex_unlock(&n->gate_lock);
+}
+
+/* Alone: later aligned writes wait, earlier ones are waited for. */
+static void gate_enter_rmw(struct fs_node *n)
+{
+	pthread_mutex_lock(&n->gate_lock);
+	while (n->rmw_active)
+		pthread_cond_wait(&n->gate_cond, &n->gate_lock);
+	n->rmw_active = 1;
+	while (n->aligned_writes)
+		pthread_cond_wait(&n->gate_cond, &n->gate_lock);
+	pthread_mutex_unlock(&n->gate_lock);
+}
+
+static void gate_leave_rmw(struct fs_node *n)
+{
+	pthread_mutex_lock(&n->gate_lock);
+	n->rmw_active = 0;
+	pthread_cond_broadcast(&n->gate_cond);
+	pthread_mutex_unlock(&n->gate_lock);
+}
+
 struct read_req {
 	fuse_req_t req;
+	struct bufpool *pool;
 	char *buf;
+	size_t size;      /* of buf */
 	size_t skip, len; /* the part of buf the caller asked for */
 };
 
@@ -713,7 +765,7 @@ static void read_done(void *arg, int result)
 		fuse_reply_err(rr->req, -result);
 	else
 		fuse_reply_buf(rr->req, rr->buf + rr->skip, rr->len);
-	free(rr->buf);
+	bufpool_put(rr->pool, rr->buf, rr->size);
 	free(rr);
 }
 
@@ -753,11 +805,13 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	start = (uint64_t)off / l->block_size * l->block_size;
 	end = ((uint64_t)off + size + l->block_size - 1) / l->block_size * l->block_size;
 	rr = malloc(sizeof(*rr));
-	if (!rr || !(rr->buf = malloc(end - start))) {
+	if (!rr || !(rr->buf = bufpool_get(fs_of(req)->pool, end - start))) {
 		free(rr);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	rr->pool = fs_of(req)->pool;
+	rr->size = end - start;
 	rr->req = req;
 	rr->skip = (size_t)((uint64_t)off - start);
 	rr->len = size;
@@ -786,6 +840,59 @@ static int write_rmw(struct fs_node *n, const char *buf, size_t size, off_t off)
 	return r;
 }
 
+struct write_req {
+	fuse_req_t req;
+	struct fs_node *n;
+	struct bufpool *pool;
+	void *buf; /* a copy of the data: the kernel's is ours only while op_write runs */
+	size_t len;
+};
+
+static void write_done(void *arg, int result)
+{
+	struct write_req *wr = arg;
+
+	gate_leave_aligned(wr->n);
+	if (result)
+		fuse_reply_err(wr->req, -result);
+	else
+		fuse_reply_write(wr->req, wr->len);
+	bufpool_put(wr->pool, wr->buf, wr->len);
+	free(wr);
+}
+
+/* Copy the data and answer from the completion: the FUSE thread is free at once, and no
+ * thread waits per command. Falls back to waiting when no buffer can be had. */
+static void write_aligned(fuse_req_t req, struct fs_node *n, const char *buf, size_t len,
+			  off_t off)
+{
+	struct fs *fs = fs_of(req);
+	struct lun *l = n->lun;
+	struct write_req *wr = malloc(sizeof(*wr));
+	int r;
+
+	if (wr && (wr->buf = bufpool_get(fs->pool, len))) {
+		memcpy(wr->buf, buf, len);
+		wr->req = req;
+		wr->n = n;
+		wr->pool = fs->pool;
+		wr->len = len;
+		gate_enter_aligned(n);
+		node_io_async(n, 1, (uint64_t)off / l->block_size, (uint32_t)(len / l->block_size),
+			      wr->buf, write_done, wr);
+		return;
+	}
+	free(wr);
+	gate_enter_aligned(n);
+	r = node_io(n, 1, (uint64_t)off / l->block_size, (uint32_t)(len / l->block_size),
+		    (void *)buf);
+	gate_leave_aligned(n);
+	if (r)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_write(req, len);
+}
+
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
@@ -806,23 +913,19 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		return;
 	}
 	if ((uint64_t)off % l->block_size == 0 && len % l->block_size == 0) {
-		pthread_rwlock_rdlock(&n->rmw);
-		/* Synchronous: the kernel's buffer is ours only until this function returns. */
-		r = node_io(n, 1, (uint64_t)off / l->block_size, (uint32_t)(len / l->block_size),
-			    (void *)buf);
-		pthread_rwlock_unlock(&n->rmw);
-	} else {
-		pthread_rwlock_wrlock(&n->rmw);
-		r = write_rmw(n, buf, len, off);
-		pthread_rwlock_unlock(&n->rmw);
+		write_aligned(req, n, buf, len, off);
+		return;
 	}
+	gate_enter_rmw(n);
+	r = write_rmw(n, buf, len, off);
+	gate_leave_rmw(n);
 	if (r)
 		fuse_reply_err(req, -r);
 	else
 		fuse_reply_write(req, len);
 }
 
-/* Zero [off, off+len) inside one block range with read-modify-write. rmw lock held. */
+/* Zero [off, off+len) inside one block range with read-modify-write. Gate held alone. */
 static int zero_range(struct fs_node *n, off_t off, size_t len)
 {
 	char *z;
@@ -872,7 +975,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	end = start + len;
 	first = (start + l->block_size - 1) / l->block_size;
 	last = end / l->block_size;
-	pthread_rwlock_wrlock(&n->rmw);
+	gate_enter_rmw(n);
 	if (first >= last) {
 		r = zero_range(n, off, len); /* within one block */
 	} else {
@@ -883,7 +986,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 			r = n->mp ? mpath_unmap(n->mp, first, last - first)
 				  : lun_unmap(l, first, last - first);
 	}
-	pthread_rwlock_unlock(&n->rmw);
+	gate_leave_rmw(n);
 	fuse_reply_err(req, r ? -r : 0);
 }
 

@@ -22,6 +22,8 @@
 #define MAX_AHS 1024
 #define TX_BATCH 256 /* PDUs per writev */
 #define IOV_PER_PDU 5 /* header, header digest, data, padding, data digest */
+#define RX_BUF 65536 /* the receive thread reads ahead this much: several PDUs per recv */
+#define RX_LARGE 16384 /* a data segment this long is worth a recv of its own */
 
 struct conn {
 	char label[128];
@@ -32,10 +34,15 @@ struct conn {
 	uint32_t max_recv_dsl;
 	int hdr_digest, data_digest; /* CRC32C, from the first full-feature PDU on */
 	uint8_t *scratch;
+	uint8_t *rxbuf; /* full-feature phase only; rx_start..rx_end not yet consumed */
+	size_t rx_start, rx_end;
+	int rx_large; /* the last data segment was large: read just what is asked for */
 
+	int refs; /* atomic: the owner's, plus one per caller between conn_ref and conn_unref */
 	pthread_mutex_t tx_lock;
 	pthread_cond_t tx_cond;
 	struct txreq *tx_head, *tx_tail;
+	int writer; /* a thread (the send thread or a submitter) is writing the queue out */
 	int stopping;
 	int tx_failed;
 	char abort_reason[160]; /* under tx_lock */
@@ -50,6 +57,7 @@ struct conn *conn_new(const char *label)
 		return NULL;
 	snprintf(c->label, sizeof(c->label), "%s", label);
 	c->fd = -1;
+	c->refs = 1;
 	pthread_mutex_init(&c->tx_lock, NULL);
 	pthread_cond_init(&c->tx_cond, NULL);
 	return c;
@@ -148,6 +156,50 @@ static int recv_all(int fd, void *buf, size_t len, int timeout_ms)
 	return 0;
 }
 
+/* Read len bytes through the read-ahead buffer: small PDUs (headers, 4 KiB of data) come
+ * several per recv; a large remainder goes straight from the socket into buf. After a large
+ * segment no more than asked is read, so the next one is not read ahead only to be copied. */
+static int read_buffered(struct conn *c, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		size_t have = c->rx_end - c->rx_start;
+		ssize_t n;
+
+		if (have) {
+			size_t k = have < len ? have : len;
+
+			memcpy(p, c->rxbuf + c->rx_start, k);
+			c->rx_start += k;
+			p += k;
+			len -= k;
+			continue;
+		}
+		c->rx_start = c->rx_end = 0;
+		if (len >= RX_BUF / 2)
+			return recv_all(c->fd, p, len, -1);
+		n = recv(c->fd, c->rxbuf, c->rx_large ? len : RX_BUF, 0);
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		c->rx_end = (size_t)n;
+	}
+	return 0;
+}
+
+/* Login phase (timeouts, nothing read ahead) or full-feature phase (the receive thread). */
+static int conn_read(struct conn *c, void *buf, size_t len, int timeout_ms)
+{
+	if (timeout_ms < 0 && c->rxbuf)
+		return read_buffered(c, buf, len);
+	return recv_all(c->fd, buf, len, timeout_ms);
+}
+
 /* Write a whole iovec array, advancing over partial writes. */
 static int writev_all(int fd, struct iovec *iov, int cnt)
 {
@@ -200,11 +252,11 @@ static void recv_error(int r, int timeout_ms, char *err, size_t errlen)
 }
 
 /* Check a received digest against the CRC of what it covers. */
-static int check_digest(int fd, uint32_t crc, const char *what, int timeout_ms, char *err,
+static int check_digest(struct conn *c, uint32_t crc, const char *what, int timeout_ms, char *err,
 			size_t errlen)
 {
 	uint8_t wire[4];
-	int r = recv_all(fd, wire, 4, timeout_ms);
+	int r = conn_read(c, wire, 4, timeout_ms);
 
 	if (r) {
 		recv_error(r, timeout_ms, err, errlen);
@@ -223,7 +275,7 @@ static int recv_header(struct conn *c, struct pdu_hdr *h, int timeout_ms, char *
 {
 	uint8_t buf[BHS_LEN + MAX_AHS];
 	uint32_t ahs_len;
-	int r = recv_all(c->fd, buf, BHS_LEN, timeout_ms);
+	int r = conn_read(c, buf, BHS_LEN, timeout_ms);
 
 	if (r) {
 		recv_error(r, timeout_ms, err, errlen);
@@ -234,13 +286,13 @@ static int recv_header(struct conn *c, struct pdu_hdr *h, int timeout_ms, char *
 		snprintf(err, errlen, "PDU with %u bytes of AHS", ahs_len);
 		return -EPROTO;
 	}
-	r = recv_all(c->fd, buf + BHS_LEN, ahs_len, timeout_ms);
+	r = conn_read(c, buf + BHS_LEN, ahs_len, timeout_ms);
 	if (r) {
 		recv_error(r, timeout_ms, err, errlen);
 		return r;
 	}
 	if (c->hdr_digest) {
-		r = check_digest(c->fd, crc32c(buf, BHS_LEN + ahs_len), "header", timeout_ms, err,
+		r = check_digest(c, crc32c(buf, BHS_LEN + ahs_len), "header", timeout_ms, err,
 				 errlen);
 		if (r)
 			return r;
@@ -254,10 +306,10 @@ static int recv_data(struct conn *c, const struct pdu_hdr *h, void *dst, int tim
 {
 	uint8_t pad[4];
 	uint32_t npad = pad4(h->dsl) - h->dsl;
-	int r = recv_all(c->fd, dst, h->dsl, timeout_ms);
+	int r = conn_read(c, dst, h->dsl, timeout_ms);
 
 	if (!r)
-		r = recv_all(c->fd, pad, npad, timeout_ms);
+		r = conn_read(c, pad, npad, timeout_ms);
 	if (r) {
 		recv_error(r, timeout_ms, err, errlen);
 		return r;
@@ -266,7 +318,7 @@ static int recv_data(struct conn *c, const struct pdu_hdr *h, void *dst, int tim
 		uint32_t st = crc32c_update(CRC32C_INIT, dst, h->dsl);
 
 		st = crc32c_update(st, pad, npad);
-		return check_digest(c->fd, crc32c_final(st), "data", timeout_ms, err, errlen);
+		return check_digest(c, crc32c_final(st), "data", timeout_ms, err, errlen);
 	}
 	return 0;
 }
@@ -316,6 +368,7 @@ static void *rx_main(void *arg)
 			if (r)
 				break;
 		}
+		c->rx_large = h.dsl >= RX_LARGE;
 		r = c->handler.rx_end(c->handler.arg, &h, h.dsl ? dst : NULL, err, sizeof(err));
 		if (r)
 			break;
@@ -353,91 +406,116 @@ struct sent_cb {
 	void *ctx;
 };
 
-static void *tx_main(void *arg)
-{
-	struct conn *c = arg;
+/* What one writev takes: headers are copied here, so a txreq is not read after the write. */
+struct tx_batch {
 	uint8_t hdrs[TX_BATCH][BHS_LEN];
 	uint8_t hdig[TX_BATCH][4], ddig[TX_BATCH][4];
 	struct iovec iov[TX_BATCH * IOV_PER_PDU];
 	struct txreq *owned[TX_BATCH];
 	struct sent_cb cbs[TX_BATCH];
+};
+
+/* Write up to TX_BATCH queued PDUs in one writev. Called by the writer with tx_lock held; the
+ * lock is dropped around the write and the callbacks. 0, or -errno when the write failed (the
+ * connection is then marked failed and shut down). */
+static int write_batch(struct conn *c, struct tx_batch *b)
+{
+	int cnt = 0, nowned = 0, ncb = 0, n = 0, r;
+	uint64_t total = 0;
+
+	/* Each txreq is read here and never after the write: once its bytes are out, the task
+	 * it belongs to may complete. */
+	while (c->tx_head && n < TX_BATCH) {
+		struct txreq *t = c->tx_head;
+
+		c->tx_head = t->next;
+		memcpy(b->hdrs[n], t->bhs, BHS_LEN);
+		b->iov[cnt].iov_base = b->hdrs[n];
+		b->iov[cnt++].iov_len = BHS_LEN;
+		if (c->hdr_digest) {
+			crc32c_to_wire(crc32c(b->hdrs[n], BHS_LEN), b->hdig[n]);
+			b->iov[cnt].iov_base = b->hdig[n];
+			b->iov[cnt++].iov_len = 4;
+		}
+		if (t->dsl) {
+			uint32_t npad = pad4(t->dsl) - t->dsl;
+
+			b->iov[cnt].iov_base = (void *)t->data;
+			b->iov[cnt++].iov_len = t->dsl;
+			if (npad) {
+				b->iov[cnt].iov_base = (void *)zero_pad;
+				b->iov[cnt++].iov_len = npad;
+			}
+			if (c->data_digest) {
+				uint32_t st = crc32c_update(CRC32C_INIT, t->data, t->dsl);
+
+				st = crc32c_update(st, zero_pad, npad);
+				crc32c_to_wire(crc32c_final(st), b->ddig[n]);
+				b->iov[cnt].iov_base = b->ddig[n];
+				b->iov[cnt++].iov_len = 4;
+			}
+		}
+		if (t->sent)
+			b->cbs[ncb++] = (struct sent_cb){t->sent, t->ctx};
+		if (t->owned)
+			b->owned[nowned++] = t;
+		n++;
+	}
+	if (!c->tx_head)
+		c->tx_tail = NULL;
+	pthread_mutex_unlock(&c->tx_lock);
+	for (int i = 0; i < cnt; i++)
+		total += b->iov[i].iov_len;
+	r = writev_all(c->fd, b->iov, cnt);
+	if (!r)
+		__atomic_add_fetch(&c->bytes_sent, total, __ATOMIC_RELAXED);
+	for (int i = 0; i < ncb; i++)
+		b->cbs[i].fn(b->cbs[i].ctx, r);
+	for (int i = 0; i < nowned; i++)
+		free(b->owned[i]);
+	pthread_mutex_lock(&c->tx_lock);
+	if (r) {
+		log_err("%s: send failed: %s", c->label, strerror(-r));
+		c->tx_failed = 1;
+		shutdown(c->fd, SHUT_RDWR); /* the receive thread reports the failure */
+	}
+	return r;
+}
+
+static void *tx_main(void *arg)
+{
+	struct conn *c = arg;
+	struct tx_batch *b = malloc(sizeof(*b));
 	struct txreq *rest;
+	int r;
 
 	pthread_mutex_lock(&c->tx_lock);
 	for (;;) {
-		int cnt = 0, nowned = 0, ncb = 0, n = 0, r;
-
-		while (!c->tx_head && !c->stopping)
+		/* A submitter writing its own PDUs holds the queue; it leaves nothing behind. */
+		while ((!c->tx_head || c->writer) && !c->stopping)
 			pthread_cond_wait(&c->tx_cond, &c->tx_lock);
 		if (c->stopping)
 			break;
-		/* Take up to TX_BATCH PDUs. Each txreq is read here and never after the write:
-		 * once its bytes are out, the task it belongs to may complete. */
-		while (c->tx_head && n < TX_BATCH) {
-			struct txreq *t = c->tx_head;
-
-			c->tx_head = t->next;
-			memcpy(hdrs[n], t->bhs, BHS_LEN);
-			iov[cnt].iov_base = hdrs[n];
-			iov[cnt++].iov_len = BHS_LEN;
-			if (c->hdr_digest) {
-				crc32c_to_wire(crc32c(hdrs[n], BHS_LEN), hdig[n]);
-				iov[cnt].iov_base = hdig[n];
-				iov[cnt++].iov_len = 4;
-			}
-			if (t->dsl) {
-				uint32_t npad = pad4(t->dsl) - t->dsl;
-
-				iov[cnt].iov_base = (void *)t->data;
-				iov[cnt++].iov_len = t->dsl;
-				if (npad) {
-					iov[cnt].iov_base = (void *)zero_pad;
-					iov[cnt++].iov_len = npad;
-				}
-				if (c->data_digest) {
-					uint32_t st = crc32c_update(CRC32C_INIT, t->data, t->dsl);
-
-					st = crc32c_update(st, zero_pad, npad);
-					crc32c_to_wire(crc32c_final(st), ddig[n]);
-					iov[cnt].iov_base = ddig[n];
-					iov[cnt++].iov_len = 4;
-				}
-			}
-			if (t->sent)
-				cbs[ncb++] = (struct sent_cb){t->sent, t->ctx};
-			if (t->owned)
-				owned[nowned++] = t;
-			n++;
-		}
-		if (!c->tx_head)
-			c->tx_tail = NULL;
-		pthread_mutex_unlock(&c->tx_lock);
-		{
-			uint64_t total = 0;
-
-			for (int i = 0; i < cnt; i++)
-				total += iov[i].iov_len;
-			r = writev_all(c->fd, iov, cnt);
-			if (!r)
-				__atomic_add_fetch(&c->bytes_sent, total, __ATOMIC_RELAXED);
-		}
-		for (int i = 0; i < ncb; i++)
-			cbs[i].fn(cbs[i].ctx, r);
-		for (int i = 0; i < nowned; i++)
-			free(owned[i]);
-		pthread_mutex_lock(&c->tx_lock);
-		if (r) {
-			log_err("%s: send failed: %s", c->label, strerror(-r));
+		if (!b) {
+			log_err("%s: send failed: out of memory", c->label);
 			c->tx_failed = 1;
-			shutdown(c->fd, SHUT_RDWR); /* the receive thread reports the failure */
+			shutdown(c->fd, SHUT_RDWR);
 			break;
 		}
+		c->writer = 1;
+		do {
+			r = write_batch(c, b);
+		} while (!r && c->tx_head && !c->stopping);
+		c->writer = 0;
+		if (r)
+			break;
 	}
 	/* What was never sent is dropped; its owners hear of it. */
 	rest = c->tx_head;
 	c->tx_head = c->tx_tail = NULL;
 	c->tx_failed = 1;
 	pthread_mutex_unlock(&c->tx_lock);
+	free(b);
 	while (rest) {
 		struct txreq *next = rest->next;
 
@@ -460,7 +538,8 @@ int conn_start(struct conn *c, const struct conn_handler *handler, uint32_t max_
 	c->data_digest = data_digest;
 	c->max_recv_dsl = max_recv_dsl;
 	c->scratch = malloc(max_recv_dsl ? max_recv_dsl : 1);
-	if (!c->scratch)
+	c->rxbuf = malloc(RX_BUF);
+	if (!c->scratch || !c->rxbuf)
 		return -ENOMEM;
 	r = pthread_create(&c->tx_thread, NULL, tx_main, c);
 	if (r)
@@ -478,7 +557,8 @@ int conn_start(struct conn *c, const struct conn_handler *handler, uint32_t max_
 	return 0;
 }
 
-int conn_queue(struct conn *c, struct txreq *first, struct txreq *last)
+/* Append a chain; wake the send thread unless told not to or a writer is at work. */
+static int enqueue(struct conn *c, struct txreq *first, struct txreq *last, int wake)
 {
 	last->next = NULL;
 	pthread_mutex_lock(&c->tx_lock);
@@ -492,9 +572,61 @@ int conn_queue(struct conn *c, struct txreq *first, struct txreq *last)
 	else
 		c->tx_head = first;
 	c->tx_tail = last;
-	pthread_cond_signal(&c->tx_cond);
+	if (wake && !c->writer)
+		pthread_cond_signal(&c->tx_cond);
 	pthread_mutex_unlock(&c->tx_lock);
 	return 0;
+}
+
+int conn_queue(struct conn *c, struct txreq *first, struct txreq *last)
+{
+	return enqueue(c, first, last, 1);
+}
+
+int conn_queue_deferred(struct conn *c, struct txreq *first, struct txreq *last)
+{
+	return enqueue(c, first, last, 0);
+}
+
+/* A few batches at most: a submitter is a FUSE worker, not a second send thread. */
+#define FLUSH_BATCHES 4
+
+void conn_flush(struct conn *c)
+{
+	struct tx_batch b;
+	int r = 0, n = 0;
+
+	pthread_mutex_lock(&c->tx_lock);
+	if (c->writer || !c->tx_head || c->stopping || c->tx_failed) {
+		pthread_mutex_unlock(&c->tx_lock);
+		return;
+	}
+	c->writer = 1;
+	do {
+		r = write_batch(c, &b);
+	} while (!r && c->tx_head && !c->stopping && ++n < FLUSH_BATCHES);
+	c->writer = 0;
+	if (c->tx_head || c->stopping)
+		pthread_cond_signal(&c->tx_cond); /* the rest, or the stop, is the send thread's */
+	pthread_mutex_unlock(&c->tx_lock);
+}
+
+void conn_ref(struct conn *c)
+{
+	__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+}
+
+void conn_unref(struct conn *c)
+{
+	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL))
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->scratch);
+	free(c->rxbuf);
+	pthread_mutex_destroy(&c->tx_lock);
+	pthread_cond_destroy(&c->tx_cond);
+	free(c);
 }
 
 void conn_counters(const struct conn *c, uint64_t *sent, uint64_t *received)
@@ -535,10 +667,5 @@ void conn_free(struct conn *c)
 	if (!c)
 		return;
 	conn_stop(c);
-	if (c->fd >= 0)
-		close(c->fd);
-	free(c->scratch);
-	pthread_mutex_destroy(&c->tx_lock);
-	pthread_cond_destroy(&c->tx_cond);
-	free(c);
+	conn_unref(c);
 }

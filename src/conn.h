@@ -58,6 +58,17 @@ int conn_start(struct conn *c, const struct conn_handler *handler, uint32_t max_
  * -EPIPE, having freed the owned ones and called no sent(), when the connection is stopping. */
 int conn_queue(struct conn *c, struct txreq *first, struct txreq *last);
 
+/* The same, without waking the send thread: the caller writes the queue out itself with
+ * conn_flush once it holds no lock, which saves a thread hop per command. */
+int conn_queue_deferred(struct conn *c, struct txreq *first, struct txreq *last);
+/* Write queued PDUs from the calling thread, unless another thread is writing (it takes
+ * them); what is left after a few batches goes to the send thread. Takes no lock a sent()
+ * callback needs, so call it with none held. */
+void conn_flush(struct conn *c);
+/* Keep the memory of c valid across a conn_flush that may race with conn_free. */
+void conn_ref(struct conn *c);
+void conn_unref(struct conn *c);
+
 /* Drop the connection from any thread: the receive thread reports it through failed() with
  * this reason. */
 void conn_abort(struct conn *c, const char *reason);
@@ -66,6 +77,7 @@ void conn_abort(struct conn *c, const char *reason);
 void conn_stop(struct conn *c);
 /* Bytes written and read in full-feature phase (headers, data, padding, digests). */
 void conn_counters(const struct conn *c, uint64_t *sent, uint64_t *received);
+/* Stop, and drop the owner's reference: the memory goes with the last one. */
 void conn_free(struct conn *c);
 
 #endif

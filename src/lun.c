@@ -229,6 +229,7 @@ void lun_init_queue(struct lun *l, uint32_t queue_depth)
 	pthread_cond_init(&l->q_cond, NULL);
 	l->queue_depth = queue_depth ? queue_depth : 32;
 	l->inflight = 0;
+	l->q_waiters = 0;
 }
 
 void lun_destroy(struct lun *l)
@@ -237,29 +238,47 @@ void lun_destroy(struct lun *l)
 	pthread_cond_destroy(&l->q_cond);
 }
 
-/* Wait for room for n commands (an I/O larger than the queue waits for an empty one). */
+/* Take room for n commands if there is (an I/O larger than the queue takes an empty one). */
+static int queue_try_enter(struct lun *l, uint32_t n)
+{
+	uint32_t cur = __atomic_load_n(&l->inflight, __ATOMIC_SEQ_CST);
+
+	while (!cur || cur + n <= l->queue_depth)
+		if (__atomic_compare_exchange_n(&l->inflight, &cur, cur + n, 0, __ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST))
+			return 1;
+	return 0;
+}
+
+/* Wait for room for n commands. No lock while there is room: only a full queue waits. */
 static void queue_enter(struct lun *l, uint32_t n)
 {
+	if (queue_try_enter(l, n))
+		return;
 	pthread_mutex_lock(&l->q_lock);
-	while (l->inflight && l->inflight + n > l->queue_depth)
+	/* Counted as waiting before looking again: a leaver that does not see the waiter
+	 * has already made the room that the look finds. */
+	__atomic_add_fetch(&l->q_waiters, 1, __ATOMIC_SEQ_CST);
+	while (!queue_try_enter(l, n))
 		pthread_cond_wait(&l->q_cond, &l->q_lock);
-	l->inflight += n;
+	__atomic_sub_fetch(&l->q_waiters, 1, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&l->q_lock);
 }
 
 static void queue_leave(struct lun *l, uint32_t n)
 {
+	__atomic_sub_fetch(&l->inflight, n, __ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&l->q_waiters, __ATOMIC_SEQ_CST))
+		return;
 	pthread_mutex_lock(&l->q_lock);
-	l->inflight -= n;
 	pthread_cond_broadcast(&l->q_cond);
 	pthread_mutex_unlock(&l->q_lock);
 }
 
 /* One I/O split into several commands; completes when the last one does. */
 struct lun_io {
-	pthread_mutex_t lock;
-	int remaining;
-	int result;
+	int remaining; /* atomic */
+	int result;    /* atomic: the first error */
 	lun_io_cb cb;
 	void *arg;
 	struct lun *l;
@@ -269,22 +288,20 @@ struct lun_io {
 static void io_piece_done(struct scsi_task *t)
 {
 	struct lun_io *io = t->priv;
-	int r = task_errno(t), last;
+	int r = task_errno(t), none = 0;
 
 	if (!r && t->residual)
 		r = -EIO; /* a block device returns all it was asked for */
-	pthread_mutex_lock(&io->lock);
-	if (r && !io->result)
-		io->result = r;
-	last = --io->remaining == 0;
-	pthread_mutex_unlock(&io->lock);
+	if (r)
+		__atomic_compare_exchange_n(&io->result, &none, r, 0, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED);
 	queue_leave(io->l, 1);
-	if (!last)
+	/* acq_rel: the last piece sees every other piece's result and data. */
+	if (__atomic_sub_fetch(&io->remaining, 1, __ATOMIC_ACQ_REL))
 		return;
 	if (io->result)
 		log_dbg("%s: I/O failed: %s", io->l->label, strerror(-io->result));
 	io->cb(io->arg, io->result);
-	pthread_mutex_destroy(&io->lock);
 	free(io);
 }
 
@@ -316,7 +333,6 @@ void lun_io_async(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void
 		cb(arg, -ENOMEM);
 		return;
 	}
-	pthread_mutex_init(&io->lock, NULL);
 	io->remaining = (int)pieces;
 	io->cb = cb;
 	io->arg = arg;

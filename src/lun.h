@@ -28,7 +28,8 @@ struct lun {
 	/* queue_depth: commands in flight on this LUN; submitters wait beyond it. */
 	pthread_mutex_t q_lock;
 	pthread_cond_t q_cond;
-	uint32_t queue_depth, inflight;
+	uint32_t queue_depth, inflight; /* inflight: atomic */
+	uint32_t q_waiters;             /* atomic: submitters waiting for room */
 	char label[64];       /* "ch0 lun1" */
 };
 

@@ -263,13 +263,24 @@ static int can_send(const struct session *s)
 	return s->state == SS_LOGGED_IN && s->nup > 0 && !s->logout_requested;
 }
 
-/* Queue a chain whose last PDU holds a reference on the task. Lock held. */
+/* Queue a chain whose last PDU holds a reference on the task. With flush non-NULL the send
+ * thread is not woken: *flush gets the connection, with a reference, for the caller to write
+ * out once it has dropped the lock. Lock held. */
 static void queue_chain(struct sconn *sc, struct scsi_task *t, struct txreq *first,
-			struct txreq *last)
+			struct txreq *last, struct conn **flush)
 {
 	last->sent = tx_sent;
 	last->ctx = t;
 	t->tx_refs++;
+	if (flush && !*flush) {
+		if (conn_queue_deferred(sc->conn, first, last) < 0) {
+			t->tx_refs--;
+			return;
+		}
+		conn_ref(sc->conn);
+		*flush = sc->conn;
+		return;
+	}
 	if (conn_queue(sc->conn, first, last) < 0)
 		t->tx_refs--; /* the connection is going down and will take the task with it */
 }
@@ -277,7 +288,7 @@ static void queue_chain(struct sconn *sc, struct scsi_task *t, struct txreq *fir
 /* Build the command PDU and any unsolicited data (ImmediateData, InitialR2T=No) and queue them
  * on the least busy connection. A retry (RFC 7143 7.2.1) keeps the tag and CmdSN. Called with
  * the lock held, can_send() true and, unless a retry, the window open. */
-static void send_task(struct session *s, struct scsi_task *t, int retry)
+static void send_task_via(struct session *s, struct scsi_task *t, int retry, struct conn **flush)
 {
 	const struct iscsi_params *p = &s->params;
 	struct sconn *sc = pick_conn(s);
@@ -324,7 +335,12 @@ static void send_task(struct session *s, struct scsi_task *t, int retry)
 		last = d;
 		off += n;
 	}
-	queue_chain(sc, t, first, last);
+	queue_chain(sc, t, first, last, flush);
+}
+
+static void send_task(struct session *s, struct scsi_task *t, int retry)
+{
+	send_task_via(s, t, retry, NULL);
 }
 
 /* Send what the window allows from the pending list. Lock held. */
@@ -354,7 +370,9 @@ static int no_wait_error(const struct session *s)
 	return s->state == SS_RECOVERING && s->cfg.fast_fail ? -ENOTCONN : -EIO;
 }
 
-static void start_task(struct session *s, struct scsi_task *t, struct scsi_task **done_list)
+/* flush: as for queue_chain. */
+static void start_task_via(struct session *s, struct scsi_task *t, struct scsi_task **done_list,
+			   struct conn **flush)
 {
 	detach(t);
 	if (!may_wait(s)) {
@@ -373,7 +391,7 @@ static void start_task(struct session *s, struct scsi_task *t, struct scsi_task 
 	t->result = 0;
 	t->next = NULL;
 	if (can_send(s) && !s->pend_head && sn_le(s->cmd_sn, s->max_cmd_sn)) {
-		send_task(s, t, 0);
+		send_task_via(s, t, 0, flush);
 		return;
 	}
 	if (s->pend_tail)
@@ -383,8 +401,15 @@ static void start_task(struct session *s, struct scsi_task *t, struct scsi_task 
 	s->pend_tail = t;
 }
 
+static void start_task(struct session *s, struct scsi_task *t, struct scsi_task **done_list)
+{
+	start_task_via(s, t, done_list, NULL);
+}
+
 void session_submit(struct session *s, struct scsi_task *t)
 {
+	struct conn *flush = NULL;
+
 	pthread_mutex_lock(&s->lock);
 	while (may_wait(s) && s->nfree == 0)
 		pthread_cond_wait(&s->cond, &s->lock);
@@ -404,8 +429,14 @@ void session_submit(struct session *s, struct scsi_task *t)
 	t->tx_refs = 0;
 	t->awaiting_tx = 0;
 	t->retry_pending = 0;
-	start_task(s, t, NULL);
+	/* The submitter writes the command itself: no wake-up of the send thread on the way
+	 * out. t may complete (and be freed) from here on; only flush is used. */
+	start_task_via(s, t, NULL, &flush);
 	pthread_mutex_unlock(&s->lock);
+	if (flush) {
+		conn_flush(flush);
+		conn_unref(flush);
+	}
 }
 
 struct sync_wait {
@@ -604,7 +635,7 @@ static int answer_r2t(struct session *s, struct sconn *sc, const struct pdu_hdr 
 		last = d;
 		off += n;
 	}
-	queue_chain(sc, t, first, last);
+	queue_chain(sc, t, first, last, NULL);
 	return 0;
 }
 
