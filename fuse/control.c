@@ -85,6 +85,8 @@ int daemon_add_channels(struct daemon *d, struct cfg *c)
 
 void daemon_free(struct daemon *d)
 {
+	for (int i = 0; i < d->nchs; i++)
+		fs_channel_stopping(d->fs, d->chs[i]);
 	for (int i = 0; i < d->nchs; i++) {
 		channel_destroy(d->chs[i]);
 		free(d->chs[i]);
@@ -193,6 +195,18 @@ static const struct lun *find_lun(struct channel *ch, uint32_t number)
 		if (ch->luns[i]->number == number && !lun_gone(ch->luns[i]))
 			return ch->luns[i];
 	return NULL;
+}
+
+/* The file that serves l: its multipath file when it is a path of one. */
+static void lun_file(struct daemon *d, const struct channel *ch, const struct lun *l, char *out,
+		     size_t len)
+{
+	struct mpath_dev *mp = mpath_of_lun(fs_multipath(d->fs), l);
+
+	if (mp)
+		snprintf(out, len, "%s/multipath/%s", d->mountpoint, mpath_name(mp));
+	else
+		snprintf(out, len, "%s/%s/lun%u", d->mountpoint, ch->target_name, l->number);
 }
 
 static void params_text(FILE *f, const struct iscsi_params *p)
@@ -330,8 +344,7 @@ static void status_one(struct daemon *d, struct channel *ch, int json, FILE *f)
 
 		if (lun_gone(l))
 			continue;
-		snprintf(file, sizeof(file), "%s/%s/lun%u", d->mountpoint, ch->target_name,
-			 l->number);
+		lun_file(d, ch, l, file, sizeof(file));
 		if (json) {
 			fprintf(f, "%s{\"lun\":%u,\"file\":", first ? "" : ",", l->number);
 			json_str(f, file);
@@ -382,6 +395,76 @@ static void status_one(struct daemon *d, struct channel *ch, int json, FILE *f)
 		fputs("]}", f);
 }
 
+/* Whether a device has a path on one of the channels shown. */
+static int mpath_shown(const struct mpath_info *mi, struct channel **sel, int n)
+{
+	for (int p = 0; p < mi->npaths; p++)
+		for (int i = 0; i < n; i++)
+			if (mi->paths[p].ch == sel[i])
+				return 1;
+	return 0;
+}
+
+static void status_mpath(struct daemon *d, struct channel **sel, int n, int json, FILE *f)
+{
+	struct mpath_set *set = fs_multipath(d->fs);
+	int first = 1;
+
+	if (json)
+		fputs(",\"multipath\":[", f);
+	for (int k = 0; set && k < mpath_count(set); k++) {
+		struct mpath_dev *mp = mpath_get(set, k);
+		const struct lun *g = mpath_lun(mp);
+		struct mpath_info mi;
+		char file[1024];
+
+		mpath_get_info(mp, &mi);
+		if (!mi.present || !mpath_shown(&mi, sel, n))
+			continue;
+		snprintf(file, sizeof(file), "%s/multipath/%s", d->mountpoint, mi.name);
+		if (json) {
+			fputs(first ? "{\"id\":" : ",{\"id\":", f);
+			json_str(f, mi.name);
+			fputs(",\"file\":", f);
+			json_str(f, file);
+			fprintf(f, ",\"policy\":\"%s\",\"size\":%llu,\"block_size\":%u,"
+				   "\"waiting\":%d,\"paths\":[",
+				cfg_multipath_str(mi.policy), (unsigned long long)lun_size(g),
+				g->block_size, mi.waiting);
+		} else {
+			fprintf(f, "multipath %s: %s, %llu bytes, %s, %d path(s)%s\n", mi.name, file,
+				(unsigned long long)lun_size(g), cfg_multipath_str(mi.policy),
+				mi.npaths, mi.waiting ? ", I/O waiting for a path" : "");
+		}
+		for (int p = 0; p < mi.npaths; p++) {
+			const struct mpath_path_info *pi = &mi.paths[p];
+
+			if (json) {
+				fprintf(f, "%s{\"channel\":%d,\"lun\":%u,\"portal\":\"%s\","
+					   "\"state\":\"%s\",\"reason\":",
+					p ? "," : "", pi->ch->cc->id, pi->lun, pi->portal,
+					mpath_state_str(pi->state));
+				if (pi->why[0])
+					json_str(f, pi->why);
+				else
+					fputs("null", f);
+				fprintf(f, ",\"ios\":%llu,\"ios_lost\":%llu}",
+					(unsigned long long)pi->ios, (unsigned long long)pi->failures);
+			} else {
+				fprintf(f, "  path channel %d lun%u via %s: %s%s%s%s, %llu I/Os, %llu lost\n",
+					pi->ch->cc->id, pi->lun, pi->portal, mpath_state_str(pi->state),
+					pi->why[0] ? " (" : "", pi->why, pi->why[0] ? ")" : "",
+					(unsigned long long)pi->ios, (unsigned long long)pi->failures);
+			}
+		}
+		if (json)
+			fputs("]}", f);
+		first = 0;
+	}
+	if (json)
+		fputc(']', f);
+}
+
 static int cmd_status(struct daemon *d, int argc, char **argv, FILE *f)
 {
 	struct channel *sel[256];
@@ -407,7 +490,10 @@ static int cmd_status(struct daemon *d, int argc, char **argv, FILE *f)
 		status_one(d, sel[i], json, f);
 	}
 	if (json)
-		fputs("]}\n", f);
+		fputc(']', f);
+	status_mpath(d, sel, n, json, f);
+	if (json)
+		fputs("}\n", f);
 	return CTL_OK;
 }
 
@@ -435,13 +521,15 @@ static int cmd_stop(struct daemon *d, struct channel **sel, int n, FILE *f)
 	/* All or nothing: refuse before stopping anything when a file is in use. */
 	for (int i = 0; i < n; i++)
 		if (sel[i]->state != CH_STOPPED && fs_channel_busy(d->fs, sel[i], which, sizeof(which))) {
-			fprintf(f, "channel %d is busy: %s/%s is open (unmap it first: "
+			fprintf(f, "channel %d is busy: %s is open (unmap it first: "
 				   "iscsi-unmap-channel %d)\n",
-				sel[i]->cc->id, sel[i]->target_name, which, sel[i]->cc->id);
+				sel[i]->cc->id, which, sel[i]->cc->id);
 			return CTL_FAILED;
 		}
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
+		fs_channel_stopping(d->fs, sel[i]);
 		channel_stop(sel[i]);
+	}
 	return CTL_OK;
 }
 
@@ -459,11 +547,15 @@ static int cmd_maps(struct daemon *d, struct channel **sel, int n, FILE *f)
 			const struct cfg_map *mp = &c->maps[m];
 			char dir[1024];
 
-			if (mp->channel != ch->cc->id || !find_lun(ch, mp->lun))
+			const struct lun *l = find_lun(ch, mp->lun);
+			char file[1024];
+
+			if (mp->channel != ch->cc->id || !l)
 				continue;
+			lun_file(d, ch, l, file, sizeof(file));
 			map_dir(c, ch, mp->name, dir, sizeof(dir));
-			fprintf(f, "%d %u %d %s %s/%s/lun%u %s\n", mp->channel, mp->lun, mp->partition,
-				mp->name, d->mountpoint, ch->target_name, mp->lun, dir);
+			fprintf(f, "%d %u %d %s %s %s\n", mp->channel, mp->lun, mp->partition, mp->name,
+				file, dir);
 		}
 		pthread_mutex_unlock(&ch->lock);
 	}
@@ -541,6 +633,7 @@ static int cmd_reload(struct daemon *d, FILE *f)
 			continue;
 		}
 		log_info("%s: %s by the new configuration", old->label, nc ? "changed" : "removed");
+		fs_channel_stopping(d->fs, old);
 		channel_stop(old);
 		append(&d->retired, &d->nretired, old);
 	}

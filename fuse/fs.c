@@ -16,6 +16,7 @@
 #include "bufpool.h"
 #include "fs.h"
 #include "log.h"
+#include "multipath.h"
 
 #define FS_MAX_IO BUFPOOL_MAX
 /* Free buffers kept for reuse: a queue's worth of 128 KiB requests, bounded all the same. */
@@ -37,7 +38,8 @@ struct fs_node {
 	struct lun *link_lun;
 	char link[512];
 	uint64_t size_seen; /* size the kernel was last told about */
-	struct lun *lun;
+	struct lun *lun;      /* of a multipath file: the device's shape only */
+	struct mpath_dev *mp; /* a multipath file: I/O goes through the device */
 	/* The write gate: aligned writes (asynchronous: they leave it from a receive thread)
 	 * share it; a read-modify-write waits for them and holds it alone, so no aligned write
 	 * to the same blocks can land between its read and its write. */
@@ -57,6 +59,7 @@ struct fs {
 	int nchs;
 	struct fuse_session *se;
 	struct bufpool *pool;
+	struct mpath_set *mps; /* the multipath devices over the channels' LUNs */
 };
 
 /* Write lock held. */
@@ -90,7 +93,8 @@ static int add_node(struct fs *fs, fuse_ino_t parent, const char *name, int is_d
 
 #define BY_ID_INO 2
 #define BY_PATH_INO 3
-#define FIRST_DYNAMIC_INO 4
+#define MULTIPATH_INO 4
+#define FIRST_DYNAMIC_INO 5
 
 static int is_file(const struct fs_node *n)
 {
@@ -205,6 +209,16 @@ static void sync_links(struct fs *fs, struct notice **nt, int *nnt, int *cap)
 		snprintf(e.name, sizeof(e.name), "%s", n->name);
 		add_notice(nt, nnt, cap, &e);
 	}
+	/* A multipath device's identifier names it, not one of its paths. */
+	for (int k = 0; k < mpath_count(fs->mps); k++) {
+		struct mpath_dev *d = mpath_get(fs->mps, k);
+		char target[512];
+
+		if (lun_gone(mpath_lun(d)))
+			continue;
+		snprintf(target, sizeof(target), "../multipath/%s", mpath_name(d));
+		ensure_link(fs, BY_ID_INO, mpath_name(d), target, mpath_lun(d), nt, nnt, cap);
+	}
 	for (int c = 0; c < fs->nchs; c++) {
 		struct channel *ch = fs->chs[c];
 		const struct cfg_portal *p = &ch->cc->portals[0];
@@ -228,6 +242,53 @@ static void sync_links(struct fs *fs, struct notice **nt, int *nnt, int *cap)
 	}
 }
 
+/* Whether a LUN of ch is served as its own file, not as a multipath path. */
+static int has_own_files(struct fs *fs, struct channel *ch)
+{
+	int own = 0;
+
+	pthread_mutex_lock(&ch->lock);
+	for (int i = 0; i < ch->nluns && !own; i++)
+		own = !lun_gone(ch->luns[i]) && !mpath_of_lun(fs->mps, ch->luns[i]);
+	pthread_mutex_unlock(&ch->lock);
+	return own;
+}
+
+/* multipath/<identifier>: one file per multipath device, there while it has a path. Write
+ * lock held. */
+static void sync_mpath_files(struct fs *fs, struct notice **nt, int *nnt, int *cap)
+{
+	for (int k = 0; k < mpath_count(fs->mps); k++) {
+		struct mpath_dev *d = mpath_get(fs->mps, k);
+		struct lun *l = mpath_lun(d);
+		int ino = find_lun_node(fs, l);
+		struct notice n = {.parent = MULTIPATH_INO};
+
+		snprintf(n.name, sizeof(n.name), "%s", mpath_name(d));
+		if (ino < 0 && !lun_gone(l)) {
+			ino = add_node(fs, MULTIPATH_INO, mpath_name(d), 0, l);
+			if (ino < 0)
+				continue;
+			fs->nodes[ino]->mp = d;
+			n.kind = N_INVAL_ENTRY;
+		} else if (ino < 0) {
+			continue;
+		} else if (lun_gone(l) != fs->nodes[ino]->removed) {
+			/* No path left, or one back: the same inode comes and goes. */
+			fs->nodes[ino]->removed = lun_gone(l);
+			n.kind = lun_gone(l) ? N_DELETE : N_INVAL_ENTRY;
+			n.ino = (fuse_ino_t)ino;
+		} else if (!lun_gone(l) && fs->nodes[ino]->size_seen != lun_size(l)) {
+			fs->nodes[ino]->size_seen = lun_size(l);
+			n.kind = N_INVAL_INODE;
+			n.ino = (fuse_ino_t)ino;
+		} else {
+			continue;
+		}
+		add_notice(nt, nnt, cap, &n);
+	}
+}
+
 /* Bring the tree in line with the channels' LUN lists. The kernel is told after the lock is
  * dropped: a notification can wait on a request that is waiting for this lock. */
 static void fs_refresh(struct fs *fs)
@@ -236,11 +297,15 @@ static void fs_refresh(struct fs *fs)
 	int nnt = 0, cap = 0;
 
 	pthread_rwlock_wrlock(&fs->lock);
+	mpath_set_sync(fs->mps, fs->chs, fs->nchs);
 	for (int c = 0; c < fs->nchs; c++) {
 		struct channel *ch = fs->chs[c];
 		int dir, live = 0;
 
 		if (!ch->target_name[0])
+			continue;
+		/* A target whose LUNs are all paths of multipath devices gets no directory. */
+		if (find_child(fs, FUSE_ROOT_ID, ch->target_name) < 0 && !has_own_files(fs, ch))
 			continue;
 		dir = channel_dir(fs, ch, &nt, &nnt, &cap);
 		if (dir < 0)
@@ -253,6 +318,8 @@ static void fs_refresh(struct fs *fs)
 
 			if (!lun_gone(l))
 				live++;
+			if (ino < 0 && !lun_gone(l) && mpath_of_lun(fs->mps, l))
+				continue; /* a path: served as its multipath file */
 			if (ino < 0 && !lun_gone(l)) {
 				snprintf(n.name, sizeof(n.name), "lun%u", l->number);
 				if (find_child(fs, (fuse_ino_t)dir, n.name) >= 0 ||
@@ -287,6 +354,7 @@ static void fs_refresh(struct fs *fs)
 			add_notice(&nt, &nnt, &cap, &n);
 		}
 	}
+	sync_mpath_files(fs, &nt, &nnt, &cap);
 	sync_links(fs, &nt, &nnt, &cap);
 	fs->mtime = time(NULL);
 	pthread_rwlock_unlock(&fs->lock);
@@ -322,9 +390,12 @@ struct fs *fs_new(void)
 	pthread_rwlock_init(&fs->lock, NULL);
 	fs->mtime = time(NULL);
 	fs->pool = bufpool_new(FS_POOL_CACHE);
-	if (!fs->pool || add_node(fs, 0, "", 1, NULL) < 0 || add_node(fs, 0, "", 1, NULL) < 0 ||
+	fs->mps = mpath_set_new();
+	if (!fs->pool || !fs->mps || add_node(fs, 0, "", 1, NULL) < 0 ||
+	    add_node(fs, 0, "", 1, NULL) < 0 ||
 	    add_node(fs, FUSE_ROOT_ID, "by-id", 1, NULL) != BY_ID_INO ||
-	    add_node(fs, FUSE_ROOT_ID, "by-path", 1, NULL) != BY_PATH_INO) {
+	    add_node(fs, FUSE_ROOT_ID, "by-path", 1, NULL) != BY_PATH_INO ||
+	    add_node(fs, FUSE_ROOT_ID, "multipath", 1, NULL) != MULTIPATH_INO) {
 		fs_free(fs);
 		return NULL;
 	}
@@ -360,15 +431,31 @@ int fs_channel_busy(struct fs *fs, struct channel *ch, char *which, size_t len)
 
 		if (!n->lun || !__atomic_load_n(&n->opens, __ATOMIC_ACQUIRE))
 			continue;
-		for (int k = 0; k < ch->nluns && !busy; k++)
+		/* A multipath file lets a path go while another one is there. */
+		if (n->mp && mpath_only_path(n->mp, ch)) {
+			busy = 1;
+			snprintf(which, len, "multipath/%s", n->name);
+		}
+		for (int k = 0; k < ch->nluns && !busy && !n->mp; k++)
 			if (ch->luns[k] == n->lun) {
 				busy = 1;
-				snprintf(which, len, "%s", n->name);
+				snprintf(which, len, "%s/%s", ch->target_name, n->name);
 			}
 	}
 	pthread_mutex_unlock(&ch->lock);
 	pthread_rwlock_unlock(&fs->lock);
 	return busy;
+}
+
+void fs_channel_stopping(struct fs *fs, struct channel *ch)
+{
+	if (fs)
+		mpath_release_channel(fs->mps, ch);
+}
+
+struct mpath_set *fs_multipath(struct fs *fs)
+{
+	return fs ? fs->mps : NULL;
 }
 
 void fs_set_session(struct fs *fs, struct fuse_session *se)
@@ -382,6 +469,7 @@ void fs_free(struct fs *fs)
 {
 	if (!fs)
 		return;
+	mpath_set_free(fs->mps);
 	for (int i = 0; i < fs->nnodes; i++) {
 		pthread_mutex_destroy(&fs->nodes[i]->gate_lock);
 		pthread_cond_destroy(&fs->nodes[i]->gate_cond);
@@ -611,6 +699,22 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_err(req, 0);
 }
 
+/* A LUN file's I/O goes to its LUN, a multipath file's to its device. */
+static void node_io_async(struct fs_node *n, int write, uint64_t lba, uint32_t nblocks, void *buf,
+			  lun_io_cb cb, void *arg)
+{
+	if (n->mp)
+		mpath_io_async(n->mp, write, lba, nblocks, buf, cb, arg);
+	else
+		lun_io_async(n->lun, write, lba, nblocks, buf, cb, arg);
+}
+
+static int node_io(struct fs_node *n, int write, uint64_t lba, uint32_t nblocks, void *buf)
+{
+	return n->mp ? mpath_io(n->mp, write, lba, nblocks, buf)
+		     : lun_io(n->lun, write, lba, nblocks, buf);
+}
+
 static void gate_enter_aligned(struct fs_node *n)
 {
 	pthread_mutex_lock(&n->gate_lock);
@@ -715,13 +819,14 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	rr->req = req;
 	rr->skip = (size_t)((uint64_t)off - start);
 	rr->len = size;
-	lun_io_async(l, 0, start / l->block_size, (uint32_t)((end - start) / l->block_size),
-		     rr->buf, read_done, rr);
+	node_io_async(n, 0, start / l->block_size, (uint32_t)((end - start) / l->block_size),
+		      rr->buf, read_done, rr);
 }
 
 /* A write that does not cover whole blocks: read the blocks around it, patch, write back. */
-static int write_rmw(struct lun *l, const char *buf, size_t size, off_t off)
+static int write_rmw(struct fs_node *n, const char *buf, size_t size, off_t off)
 {
+	const struct lun *l = n->lun;
 	uint64_t start = (uint64_t)off / l->block_size * l->block_size;
 	uint64_t end = ((uint64_t)off + size + l->block_size - 1) / l->block_size * l->block_size;
 	uint32_t nblocks = (uint32_t)((end - start) / l->block_size);
@@ -730,10 +835,10 @@ static int write_rmw(struct lun *l, const char *buf, size_t size, off_t off)
 
 	if (!b)
 		return -ENOMEM;
-	r = lun_io(l, 0, start / l->block_size, nblocks, b);
+	r = node_io(n, 0, start / l->block_size, nblocks, b);
 	if (!r) {
 		memcpy(b + ((uint64_t)off - start), buf, size);
-		r = lun_io(l, 1, start / l->block_size, nblocks, b);
+		r = node_io(n, 1, start / l->block_size, nblocks, b);
 	}
 	free(b);
 	return r;
@@ -778,14 +883,14 @@ static void write_aligned(fuse_req_t req, struct fs_node *n, const char *buf, si
 		wr->pool = fs->pool;
 		wr->len = len;
 		gate_enter_aligned(n);
-		lun_io_async(l, 1, (uint64_t)off / l->block_size, (uint32_t)(len / l->block_size),
-			     wr->buf, write_done, wr);
+		node_io_async(n, 1, (uint64_t)off / l->block_size, (uint32_t)(len / l->block_size),
+			      wr->buf, write_done, wr);
 		return;
 	}
 	free(wr);
 	gate_enter_aligned(n);
-	r = lun_io(l, 1, (uint64_t)off / l->block_size, (uint32_t)(len / l->block_size),
-		   (void *)buf);
+	r = node_io(n, 1, (uint64_t)off / l->block_size, (uint32_t)(len / l->block_size),
+		    (void *)buf);
 	gate_leave_aligned(n);
 	if (r)
 		fuse_reply_err(req, -r);
@@ -817,7 +922,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		return;
 	}
 	gate_enter_rmw(n);
-	r = write_rmw(l, buf, len, off);
+	r = write_rmw(n, buf, len, off);
 	gate_leave_rmw(n);
 	if (r)
 		fuse_reply_err(req, -r);
@@ -826,7 +931,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 }
 
 /* Zero [off, off+len) inside one block range with read-modify-write. Gate held alone. */
-static int zero_range(struct lun *l, off_t off, size_t len)
+static int zero_range(struct fs_node *n, off_t off, size_t len)
 {
 	char *z;
 	int r;
@@ -836,7 +941,7 @@ static int zero_range(struct lun *l, off_t off, size_t len)
 	z = calloc(1, len);
 	if (!z)
 		return -ENOMEM;
-	r = write_rmw(l, z, len, off);
+	r = write_rmw(n, z, len, off);
 	free(z);
 	return r;
 }
@@ -877,13 +982,14 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	last = end / l->block_size;
 	gate_enter_rmw(n);
 	if (first >= last) {
-		r = zero_range(l, off, len); /* within one block */
+		r = zero_range(n, off, len); /* within one block */
 	} else {
-		r = zero_range(l, off, (size_t)(first * l->block_size - start));
+		r = zero_range(n, off, (size_t)(first * l->block_size - start));
 		if (!r)
-			r = zero_range(l, (off_t)(last * l->block_size), (size_t)(end - last * l->block_size));
+			r = zero_range(n, (off_t)(last * l->block_size), (size_t)(end - last * l->block_size));
 		if (!r)
-			r = lun_unmap(l, first, last - first);
+			r = n->mp ? mpath_unmap(n->mp, first, last - first)
+				  : lun_unmap(l, first, last - first);
 	}
 	gate_leave_rmw(n);
 	fuse_reply_err(req, r ? -r : 0);
@@ -912,7 +1018,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	}
 	/* Every write was acknowledged by the target before it was acknowledged here; what is
 	 * left is the target's own cache. */
-	r = lun_sync_cache(n->lun);
+	r = n->mp ? mpath_sync_cache(n->mp) : lun_sync_cache(n->lun);
 	fuse_reply_err(req, r ? -r : 0);
 }
 

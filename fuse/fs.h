@@ -1,5 +1,6 @@
 /* The filesystem the daemon serves: <mountpoint>/<target-iqn>/lun<N>, one block-image file per
- * LUN. FUSE requests become LUN I/O; reads are answered from the receive thread. */
+ * LUN, and <mountpoint>/multipath/<identifier> per multipath device. FUSE requests become LUN
+ * I/O; reads are answered from the receive thread. */
 #ifndef ISCSIFS_FS_H
 #define ISCSIFS_FS_H
 
@@ -7,6 +8,7 @@
 #include <fuse_lowlevel.h>
 
 #include "channel.h"
+#include "multipath.h"
 
 struct fs;
 
@@ -14,8 +16,13 @@ struct fs *fs_new(void);
 /* The channels whose LUNs are shown (copied; each must outlive the fs); the tree follows
  * their starts, stops and rescans from then on. */
 int fs_set_channels(struct fs *fs, struct channel **chs, int n);
-/* Whether a LUN file of ch is open; which names one. */
+/* Whether a LUN file of ch is open, or a multipath file ch is the only path of; which names
+ * it ("<target>/lun1", "multipath/<id>"). */
 int fs_channel_busy(struct fs *fs, struct channel *ch, char *which, size_t len);
+/* Before ch stops: it stops being a path of the multipath devices. */
+void fs_channel_stopping(struct fs *fs, struct channel *ch);
+/* The multipath devices (for status and maps). */
+struct mpath_set *fs_multipath(struct fs *fs);
 /* Where to send the kernel notifications of rescans (added, removed, resized files). */
 void fs_set_session(struct fs *fs, struct fuse_session *se);
 void fs_free(struct fs *fs);

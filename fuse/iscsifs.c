@@ -149,10 +149,12 @@ static void print_summary(const struct cfg *c)
 	for (int i = 0; i < c->nchannels; i++) {
 		const struct cfg_channel *ch = &c->channels[i];
 
-		printf("channel %d: %d connection(s), %d portal(s) (first %s:%u), target %s, auth %s\n",
+		printf("channel %d: %d connection(s), %d portal(s) (first %s:%u), target %s, auth %s%s%s\n",
 		       ch->id, ch->conn_count, ch->nportals, ch->portals[0].addr,
 		       ch->portals[0].port, ch->target_name[0] ? ch->target_name : "by discovery",
-		       ch->auth.present ? (ch->auth.mutual ? "mutual CHAP" : "CHAP") : "none");
+		       ch->auth.present ? (ch->auth.mutual ? "mutual CHAP" : "CHAP") : "none",
+		       ch->attrs.multipath ? ", multipath " : "",
+		       ch->attrs.multipath ? cfg_multipath_str(ch->attrs.multipath) : "");
 	}
 	for (int i = 0; i < c->nmaps; i++)
 		printf("map: channel %d lun %u partition %d -> %s\n", c->maps[i].channel,

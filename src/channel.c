@@ -305,6 +305,9 @@ static int login_and_scan(struct channel *ch, char *err, size_t errlen)
 	sc.nopout_response_timeout = cc->attrs.nopout_response_timeout;
 	sc.command_timeout = cc->attrs.command_timeout;
 	sc.replacement_timeout = cc->attrs.replacement_timeout;
+	/* A multipath member gives lost I/O back at once: the device sends it on another path
+	 * and does the waiting itself. */
+	sc.fast_fail = cc->attrs.multipath != CFG_MPATH_OFF;
 	sc.on_unit_attention = on_unit_attention;
 	sc.ua_arg = ch;
 	ch->sess = session_new(&sc);

@@ -50,15 +50,19 @@ struct attr_def {
 	const char *name;
 	size_t off; /* in struct cfg_attrs */
 	uint32_t min, max;
+	const char *const *words; /* a word attribute: the value is its index here */
 };
 
+static const char *const mpath_words[] = {"off", "failover", "round-robin", NULL};
+
 static const struct attr_def attr_table[] = {
-	{"nopout_timeout", offsetof(struct cfg_attrs, nopout_timeout), 0, 3600},
-	{"nopout_response_timeout", offsetof(struct cfg_attrs, nopout_response_timeout), 1, 3600},
-	{"login_timeout", offsetof(struct cfg_attrs, login_timeout), 1, 3600},
-	{"command_timeout", offsetof(struct cfg_attrs, command_timeout), 1, 3600},
-	{"replacement_timeout", offsetof(struct cfg_attrs, replacement_timeout), 0, 86400},
-	{"queue_depth", offsetof(struct cfg_attrs, queue_depth), 1, 128},
+	{"nopout_timeout", offsetof(struct cfg_attrs, nopout_timeout), 0, 3600, NULL},
+	{"nopout_response_timeout", offsetof(struct cfg_attrs, nopout_response_timeout), 1, 3600, NULL},
+	{"login_timeout", offsetof(struct cfg_attrs, login_timeout), 1, 3600, NULL},
+	{"command_timeout", offsetof(struct cfg_attrs, command_timeout), 1, 3600, NULL},
+	{"replacement_timeout", offsetof(struct cfg_attrs, replacement_timeout), 0, 86400, NULL},
+	{"queue_depth", offsetof(struct cfg_attrs, queue_depth), 1, 128, NULL},
+	{"multipath", offsetof(struct cfg_attrs, multipath), 0, 2, mpath_words},
 };
 
 #define N_ATTRS ((int)(sizeof(attr_table) / sizeof(attr_table[0])))
@@ -76,6 +80,30 @@ static int attr_find(const char *name)
 	return -1;
 }
 
+const char *cfg_multipath_str(uint32_t policy)
+{
+	return policy <= CFG_MPATH_ROUND_ROBIN ? mpath_words[policy] : "?";
+}
+
+static int word_find(const struct attr_def *d, const char *value)
+{
+	for (int i = 0; d->words[i]; i++)
+		if (strcmp(d->words[i], value) == 0)
+			return i;
+	return -1;
+}
+
+/* "off, failover or round-robin" for an error message. */
+static void word_list(const struct attr_def *d, char *out, size_t len)
+{
+	size_t off = 0;
+
+	out[0] = '\0';
+	for (int i = 0; d->words[i] && off < len; i++)
+		off += (size_t)snprintf(out + off, len - off, "%s%s", i == 0 ? "" :
+					d->words[i + 1] ? ", " : " or ", d->words[i]);
+}
+
 static void attrs_defaults(struct cfg_attrs *a)
 {
 	a->nopout_timeout = 5;
@@ -84,6 +112,7 @@ static void attrs_defaults(struct cfg_attrs *a)
 	a->command_timeout = 30;
 	a->replacement_timeout = 120;
 	a->queue_depth = 32;
+	a->multipath = CFG_MPATH_OFF;
 }
 
 /* ---- init and free ---- */
@@ -661,10 +690,22 @@ static int parse_attrs(struct reader *r, char *list, struct cfg_attrs *a, unsign
 			return rd_err(r, "unknown channel attribute '%s'", item);
 		}
 		if (!value || !*value)
-			return rd_err(r, "channel attribute '%s' has no value (write %s=N)", item,
-				      item);
+			return rd_err(r, "channel attribute '%s' has no value (write %s=%s)", item,
+				      item, attr_table[i].words ? attr_table[i].words[1] : "N");
 		if (*set & (1u << i))
 			return rd_err(r, "channel attribute '%s' is given twice", item);
+		if (attr_table[i].words) {
+			char words[128];
+			int w = word_find(&attr_table[i], value);
+
+			word_list(&attr_table[i], words, sizeof(words));
+			if (w < 0)
+				return rd_err(r, "channel attribute %s=%s: '%s' is not %s", item,
+					      value, value, words);
+			*attr_ptr(a, i) = (uint32_t)w;
+			*set |= 1u << i;
+			continue;
+		}
 		rc = parse_num(value, attr_table[i].max, &v);
 		if (rc == -EINVAL)
 			return rd_err(r, "channel attribute %s=%s: '%s' is not a number", item,
@@ -890,10 +931,16 @@ static int merge_channel(struct cfg *c, struct reader *r, struct cfg_channel *ch
 	for (int i = 0; i < N_ATTRS; i++) {
 		uint32_t nv = *attr_ptr(&cl->attrs, i), ov = *attr_ptr(&ch->attrs, i);
 
-		if ((cl->attrs_set & (1u << i)) && (set & (1u << i)) && nv != ov)
-			return rd_err(r, "channel attribute %s=%u conflicts with %s=%u given "
-				      "before for channel %d", attr_table[i].name, nv,
-				      attr_table[i].name, ov, ch->id);
+		if (!((cl->attrs_set & (1u << i)) && (set & (1u << i)) && nv != ov))
+			continue;
+		if (attr_table[i].words)
+			return rd_err(r, "channel attribute %s=%s conflicts with %s=%s given "
+				      "before for channel %d", attr_table[i].name,
+				      attr_table[i].words[nv], attr_table[i].name,
+				      attr_table[i].words[ov], ch->id);
+		return rd_err(r, "channel attribute %s=%u conflicts with %s=%u given "
+			      "before for channel %d", attr_table[i].name, nv,
+			      attr_table[i].name, ov, ch->id);
 	}
 	for (int p = 0; p < ch->nportals; p++) {
 		const struct cfg_portal *o = &ch->portals[p];
@@ -1358,6 +1405,19 @@ static int read_group(const char *file, config_setting_t *g, const char **nstr,
 			if (i < 0)
 				return lc_err(file, s, err, errlen, "unknown setting '%s.%s'",
 					      gname, name ? name : "?");
+			if (attr_table[i].words) {
+				const char *w = type == CONFIG_TYPE_STRING ?
+						config_setting_get_string(s) : NULL;
+				char list[128];
+				int k = w ? word_find(&attr_table[i], w) : -1;
+
+				word_list(&attr_table[i], list, sizeof(list));
+				if (k < 0)
+					return lc_err(file, s, err, errlen, "%s.%s must be %s, in "
+						      "double quotes", gname, name, list);
+				*attr_ptr(nattrs, i) = (uint32_t)k;
+				continue;
+			}
 			if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
 				return lc_err(file, s, err, errlen, "%s.%s must be a whole number",
 					      gname, name);

@@ -30,7 +30,14 @@ struct cfg_attrs {
 	uint32_t command_timeout;         /* 30: per SCSI command, then abort */
 	uint32_t replacement_timeout;     /* 120: how long I/O waits for a lost session */
 	uint32_t queue_depth;             /* 32: commands in flight per LUN */
+	uint32_t multipath;               /* off: or a path of multipath devices (enum below) */
 };
+
+/* multipath=off|failover|round-robin: the path selection of the devices this channel's LUNs
+ * join (the first member channel of a device decides). */
+enum cfg_multipath { CFG_MPATH_OFF, CFG_MPATH_FAILOVER, CFG_MPATH_ROUND_ROBIN };
+/* "off", "failover", "round-robin". */
+const char *cfg_multipath_str(uint32_t policy);
 
 /* One portal of a channel: one CHANNEL line. */
 struct cfg_portal {

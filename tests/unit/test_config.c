@@ -330,6 +330,21 @@ static const struct bad_case bad_cases[] = {
 	BAD("channel: attribute twice", CHANNELS,
 	    "CHANNEL=\"0 1 192.168.0.1 3260 0 AuthMethod=None queue_depth=4;queue_depth=4\"\n", 1,
 	    "channel attribute 'queue_depth' is given twice"),
+	BAD("channel: multipath policy unknown", CHANNELS,
+	    "CHANNEL=\"0 1 192.168.0.1 3260 0 AuthMethod=None multipath=least-busy\"\n", 1,
+	    "channel attribute multipath=least-busy: 'least-busy' is not off, failover or "
+	    "round-robin"),
+	BAD("channel: multipath as a number", CHANNELS,
+	    "CHANNEL=\"0 1 192.168.0.1 3260 0 AuthMethod=None multipath=1\"\n", 1,
+	    "channel attribute multipath=1: '1' is not off, failover or round-robin"),
+	BAD("channel: multipath without a value", CHANNELS,
+	    "CHANNEL=\"0 1 192.168.0.1 3260 0 AuthMethod=None multipath=\"\n", 1,
+	    "channel attribute 'multipath' has no value (write multipath=failover)"),
+	BAD("channel: multipath policies conflict", CHANNELS,
+	    "CHANNEL=\"3 1 192.168.0.3 3260 0 AuthMethod=None multipath=failover\"\n"
+	    "CHANNEL=\"3 1 192.168.1.3 3260 0 AuthMethod=None multipath=round-robin\"\n", 2,
+	    "channel attribute multipath=round-robin conflicts with multipath=failover given "
+	    "before for channel 3"),
 	BAD("channel: id 70000", CHANNELS, "CHANNEL=\"70000 1 192.168.0.1 3260 0\"\n", 1,
 	    "channel id 70000 is out of range (0 to 65535)"),
 	BAD("channel: id negative", CHANNELS, "CHANNEL=\"-1 1 192.168.0.1 3260 0\"\n", 1,
@@ -540,6 +555,9 @@ static const struct bad_case bad_cases[] = {
 	BAD("settings: timeout as a float", SETTINGS,
 	    "channel_defaults = { login_timeout = 1.5; };\n", 1,
 	    "channel_defaults.login_timeout must be a whole number"),
+	BAD("settings: multipath as a number", SETTINGS,
+	    "channel_defaults = { multipath = 1; };\n", 1,
+	    "channel_defaults.multipath must be off, failover or round-robin, in double quotes"),
 	BAD("settings: unknown attribute", SETTINGS, "channel_defaults = { foo = 1; };\n", 1,
 	    "unknown setting 'channel_defaults.foo'"),
 	BAD("settings: syntax error", SETTINGS, "paths = {\n initiator = /etc/x;\n};\n", 2,
@@ -820,6 +838,31 @@ static void test_channel_repeat_same_values(void **state)
 	assert_string_equal(key_set_get(&ch->keys, K_INITIAL_R2T), "No");
 	assert_int_equal(ch->attrs.queue_depth, 8);
 	assert_int_equal(ch->attrs.nopout_timeout, 10);
+}
+
+/* multipath= takes a policy name; off unless given; iscsifs.conf can set the default. */
+static void test_channel_multipath(void **state)
+{
+	struct fixture *fx = *state;
+	const char *p;
+
+	load_howto_channels(fx, HOWTO_CH0
+		"CHANNEL=\"2 1 10.0.0.1 3260 0 AuthMethod=None multipath=round-robin\"\n"
+		"CHANNEL=\"3 1 10.0.1.1 3260 0 AuthMethod=None queue_depth=8, multipath=failover\"\n");
+	assert_int_equal(cfg_channel_find(&fx->c, 0)->attrs.multipath, CFG_MPATH_OFF);
+	assert_int_equal(cfg_channel_find(&fx->c, 2)->attrs.multipath, CFG_MPATH_ROUND_ROBIN);
+	assert_int_equal(cfg_channel_find(&fx->c, 3)->attrs.multipath, CFG_MPATH_FAILOVER);
+	assert_int_equal(cfg_channel_find(&fx->c, 3)->attrs.queue_depth, 8);
+	assert_string_equal(cfg_multipath_str(CFG_MPATH_ROUND_ROBIN), "round-robin");
+
+	cfg_free(&fx->c);
+	cfg_init(&fx->c);
+	p = fx_file(fx, "channel_defaults = { multipath = \"failover\"; };\n");
+	assert_int_equal(cfg_load_settings(&fx->c, p, fx->err, sizeof(fx->err)), 0);
+	load_howto_channels(fx, HOWTO_CH0
+		"CHANNEL=\"2 1 10.0.0.1 3260 0 AuthMethod=None multipath=off\"\n");
+	assert_int_equal(cfg_channel_find(&fx->c, 0)->attrs.multipath, CFG_MPATH_FAILOVER);
+	assert_int_equal(cfg_channel_find(&fx->c, 2)->attrs.multipath, CFG_MPATH_OFF);
 }
 
 /* Channels start from the defaults of iscsifs.conf. */
@@ -1247,6 +1290,7 @@ static const struct CMUnitTest fixed_tests[] = {
 	TEST(test_load_all_conf_examples),
 	TEST(test_load_settings_conf_example),
 	TEST(test_load_settings_values),
+	TEST(test_channel_multipath),
 	TEST(test_load_settings_all_or_nothing),
 	TEST(test_data_settings_custom),
 	TEST(test_data_initiatorname_crlf),
