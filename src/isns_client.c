@@ -22,6 +22,8 @@
 #define CONNECT_TIMEOUT_MS 3000
 #define CALL_TIMEOUT_MS 5000
 #define STATUS_SOURCE_UNKNOWN 6
+#define SCN_PER_CONN_MAX 16
+#define SCN_NEXT_WAIT_MS 200
 
 struct isns_client {
 	char server[64];
@@ -451,8 +453,9 @@ out:
 	return r;
 }
 
-/* One SCN connection from the server: read the message, answer it, say what changed. */
-static void handle_scn(struct isns_client *c, int fd)
+/* One SCN on a connection from the server: read it, answer it, note what changed.
+ * 1 = one handled, 0 = nothing more came within timeout_ms, -errno = drop the connection. */
+static int scn_one(struct isns_client *c, int fd, int timeout_ms)
 {
 	uint8_t hb[ISNS_HDR_LEN], *p = NULL;
 	struct isns_msg *m = NULL;
@@ -461,26 +464,35 @@ static void handle_scn(struct isns_client *c, int fd)
 	char why[160], bits[160], text[sizeof(c->st.last_scn_text)] = "";
 	int r;
 
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	r = recv_all(fd, hb, sizeof(hb), CALL_TIMEOUT_MS);
+	r = recv_all(fd, hb, 1, timeout_ms);
+	if (r == -ETIMEDOUT || r == -ECONNRESET)
+		return 0;
+	if (r == 0)
+		r = recv_all(fd, hb + 1, sizeof(hb) - 1, CALL_TIMEOUT_MS);
 	if (r < 0) {
-		log_warn("iSNS: SCN connection: %s", r == -ETIMEDOUT ? "nothing sent" : strerror(-r));
-		return;
+		log_warn("iSNS: SCN connection: %s", strerror(-r));
+		return r;
 	}
-	if (isns_hdr_decode(hb, sizeof(hb), &h, why, sizeof(why)) < 0 ||
-	    (h.function != ISNS_SCN && (snprintf(why, sizeof(why), "function 0x%04x", h.function), 1))) {
+	if (isns_hdr_decode(hb, sizeof(hb), &h, why, sizeof(why)) < 0) {
 		log_warn("iSNS: unexpected message on the SCN port: %s", why);
-		return;
+		return -EPROTO;
+	}
+	if (h.function != ISNS_SCN) {
+		log_warn("iSNS: unexpected message on the SCN port: function 0x%04x", h.function);
+		return -EPROTO;
 	}
 	p = malloc(h.length ? h.length : 1);
 	m = malloc(sizeof(*m));
+	r = -ENOMEM;
 	if (!p || !m)
 		goto out;
-	if (recv_all(fd, p, h.length, CALL_TIMEOUT_MS) < 0) {
-		log_warn("iSNS: SCN cut short");
+	r = recv_all(fd, p, h.length, CALL_TIMEOUT_MS);
+	if (r < 0) {
+		log_warn("iSNS: SCN cut short: %s", strerror(-r));
 		goto out;
 	}
-	if (isns_decode_scn(p, h.length, &scn, why, sizeof(why)) < 0) {
+	r = isns_decode_scn(p, h.length, &scn, why, sizeof(why));
+	if (r < 0) {
 		log_warn("iSNS: %s", why);
 		goto out;
 	}
@@ -498,9 +510,21 @@ static void handle_scn(struct isns_client *c, int fd)
 	snprintf(c->st.last_scn_text, sizeof(c->st.last_scn_text), "%s", text);
 	pthread_mutex_unlock(&c->lock);
 	log_info("iSNS: state change notification: %s", text);
+	r = 1;
 out:
 	free(p);
 	free(m);
+	return r;
+}
+
+/* isnsd may send several SCNs on one connection before it reads an answer: answer each
+ * (a bounded number, briefly waiting for the next) before closing. */
+static void handle_scn(struct isns_client *c, int fd)
+{
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	for (int i = 0; i < SCN_PER_CONN_MAX; i++)
+		if (scn_one(c, fd, i ? SCN_NEXT_WAIT_MS : CALL_TIMEOUT_MS) <= 0)
+			break;
 }
 
 static void *isns_main(void *arg)
