@@ -22,8 +22,7 @@
 #define CONNECT_TIMEOUT_MS 3000
 #define CALL_TIMEOUT_MS 5000
 #define STATUS_SOURCE_UNKNOWN 6
-#define SCN_PER_CONN_MAX 16
-#define SCN_NEXT_WAIT_MS 200
+#define SCN_CONNS_MAX 4
 
 struct isns_client {
 	char server[64];
@@ -454,7 +453,7 @@ out:
 }
 
 /* One SCN on a connection from the server: read it, answer it, note what changed.
- * 1 = one handled, 0 = nothing more came within timeout_ms, -errno = drop the connection. */
+ * 1 = one handled, 0 = the server closed it (or sent nothing), -errno = drop it. */
 static int scn_one(struct isns_client *c, int fd, int timeout_ms)
 {
 	uint8_t hb[ISNS_HDR_LEN], *p = NULL;
@@ -517,42 +516,60 @@ out:
 	return r;
 }
 
-/* isnsd may send several SCNs on one connection before it reads an answer: answer each
- * (a bounded number, briefly waiting for the next) before closing. */
-static void handle_scn(struct isns_client *c, int fd)
-{
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	for (int i = 0; i < SCN_PER_CONN_MAX; i++)
-		if (scn_one(c, fd, i ? SCN_NEXT_WAIT_MS : CALL_TIMEOUT_MS) <= 0)
-			break;
-}
-
+/* isnsd keeps an SCN connection open and sends the next SCN on it, so connections stay in
+ * the poll set until the server closes them (the oldest goes when there are too many). */
 static void *isns_main(void *arg)
 {
 	struct isns_client *c = arg;
+	int conns[SCN_CONNS_MAX], nconns = 0;
 	char err[320];
 
 	for (;;) {
-		struct pollfd p[2] = {{.fd = c->stop_pipe[0], .events = POLLIN},
-				      {.fd = -1, .events = POLLIN}};
-		int registered, r;
+		struct pollfd p[2 + SCN_CONNS_MAX];
+		int registered, r, scns = 0;
 
+		p[0] = (struct pollfd){.fd = c->stop_pipe[0], .events = POLLIN};
 		pthread_mutex_lock(&c->lock);
-		p[1].fd = c->listen_fd;
+		p[1] = (struct pollfd){.fd = c->listen_fd, .events = POLLIN};
 		pthread_mutex_unlock(&c->lock);
-		r = poll(p, 2, (int)c->interval * 1000);
+		for (int i = 0; i < nconns; i++)
+			p[2 + i] = (struct pollfd){.fd = conns[i], .events = POLLIN};
+		r = poll(p, (nfds_t)(2 + nconns), (int)c->interval * 1000);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 || p[0].revents)
 			break;
+		/* Backwards, so that removing one leaves the indexes still to visit alone. */
+		for (int i = nconns - 1; r > 0 && i >= 0; i--) {
+			int n;
+
+			if (!p[2 + i].revents)
+				continue;
+			n = scn_one(c, conns[i], CALL_TIMEOUT_MS);
+			if (n > 0) {
+				scns++;
+				continue;
+			}
+			close(conns[i]);
+			memmove(&conns[i], &conns[i + 1], sizeof(conns[0]) * (size_t)(nconns - i - 1));
+			nconns--;
+		}
 		if (r > 0 && (p[1].revents & POLLIN)) {
 			int fd = accept4(p[1].fd, NULL, NULL, SOCK_CLOEXEC);
 
-			if (fd < 0)
-				continue;
-			handle_scn(c, fd);
-			close(fd);
+			if (fd >= 0) {
+				if (nconns == SCN_CONNS_MAX) {
+					close(conns[0]);
+					memmove(&conns[0], &conns[1],
+						sizeof(conns[0]) * (size_t)(nconns - 1));
+					nconns--;
+				}
+				fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+				conns[nconns++] = fd;
+			}
 		}
+		if (r > 0 && !scns)
+			continue; /* a connection came or went: nothing to ask yet */
 		pthread_mutex_lock(&c->lock);
 		registered = c->registered;
 		pthread_mutex_unlock(&c->lock);
@@ -566,6 +583,8 @@ static void *isns_main(void *arg)
 		if (query(c, err, sizeof(err)) < 0)
 			log_warn("iSNS: %s", err);
 	}
+	for (int i = 0; i < nconns; i++)
+		close(conns[i]);
 	return NULL;
 }
 
