@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "control.h"
 #include "ctl.h"
@@ -64,16 +65,40 @@ static int append(void *arrp, int *n, void *item)
 	return 0;
 }
 
+/* The portal of a channel whose address is "isns". */
+static int isns_resolve(void *arg, const char *target, char *addr, size_t addrlen,
+			uint16_t *port, char *err, size_t errlen)
+{
+	struct daemon *d = arg;
+
+	if (!d->isns) {
+		snprintf(err, errlen, "the daemon started without an ISNS= line (restart it to "
+			 "use iSNS)");
+		return -ENOENT;
+	}
+	return isns_client_lookup(d->isns, target, addr, addrlen, port, err, errlen);
+}
+
+static struct channel *new_channel(struct daemon *d, struct cfg *c, int i)
+{
+	struct channel *ch = malloc(sizeof(*ch));
+
+	if (!ch)
+		return NULL;
+	channel_init(ch, c, &c->channels[i]);
+	channel_set_resolver(ch, isns_resolve, d);
+	return ch;
+}
+
 int daemon_add_channels(struct daemon *d, struct cfg *c)
 {
 	if (append(&d->cfgs, &d->ncfgs, c))
 		return -ENOMEM;
 	for (int i = 0; i < c->nchannels; i++) {
-		struct channel *ch = malloc(sizeof(*ch));
+		struct channel *ch = new_channel(d, c, i);
 
 		if (!ch)
 			return -ENOMEM;
-		channel_init(ch, c, &c->channels[i]);
 		if (append(&d->chs, &d->nchs, ch)) {
 			channel_destroy(ch);
 			free(ch);
@@ -240,6 +265,7 @@ static void status_one(struct daemon *d, struct channel *ch, int json, FILE *f)
 	const struct cfg *c = newest_cfg(d);
 	const struct cfg_portal *p = &ch->cc->portals[0];
 	const char *state = channel_state_str(ch);
+	char portal[128];
 	struct session_info si = {0};
 	int have = ch->sess != NULL, first = 1;
 
@@ -304,8 +330,8 @@ static void status_one(struct daemon *d, struct channel *ch, int json, FILE *f)
 		fprintf(f, "channel %d: %s", ch->cc->id, state);
 		if (ch->target_name[0])
 			fprintf(f, ", target %s", ch->target_name);
-		fprintf(f, ", portal %s:%u%s%s\n", p->addr, p->port, p->netdev[0] ? " via " : "",
-			p->netdev);
+		channel_portal_str(ch, portal, sizeof(portal));
+		fprintf(f, ", portal %s%s%s\n", portal, p->netdev[0] ? " via " : "", p->netdev);
 		if (have && si.status == SESSION_RECOVERING)
 			fprintf(f, "  recovering: %s; down %ld s, reconnect attempt %d\n", si.reason,
 				si.down_for, si.attempts);
@@ -465,6 +491,88 @@ static void status_mpath(struct daemon *d, struct channel **sel, int n, int json
 		fputc(']', f);
 }
 
+static void ago(FILE *f, time_t t, time_t now)
+{
+	if (t)
+		fprintf(f, "%lld s ago", (long long)(now - t));
+	else
+		fputs("never", f);
+}
+
+static void isns_status_text(struct daemon *d, FILE *f)
+{
+	struct isns_status st;
+	time_t now = time(NULL);
+
+	isns_client_status(d->isns, &st);
+	fprintf(f, "iSNS server %s: %s, %d target(s) visible, SCNs to %s\n", st.server,
+		st.registered ? "registered" : "not registered", st.ntargets,
+		st.scn_addr[0] ? st.scn_addr : "none (queries only)");
+	fprintf(f, "  last query ");
+	ago(f, st.last_query, now);
+	fprintf(f, ", %lu change(s) noticed, last ", st.changes);
+	ago(f, st.last_change, now);
+	fprintf(f, "; %lu SCN(s), last ", st.scns);
+	ago(f, st.last_scn, now);
+	if (st.last_scn_text[0])
+		fprintf(f, " (%s)", st.last_scn_text);
+	fputc('\n', f);
+	if (st.last_error[0])
+		fprintf(f, "  last error: %s\n", st.last_error);
+}
+
+static void isns_status_json(struct daemon *d, FILE *f)
+{
+	struct isns_status st;
+
+	if (!d->isns) {
+		fputs(",\"isns\":null", f);
+		return;
+	}
+	isns_client_status(d->isns, &st);
+	fputs(",\"isns\":{\"server\":", f);
+	json_str(f, st.server);
+	fprintf(f, ",\"registered\":%s,\"targets\":%d,\"changes\":%lu,\"scns\":%lu,"
+		   "\"last_scn\":",
+		st.registered ? "true" : "false", st.ntargets, st.changes, st.scns);
+	json_str(f, st.last_scn_text);
+	fputs(",\"last_error\":", f);
+	json_str(f, st.last_error);
+	fputc('}', f);
+}
+
+/* The targets iSNS shows this initiator, one line each: name, then its portals. */
+static int cmd_discover(struct daemon *d, FILE *f)
+{
+	struct isns_target *l;
+	struct isns_status st;
+	int n;
+
+	if (!d->isns) {
+		fprintf(f, "no iSNS server configured (ISNS=\"address [port]\" in the initiator "
+			   "file)\n");
+		return CTL_FAILED;
+	}
+	isns_client_status(d->isns, &st);
+	if (!st.last_query) {
+		fprintf(f, "the iSNS server %s has not answered yet%s%s\n", st.server,
+			st.last_error[0] ? ": " : "", st.last_error);
+		return CTL_FAILED;
+	}
+	if (isns_client_targets(d->isns, &l, &n) < 0) {
+		fprintf(f, "out of memory\n");
+		return CTL_FAILED;
+	}
+	for (int i = 0; i < n; i++) {
+		fprintf(f, "%s", l[i].name);
+		for (int k = 0; k < l[i].nportals; k++)
+			fprintf(f, " %s:%u", l[i].portals[k].addr, l[i].portals[k].port);
+		fputc('\n', f);
+	}
+	free(l);
+	return CTL_OK;
+}
+
 static int cmd_status(struct daemon *d, int argc, char **argv, FILE *f)
 {
 	struct channel *sel[256];
@@ -482,8 +590,13 @@ static int cmd_status(struct daemon *d, int argc, char **argv, FILE *f)
 	r = pick(d, 1 + nargs, args, sel, &n, f);
 	if (r)
 		return r;
-	if (json)
-		fprintf(f, "{\"mountpoint\":\"%s\",\"channels\":[", d->mountpoint);
+	if (json) {
+		fprintf(f, "{\"mountpoint\":\"%s\"", d->mountpoint);
+		isns_status_json(d, f);
+		fputs(",\"channels\":[", f);
+	} else if (d->isns && nargs == 0) {
+		isns_status_text(d, f);
+	}
 	for (int i = 0; i < n; i++) {
 		if (json && i)
 			fputc(',', f);
@@ -587,7 +700,8 @@ static int same_channel(const struct cfg *ca, const struct cfg_channel *a, const
 	    strcmp(ca->initiator_name, cb->initiator_name) != 0)
 		return 0;
 	for (int i = 0; i < a->nportals; i++)
-		if (strcmp(a->portals[i].addr, b->portals[i].addr) != 0 ||
+		if (a->portals[i].from_isns != b->portals[i].from_isns ||
+		    strcmp(a->portals[i].addr, b->portals[i].addr) != 0 ||
 		    a->portals[i].port != b->portals[i].port ||
 		    strcmp(a->portals[i].netdev, b->portals[i].netdev) != 0)
 			return 0;
@@ -644,11 +758,10 @@ static int cmd_reload(struct daemon *d, FILE *f)
 		for (int k = 0; k < nnext && !have; k++)
 			have = next[k]->cc->id == c->channels[i].id;
 		if (!have) {
-			struct channel *ch = malloc(sizeof(*ch));
+			struct channel *ch = new_channel(d, c, i);
 
 			if (!ch)
 				continue;
-			channel_init(ch, c, &c->channels[i]);
 			next[nnext++] = ch;
 			if (channel_start(ch, err, sizeof(err)) < 0) {
 				log_err("%s", err);
@@ -678,6 +791,8 @@ int daemon_command(void *arg, int argc, char **argv, FILE *f)
 		return cmd_status(d, argc, argv, f);
 	if (strcmp(cmd, "reload") == 0)
 		return argc == 1 ? cmd_reload(d, f) : CTL_USAGE;
+	if (strcmp(cmd, "discover") == 0)
+		return argc == 1 ? cmd_discover(d, f) : CTL_USAGE;
 	if (strcmp(cmd, "mountpoint") == 0) {
 		fprintf(f, "%s\n", d->mountpoint);
 		return CTL_OK;

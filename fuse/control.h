@@ -9,6 +9,7 @@
 #include "channel.h"
 #include "config.h"
 #include "fs.h"
+#include "isns_client.h"
 
 /* Where to read the configuration again on reload. */
 struct cfg_sources {
@@ -27,6 +28,7 @@ struct daemon {
 	int nretired;
 	struct fs *fs;
 	const char *mountpoint;
+	struct isns_client *isns; /* NULL: no ISNS= line when the daemon started */
 };
 
 /* Load the configuration named by d->src into a new struct cfg. */

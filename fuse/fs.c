@@ -221,9 +221,10 @@ static void sync_links(struct fs *fs, struct notice **nt, int *nnt, int *cap)
 	}
 	for (int c = 0; c < fs->nchs; c++) {
 		struct channel *ch = fs->chs[c];
-		const struct cfg_portal *p = &ch->cc->portals[0];
+		/* The portal in use: for an iSNS channel the configured one is only "isns". */
+		const struct session_portal *p = &ch->portals[0];
 
-		if (!ch->target_name[0] || ch->state == CH_STOPPED)
+		if (!ch->target_name[0] || ch->state == CH_STOPPED || !p->addr)
 			continue;
 		pthread_mutex_lock(&ch->lock);
 		for (int k = 0; k < ch->nluns; k++) {

@@ -20,6 +20,7 @@
 #include "control.h"
 #include "ctl.h"
 #include "fs.h"
+#include "isns_client.h"
 #include "log.h"
 
 #ifndef PR_SET_IO_FLUSHER
@@ -149,13 +150,23 @@ static void print_summary(const struct cfg *c)
 	for (int i = 0; i < c->nchannels; i++) {
 		const struct cfg_channel *ch = &c->channels[i];
 
-		printf("channel %d: %d connection(s), %d portal(s) (first %s:%u), target %s, auth %s%s%s\n",
-		       ch->id, ch->conn_count, ch->nportals, ch->portals[0].addr,
-		       ch->portals[0].port, ch->target_name[0] ? ch->target_name : "by discovery",
+		char first[96];
+
+		if (ch->portals[0].from_isns)
+			snprintf(first, sizeof(first), "from iSNS");
+		else
+			snprintf(first, sizeof(first), "first %s:%u", ch->portals[0].addr,
+				 ch->portals[0].port);
+		printf("channel %d: %d connection(s), %d portal(s) (%s), target %s, auth %s%s%s\n",
+		       ch->id, ch->conn_count, ch->nportals, first,
+		       ch->target_name[0] ? ch->target_name : "by discovery",
 		       ch->auth.present ? (ch->auth.mutual ? "mutual CHAP" : "CHAP") : "none",
 		       ch->attrs.multipath ? ", multipath " : "",
 		       ch->attrs.multipath ? cfg_multipath_str(ch->attrs.multipath) : "");
 	}
+	if (c->isns.addr[0])
+		printf("iSNS server %s:%u, target list queried every %u s\n", c->isns.addr,
+		       c->isns.port, c->isns.query_interval);
 	for (int i = 0; i < c->nmaps; i++)
 		printf("map: channel %d lun %u partition %d -> %s\n", c->maps[i].channel,
 		       c->maps[i].lun, c->maps[i].partition, c->maps[i].name);
@@ -259,6 +270,30 @@ int main(int argc, char *argv[])
 	if (!co.foreground)
 		daemon_begin();
 
+	/* iSNS is a help, not a condition: without the server, channels that name their portal
+	 * still start (the client keeps trying). */
+	if (c->isns.addr[0]) {
+		struct isns_client_config ic = {
+			.server = c->isns.addr,
+			.port = c->isns.port,
+			.initiator_name = c->initiator_name,
+			.initiator_alias = c->initiator_alias,
+			.query_interval = c->isns.query_interval,
+		};
+
+		d.isns = isns_client_new(&ic);
+		if (!d.isns)
+			goto out_fail;
+		r = isns_client_start(d.isns, err, sizeof(err));
+		if (r < 0) {
+			log_err("iSNS: %s", err);
+			goto out_fail;
+		}
+		if (r > 0)
+			log_warn("iSNS discovery failed: %s; channels with their own portal start "
+				 "anyway, and the server is tried again every %u s", err,
+				 c->isns.query_interval);
+	}
 	/* Everything that can fail happens before the mount. */
 	for (int i = 0; !o.idle && i < d.nchs; i++) {
 		r = channel_start(d.chs[i], err, sizeof(err));
@@ -329,6 +364,7 @@ out_stop:
 		fuse_session_destroy(se);
 out_daemon:
 	daemon_free(&d); /* logs every channel out */
+	isns_client_free(d.isns); /* deregisters */
 	fs_free(d.fs);
 out:
 	fuse_opt_free_args(&args);

@@ -223,6 +223,24 @@ static void *rescan_main(void *arg)
 	return NULL;
 }
 
+void channel_set_resolver(struct channel *ch, channel_resolver fn, void *arg)
+{
+	ch->resolve = fn;
+	ch->resolve_arg = arg;
+}
+
+void channel_portal_str(const struct channel *ch, char *out, size_t outlen)
+{
+	const struct cfg_portal *p = &ch->cc->portals[0];
+
+	if (!p->from_isns)
+		snprintf(out, outlen, "%s:%u", p->addr, p->port);
+	else if (ch->isns_addr[0])
+		snprintf(out, outlen, "%s:%u (from iSNS)", ch->isns_addr, ch->isns_port);
+	else
+		snprintf(out, outlen, "isns");
+}
+
 void channel_init(struct channel *ch, const struct cfg *cfg, const struct cfg_channel *cc)
 {
 	memset(ch, 0, sizeof(*ch));
@@ -253,7 +271,6 @@ static int login_and_scan(struct channel *ch, char *err, size_t errlen)
 	const struct cfg_channel *cc = ch->cc;
 	const struct cfg *cfg = ch->cfg;
 	struct session_config sc = {0};
-	const struct cfg_portal *p = &cc->portals[0];
 	int r;
 
 	int np = cc->nportals < SESSION_MAX_CONNS ? cc->nportals : SESSION_MAX_CONNS;
@@ -266,6 +283,26 @@ static int login_and_scan(struct channel *ch, char *err, size_t errlen)
 		ch->portals[i].addr = cc->portals[i].addr;
 		ch->portals[i].port = cc->portals[i].port;
 		ch->portals[i].netdev = cc->portals[i].netdev;
+	}
+	if (cc->portals[0].from_isns) {
+		char why[CFG_ERR_MAX];
+
+		if (!ch->resolve) {
+			snprintf(err, errlen, "%s: no iSNS server to ask for the portal of %s",
+				 ch->label, cc->target_name);
+			return -ENOENT;
+		}
+		r = ch->resolve(ch->resolve_arg, cc->target_name, ch->isns_addr,
+				sizeof(ch->isns_addr), &ch->isns_port, why, sizeof(why));
+		if (r) {
+			snprintf(err, errlen, "%s: no portal for %s from iSNS: %s", ch->label,
+				 cc->target_name, why);
+			return r;
+		}
+		log_info("%s: iSNS lists %s at %s:%u", ch->label, cc->target_name, ch->isns_addr,
+			 ch->isns_port);
+		ch->portals[0].addr = ch->isns_addr;
+		ch->portals[0].port = ch->isns_port;
 	}
 	if (nconns > SESSION_MAX_CONNS) {
 		log_warn("%s: %d connections configured; a session has at most %d", ch->label,
@@ -319,7 +356,7 @@ static int login_and_scan(struct channel *ch, char *err, size_t errlen)
 
 		snprintf(why, sizeof(why), "%s", err);
 		snprintf(err, errlen, "%s: login to %s at %s:%u failed: %s", ch->label,
-			 ch->target_name, p->addr, p->port, why);
+			 ch->target_name, ch->portals[0].addr, ch->portals[0].port, why);
 		session_free(ch->sess);
 		ch->sess = NULL;
 		return r;

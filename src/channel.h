@@ -9,6 +9,10 @@
 #include "lun.h"
 #include "session.h"
 
+/* Finds the portal of target (iSNS): 0, or -errno with the reason in err. */
+typedef int (*channel_resolver)(void *arg, const char *target, char *addr, size_t addrlen,
+				uint16_t *port, char *err, size_t errlen);
+
 struct channel {
 	const struct cfg *cfg;
 	const struct cfg_channel *cc;
@@ -31,6 +35,12 @@ struct channel {
 	int rescan_requested, rescan_stop, rescan_running;
 	void (*on_change)(void *arg);
 	void *change_arg;
+
+	/* A CHANNEL line with the address "isns": the portal is asked for at each start. */
+	channel_resolver resolve;
+	void *resolve_arg;
+	char isns_addr[64];
+	uint16_t isns_port;
 };
 
 void channel_init(struct channel *ch, const struct cfg *cfg, const struct cfg_channel *cc);
@@ -46,6 +56,10 @@ void channel_stop(struct channel *ch);
 const char *channel_state_str(struct channel *ch);
 /* Called (on the rescan thread, or the caller's) after the LUN list or a capacity changed. */
 void channel_set_change_callback(struct channel *ch, void (*fn)(void *arg), void *arg);
+/* Who finds the portal of a channel whose CHANNEL line says "isns". */
+void channel_set_resolver(struct channel *ch, channel_resolver fn, void *arg);
+/* The first portal as it is used: "addr:port", or "isns" before the first lookup. */
+void channel_portal_str(const struct channel *ch, char *out, size_t outlen);
 /* Ask for a rescan; returns at once. */
 void channel_request_rescan(struct channel *ch);
 /* Stop the rescan thread (and so the change callbacks from it). */

@@ -761,16 +761,26 @@ static int parse_channel_words(struct reader *r, char *value, const struct cfg_a
 	}
 	if (n <= i)
 		return rd_err(r, "missing the target's IPv4 address (4th argument)");
-	rc = check_ipv4(r, w[i]);
-	if (rc < 0)
-		return rc;
-	snprintf(cl->portal.addr, sizeof(cl->portal.addr), "%s", w[i]);
+	if (strcmp(w[i], "isns") == 0) {
+		cl->portal.from_isns = 1;
+	} else {
+		rc = check_ipv4(r, w[i]);
+		if (rc < 0)
+			return rc;
+		snprintf(cl->portal.addr, sizeof(cl->portal.addr), "%s", w[i]);
+	}
 	if (n <= i + 1)
 		return rd_err(r, "missing the TCP port (5th argument)");
-	rc = field_num(r, "TCP port", w[i + 1], 1, 65535, &v);
-	if (rc < 0)
-		return rc;
-	cl->portal.port = (uint16_t)v;
+	if (cl->portal.from_isns) {
+		if (strcmp(w[i + 1], "0") != 0)
+			return rd_err(r, "with the address 'isns' the port comes from iSNS too: "
+				      "write 0 as the TCP port (5th argument), not '%s'", w[i + 1]);
+	} else {
+		rc = field_num(r, "TCP port", w[i + 1], 1, 65535, &v);
+		if (rc < 0)
+			return rc;
+		cl->portal.port = (uint16_t)v;
+	}
 	if (n <= i + 2)
 		return rd_err(r, "missing the network interconnect (6th argument, 0 for TCP/IP)");
 	if (!all_digits(w[i + 2]))
@@ -809,6 +819,9 @@ static int parse_channel_words(struct reader *r, char *value, const struct cfg_a
 	if (i < n)
 		return rd_err(r, "unexpected argument '%s' (the last argument is the target name: "
 			      "iqn., eui. or naa.)", w[i]);
+	if (cl->portal.from_isns && !cl->target)
+		return rd_err(r, "the address 'isns' needs the target name (9th argument): iSNS "
+			      "is asked for that target's portal");
 	return 0;
 }
 
@@ -917,6 +930,9 @@ static int merge_channel(struct cfg *c, struct reader *r, struct cfg_channel *ch
 	if ((int)cl->conn_count != ch->conn_count)
 		return rd_err(r, "connection count %lu differs from %d on line %d for channel %d",
 			      cl->conn_count, ch->conn_count, ch->line, ch->id);
+	if (cl->portal.from_isns || ch->portals[0].from_isns)
+		return rd_err(r, "channel %d takes its portal from iSNS (line %d): it has one "
+			      "CHANNEL line only", ch->id, ch->line);
 	if (cl->target && ch->target_name[0] && strcmp(cl->target, ch->target_name) != 0)
 		return rd_err(r, "target name %s differs from %s given before for channel %d",
 			      cl->target, ch->target_name, ch->id);
@@ -976,9 +992,54 @@ static int merge_channel(struct cfg *c, struct reader *r, struct cfg_channel *ch
 	return 0;
 }
 
+/* ISNS="address [port] [query_interval=N]": the iSNS server (RFC 4171; port 3205 by
+ * default). */
+static int parse_isns(struct reader *r, char *value, struct cfg_isns *is)
+{
+	char *w[MAX_WORDS];
+	unsigned long v;
+	int n, i = 1, rc;
+
+	if (is->line)
+		return rd_err(r, "ISNS is given twice (first on line %d)", is->line);
+	n = split_words(value, w, MAX_WORDS);
+	if (n < 0 || n > 3)
+		return rd_err(r, "too many arguments (ISNS=\"address [port] "
+			      "[query_interval=N]\")");
+	if (n == 0)
+		return rd_err(r, "ISNS is empty (write ISNS=\"address [port]\")");
+	rc = check_ipv4(r, w[0]);
+	if (rc < 0)
+		return rc;
+	snprintf(is->addr, sizeof(is->addr), "%s", w[0]);
+	is->port = 3205;
+	is->query_interval = 15;
+	if (i < n && all_digits(w[i])) {
+		rc = field_num(r, "iSNS port", w[i], 1, 65535, &v);
+		if (rc < 0)
+			return rc;
+		is->port = (uint16_t)v;
+		i++;
+	}
+	if (i < n) {
+		if (strncmp(w[i], "query_interval=", 15) != 0)
+			return rd_err(r, "unexpected ISNS argument '%s' (ISNS=\"address [port] "
+				      "[query_interval=N]\")", w[i]);
+		rc = field_num(r, "query_interval", w[i] + 15, 1, 3600, &v);
+		if (rc < 0)
+			return rc;
+		is->query_interval = (uint32_t)v;
+		i++;
+	}
+	if (i < n)
+		return rd_err(r, "unexpected ISNS argument '%s'", w[i]);
+	is->line = r->line;
+	return 0;
+}
+
 int cfg_parse_initiator(struct cfg *c, const char *path, char *err, size_t errlen)
 {
-	static const char *const known[] = {"CHANNEL", NULL};
+	static const char *const known[] = {"CHANNEL", "ISNS", NULL};
 	struct attr_marks marks = {.first = c->nchannels};
 	struct reader r;
 	struct assign a;
@@ -1009,6 +1070,12 @@ int cfg_parse_initiator(struct cfg *c, const char *path, char *err, size_t errle
 			break;
 		if (rc == 0)
 			continue;
+		if (strcmp(a.name, "ISNS") == 0) {
+			rc = parse_isns(&r, a.value, &c->isns);
+			if (rc < 0)
+				break;
+			continue;
+		}
 		memset(&cl, 0, sizeof(cl));
 		key_set_init(&cl.keys);
 		rc = parse_channel_words(&r, a.value, &c->settings.default_attrs, &cl);
@@ -1023,6 +1090,12 @@ int cfg_parse_initiator(struct cfg *c, const char *path, char *err, size_t errle
 		if (rc < 0)
 			break;
 	}
+	/* ISNS may come after the channels that need it. */
+	for (int i = marks.first; rc == 0 && i < c->nchannels; i++)
+		if (c->channels[i].portals[0].from_isns && !c->isns.addr[0])
+			rc = set_err(err, errlen, "%s:%d: channel %d has the address 'isns' but no "
+				     "ISNS=\"address [port]\" line names the iSNS server", path,
+				     c->channels[i].portals[0].line, c->channels[i].id);
 	free(marks.set);
 	reader_close(&r);
 	return rc;

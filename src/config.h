@@ -46,6 +46,7 @@ struct cfg_portal {
 	uint16_t port;
 	int interconnect;            /* 6th argument; 0 = TCP/IP, the only one supported */
 	int line;                    /* line in the initiator file */
+	int from_isns;               /* address "isns": looked up at start; addr and port empty */
 };
 
 struct cfg_auth {
@@ -87,6 +88,14 @@ struct cfg_settings {
 	struct cfg_attrs default_attrs; /* timeouts and queue depth every channel starts from */
 };
 
+/* ISNS="address [port] [query_interval=N]" in the initiator file; addr "" = no iSNS. */
+struct cfg_isns {
+	char addr[64];
+	uint16_t port;           /* 3205 */
+	uint32_t query_interval; /* 15 s: the target list is queried again this often */
+	int line;
+};
+
 struct cfg {
 	struct cfg_paths paths;
 	struct cfg_settings settings;
@@ -96,6 +105,7 @@ struct cfg {
 	int nchannels;
 	struct cfg_map *maps;
 	int nmaps;
+	struct cfg_isns isns;
 };
 
 /* Fill paths and settings with the built-in defaults (allocated strings). */

@@ -22,6 +22,7 @@ static void usage(FILE *f)
 		"  rescan [CH]             scan the LUNs again\n"
 		"  reload                  re-read the configuration files\n"
 		"  maps [CH]               the DEVICE lines with their LUN files and mount points\n"
+		"  discover                the targets the iSNS server shows, with their portals\n"
 		"  mountpoint              where the daemon serves the LUN files\n"
 		"\n"
 		"The socket is -s SOCKET, else $ISCSIFS_CONTROL_SOCKET, else control_socket in the\n"

@@ -5,7 +5,7 @@
 #   run.sh [SECONDS [HARNESS...]]      e.g.  run.sh 600   or   run.sh 300 chap config
 #
 # SECONDS per harness: the argument, else FUZZ_SECONDS, else 20. HARNESS: pdu, keys, chap,
-# config (default: all). FUZZ_BUILDDIR: where to build and keep the growing corpora and any
+# config, isns (default: all). FUZZ_BUILDDIR: where to build and keep the growing corpora and any
 # crash inputs (default: a fresh directory under /tmp, removed afterwards unless something was
 # found). FUZZ_CC: the compiler (default clang; not CC, which names the project's compiler).
 # Exit status: 0 when every harness ran without a finding, 1 on a finding or a build failure,
@@ -14,7 +14,7 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-all_harnesses=(pdu keys chap config)
+all_harnesses=(pdu keys chap config isns)
 
 seconds=${FUZZ_SECONDS:-20}
 if [ $# -gt 0 ]; then
@@ -40,6 +40,7 @@ sources_of() {
 	keys) echo "src/keys.c" ;;
 	chap) echo "src/chap.c src/keys.c" ;;
 	config) echo "src/config.c src/keys.c src/log.c src/iname.c" ;;
+	isns) echo "src/isns.c" ;;
 	*) return 1 ;;
 	esac
 }

@@ -92,7 +92,8 @@ tgt_start() {
 	fi
 	for attempt in 1 2 3; do
 		TGT_CTL=$(_tgt_pick_ctl) || hard_error "no free tgtd control socket number"
-		TGT_PORT=$(free_port) || hard_error "no free TCP port"
+		# TGT_FIXED_PORT: a port the test needs (iSNS: tgtd registers 3260 whatever it uses).
+		TGT_PORT=${TGT_FIXED_PORT:-$(free_port)} || hard_error "no free TCP port"
 		TGT_LOG=$TEST_TMP/tgtd.$attempt.log
 		_tgt_cmd
 		"${_TGT_CMD[@]}" </dev/null >"$TGT_LOG" 2>&1 &

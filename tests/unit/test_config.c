@@ -426,6 +426,36 @@ static const struct bad_case bad_cases[] = {
 	    "CHANNEL=\"4 1 192.168.0.5 3260 0 MaxBurstLength=4096\"\n", 1,
 	    "FirstBurstLength=65536 (the default) is larger than MaxBurstLength=4096"),
 
+	/* initiator: the iSNS server and channels that take their portal from it */
+	BAD("isns: bad address", CHANNELS, "ISNS=\"127.0.0.300\"\n", 1,
+	    "'127.0.0.300' is not an IPv4 address: 300 is larger than 255"),
+	BAD("isns: port out of range", CHANNELS, "ISNS=\"127.0.0.1 70000\"\n", 1,
+	    "iSNS port 70000 is out of range (1 to 65535)"),
+	BAD("isns: empty", CHANNELS, "ISNS=\"\"\n", 1,
+	    "ISNS is empty (write ISNS=\"address [port]\")"),
+	BAD("isns: unknown word", CHANNELS, "ISNS=\"127.0.0.1 3205 poll=5\"\n", 1,
+	    "unexpected ISNS argument 'poll=5' (ISNS=\"address [port] [query_interval=N]\")"),
+	BAD("isns: interval zero", CHANNELS, "ISNS=\"127.0.0.1 query_interval=0\"\n", 1,
+	    "query_interval 0 is out of range (1 to 3600)"),
+	BAD("isns: twice", CHANNELS, "ISNS=\"127.0.0.1\"\n\nISNS=\"127.0.0.2\"\n", 3,
+	    "ISNS is given twice (first on line 1)"),
+	BAD("isns: channel without the target name", CHANNELS,
+	    "ISNS=\"127.0.0.1\"\nCHANNEL=\"0 1 isns 0 0 AuthMethod=None nopout_timeout=5\"\n", 2,
+	    "the address 'isns' needs the target name (9th argument): iSNS is asked for that "
+	    "target's portal"),
+	BAD("isns: channel with a port", CHANNELS,
+	    "ISNS=\"127.0.0.1\"\nCHANNEL=\"0 1 isns 3260 0 iqn.2005-04.com.example:t\"\n", 2,
+	    "with the address 'isns' the port comes from iSNS too: write 0 as the TCP port "
+	    "(5th argument), not '3260'"),
+	BAD("isns: channel without a server", CHANNELS,
+	    "CHANNEL=\"0 1 eth0 isns 0 0 iqn.2005-04.com.example:t\"\n", 1,
+	    "channel 0 has the address 'isns' but no ISNS=\"address [port]\" line names the "
+	    "iSNS server"),
+	BAD("isns: second line for an iSNS channel", CHANNELS,
+	    "ISNS=\"127.0.0.1\"\nCHANNEL=\"0 1 isns 0 0 iqn.2005-04.com.example:t\"\n"
+	    "CHANNEL=\"0 1 192.168.0.1 3260 0\"\n", 3,
+	    "channel 0 takes its portal from iSNS (line 2): it has one CHANNEL line only"),
+
 	/* initiator_auth: AUTH lines */
 	BAD_SECRET("auth: undefined channel", AUTHS, "AUTH=\"7 0 user7 secret7secret7\"\n", 1,
 	    "channel 7 is not defined in @I", "secret7secret7"),
@@ -823,6 +853,41 @@ static void test_channel_variants(void **state)
 	assert_string_equal(ch->target_name, "naa.52004567BA64678D");
 	for (int k = 0; k < K_COUNT; k++)
 		assert_null(key_set_get(&ch->keys, k));
+}
+
+/* ISNS= in any place of the file, and channels whose portal iSNS gives. */
+static void test_isns(void **state)
+{
+	struct fixture *fx = *state;
+	struct cfg_channel *ch;
+
+	load_howto_channels(fx,
+		"CHANNEL=\"5 1 eth1 isns 0 0 AuthMethod=None nopout_timeout=5 "
+		"iqn.2005-04.com.example:t5\"\n"
+		"ISNS=\"192.168.0.9\" # the server\n"
+		"CHANNEL=\"6 1 192.168.0.1 3260 0\"\n");
+	assert_string_equal(fx->c.isns.addr, "192.168.0.9");
+	assert_int_equal(fx->c.isns.port, 3205);
+	assert_int_equal(fx->c.isns.query_interval, 15);
+	assert_int_equal(fx->c.isns.line, 2);
+	ch = cfg_channel_find(&fx->c, 5);
+	assert_true(ch->portals[0].from_isns);
+	assert_string_equal(ch->portals[0].netdev, "eth1");
+	assert_string_equal(ch->portals[0].addr, "");
+	assert_string_equal(ch->target_name, "iqn.2005-04.com.example:t5");
+	ch = cfg_channel_find(&fx->c, 6);
+	assert_false(ch->portals[0].from_isns);
+}
+
+static void test_isns_port_and_interval(void **state)
+{
+	struct fixture *fx = *state;
+
+	load_howto_channels(fx, "ISNS='10.1.1.1 13205 query_interval=30'\n");
+	assert_string_equal(fx->c.isns.addr, "10.1.1.1");
+	assert_int_equal(fx->c.isns.port, 13205);
+	assert_int_equal(fx->c.isns.query_interval, 30);
+	assert_int_equal(fx->c.nchannels, 0);
 }
 
 /* A repeated key or attribute with the same value is no conflict. */
@@ -1282,6 +1347,8 @@ static const struct CMUnitTest fixed_tests[] = {
 	TEST(test_howto_initiatorname),
 	TEST(test_initiatorname_quoted),
 	TEST(test_channel_variants),
+		TEST(test_isns),
+		TEST(test_isns_port_and_interval),
 	TEST(test_channel_repeat_same_values),
 	TEST(test_channel_defaults_from_settings),
 	TEST(test_missing_file),
