@@ -19,6 +19,9 @@
 #define MAX_SLOTS 1024
 #define SLOT_BITS 10
 #define TASK_RETRIES 8
+/* A command the target let go of when aborted (it had lost it, or ended it) is sent again
+ * this many times before the application gets EIO, as a SCSI layer's error handler does. */
+#define TIMEOUT_RETRIES 2
 #define LOGOUT_WAIT_S 5
 #define ADD_BACKOFF_MAX 30
 
@@ -425,6 +428,7 @@ void session_submit(struct session *s, struct scsi_task *t)
 	t->sc = NULL;
 	t->seq = s->next_seq++;
 	t->retries = 0;
+	t->timeouts = 0;
 	t->aborting = 0;
 	t->tx_refs = 0;
 	t->awaiting_tx = 0;
@@ -1071,9 +1075,25 @@ static void on_tmf_response(struct session *s, const struct pdu_hdr *h,
 
 		if (!t)
 			return; /* its status arrived first */
-		if (h->b2 == 0 || h->b2 == 1) {
-			log_warn("%s: command 0x%08x to LUN %u aborted after %u s", s->cfg.label,
-				 t->itt, scsi_lun_number(t->lun), s->cfg.command_timeout);
+		if ((h->b2 == 0 || h->b2 == 1) && t->timeouts < TIMEOUT_RETRIES) {
+			/* The target has no such task now (RFC 7143 11.6.1): a new one with a new
+			 * tag and CmdSN cannot meet the old one there. */
+			t->timeouts++;
+			t->aborting = 0;
+			log_warn("%s: command 0x%08x to LUN %u aborted after %u s (%s); sending it "
+				 "again", s->cfg.label, t->itt, scsi_lun_number(t->lun),
+				 s->cfg.command_timeout, tmf_response_str(h->b2));
+			detach(t);
+			if (t->tx_refs) {
+				t->awaiting_tx = 1;
+				t->retry_pending = 1;
+			} else {
+				start_task(s, t, done_list);
+			}
+		} else if (h->b2 == 0 || h->b2 == 1) {
+			log_warn("%s: command 0x%08x to LUN %u aborted after %u s, %d time(s); "
+				 "failing it", s->cfg.label, t->itt, scsi_lun_number(t->lun),
+				 s->cfg.command_timeout, t->timeouts + 1);
 			abort_done(s, t, done_list);
 		} else {
 			char why[96];

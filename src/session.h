@@ -40,6 +40,7 @@ struct scsi_task {
 	uint64_t seq;      /* submission order, kept across a session recovery */
 	uint32_t itt, cmd_sn, xferred;
 	int slot, retries;
+	int timeouts;      /* times it was aborted for taking longer than command_timeout */
 	time_t deadline;   /* monotonic seconds; past it the task is aborted */
 	int aborting;      /* a task management request for it is out */
 	int tx_refs;       /* queued PDU chains the send thread has not finished with */

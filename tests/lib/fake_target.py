@@ -61,7 +61,9 @@ READ_CASES = ("unknown-itt", "data-beyond-buffer", "oversize-segment", "statsn-o
 WRITE_CASES = ("r2t-beyond-write",)
 LOGIN_CASES = ("malformed-login-keys",)
 MCS_CASES = ("mcs-lose-conn",)
-CASES = ("none",) + READ_CASES + WRITE_CASES + LOGIN_CASES + MCS_CASES
+# Commands the target loses: no answer, until the initiator aborts them.
+LOSE_CASES = ("lose-read",)
+CASES = ("none",) + READ_CASES + WRITE_CASES + LOGIN_CASES + MCS_CASES + LOSE_CASES
 
 GOOD, CHECK_CONDITION = 0x00, 0x02
 ILLEGAL_REQUEST = 0x05
@@ -701,6 +703,9 @@ class Connection:
             raise Drop("closed by the target")
         if self.should_misbehave(READ_CASES):
             self.misbehave_read(pdu, data)
+            return
+        if self.should_misbehave(LOSE_CASES):
+            self.say("losing READ 0x%08x: no answer" % pdu.itt)
             return
         if (self.args.case in MCS_CASES and self.index == 1 and self.t.joined and
                 self.good_reads >= self.args.after and self.t.claim_misbehaviour()):
