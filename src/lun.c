@@ -356,13 +356,7 @@ void lun_io_async(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void
 		session_submit(l->sess, &io->tasks[i]);
 }
 
-struct io_wait {
-	pthread_mutex_t m;
-	pthread_cond_t c;
-	int done, result;
-};
-
-static void io_wait_done(void *arg, int result)
+void io_wait_cb(void *arg, int result)
 {
 	struct io_wait *w = arg;
 
@@ -373,18 +367,23 @@ static void io_wait_done(void *arg, int result)
 	pthread_mutex_unlock(&w->m);
 }
 
+int io_wait_for(struct io_wait *w)
+{
+	pthread_mutex_lock(&w->m);
+	while (!w->done)
+		pthread_cond_wait(&w->c, &w->m);
+	pthread_mutex_unlock(&w->m);
+	pthread_mutex_destroy(&w->m);
+	pthread_cond_destroy(&w->c);
+	return w->result;
+}
+
 int lun_io(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void *buf)
 {
-	struct io_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+	struct io_wait w = IO_WAIT_INIT;
 
-	lun_io_async(l, write, lba, nblocks, buf, io_wait_done, &w);
-	pthread_mutex_lock(&w.m);
-	while (!w.done)
-		pthread_cond_wait(&w.c, &w.m);
-	pthread_mutex_unlock(&w.m);
-	pthread_mutex_destroy(&w.m);
-	pthread_cond_destroy(&w.c);
-	return w.result;
+	lun_io_async(l, write, lba, nblocks, buf, io_wait_cb, &w);
+	return io_wait_for(&w);
 }
 
 int lun_sync_cache(struct lun *l)

@@ -64,6 +64,16 @@ typedef void (*lun_io_cb)(void *arg, int result);
  * stay valid until then. */
 void lun_io_async(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void *buf,
 		  lun_io_cb cb, void *arg);
+/* Waiting for one lun_io_cb: pass io_wait_cb and &w, then io_wait_for(&w) gives the result. */
+struct io_wait {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	int done, result;
+};
+#define IO_WAIT_INIT {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0}
+void io_wait_cb(void *arg, int result);
+int io_wait_for(struct io_wait *w);
+
 /* The same, waiting for the result. */
 int lun_io(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void *buf);
 /* SYNCHRONIZE CACHE over the whole LUN. */

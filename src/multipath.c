@@ -702,35 +702,12 @@ void mpath_io_async(struct mpath_dev *d, int write, uint64_t lba, uint32_t nbloc
 		queue_pending(io);
 }
 
-struct io_wait {
-	pthread_mutex_t m;
-	pthread_cond_t c;
-	int done, result;
-};
-
-static void io_wait_done(void *arg, int result)
-{
-	struct io_wait *w = arg;
-
-	pthread_mutex_lock(&w->m);
-	w->result = result;
-	w->done = 1;
-	pthread_cond_signal(&w->c);
-	pthread_mutex_unlock(&w->m);
-}
-
 int mpath_io(struct mpath_dev *d, int write, uint64_t lba, uint32_t nblocks, void *buf)
 {
-	struct io_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+	struct io_wait w = IO_WAIT_INIT;
 
-	mpath_io_async(d, write, lba, nblocks, buf, io_wait_done, &w);
-	pthread_mutex_lock(&w.m);
-	while (!w.done)
-		pthread_cond_wait(&w.c, &w.m);
-	pthread_mutex_unlock(&w.m);
-	pthread_mutex_destroy(&w.m);
-	pthread_cond_destroy(&w.c);
-	return w.result;
+	mpath_io_async(d, write, lba, nblocks, buf, io_wait_cb, &w);
+	return io_wait_for(&w);
 }
 
 /* A synchronous command on one healthy path, on another when that one is lost. */
