@@ -222,6 +222,27 @@ static int send_text(struct conn *c, struct login_state *ls, int transit, int ns
 }
 
 /* Receive one whole login response (accumulating C-bit PDUs). */
+/* Append a response's text to what the target has said in this exchange. */
+static int keep_text(struct login_state *ls, const uint8_t *buf, uint32_t len)
+{
+	char *p;
+
+	if (ls->in_len + len > LOGIN_TEXT_MAX) {
+		snprintf(ls->err, ls->errlen, "login text from the target exceeds %d bytes",
+			 LOGIN_TEXT_MAX);
+		return -EPROTO;
+	}
+	if (!len)
+		return 0;
+	p = realloc(ls->in, ls->in_len + len);
+	if (!p)
+		return -ENOMEM;
+	ls->in = p;
+	memcpy(ls->in + ls->in_len, buf, len);
+	ls->in_len += len;
+	return 0;
+}
+
 static int recv_response(struct conn *c, struct login_state *ls, struct pdu_hdr *h)
 {
 	const struct login_params *lp = ls->lp;
@@ -239,9 +260,9 @@ static int recv_response(struct conn *c, struct login_state *ls, struct pdu_hdr 
 			return -EPROTO;
 		}
 		/* A refusal is reported as such, even when the target did not fill in the
-		 * rest of the header. */
+		 * rest of the header; its keys (TargetAddress of a redirection) are kept. */
 		if (h->raw[36] != 0)
-			return 0;
+			return keep_text(ls, buf, h->dsl);
 		if (memcmp(h->raw + 8, lp->isid, 6) != 0 || h->itt != 0) {
 			snprintf(ls->err, ls->errlen,
 				 "Login Response for another ISID or task tag (0x%08x)", h->itt);
@@ -255,21 +276,10 @@ static int recv_response(struct conn *c, struct login_state *ls, struct pdu_hdr 
 		ls->res->exp_stat_sn = h->stat_sn + 1;
 		ls->res->exp_cmd_sn = h->exp_cmd_sn;
 		ls->res->max_cmd_sn = h->max_cmd_sn;
-		if (ls->in_len + h->dsl > LOGIN_TEXT_MAX) {
-			snprintf(ls->err, ls->errlen, "login text from the target exceeds %d bytes",
-				 LOGIN_TEXT_MAX);
-			return -EPROTO;
-		}
-		if (h->dsl) {
-			char *p = realloc(ls->in, ls->in_len + h->dsl);
-
-			if (!p)
-				return -ENOMEM;
-			ls->in = p;
-			memcpy(ls->in + ls->in_len, buf, h->dsl);
-			ls->in_len += h->dsl;
-		}
-		if (!(h->flags & FL_CONTINUE) || h->raw[36] != 0)
+		r = keep_text(ls, buf, h->dsl);
+		if (r)
+			return r;
+		if (!(h->flags & FL_CONTINUE))
 			return 0;
 		if (h->flags & FL_LOGIN_TRANSIT) {
 			snprintf(ls->err, ls->errlen, "Login Response with both the T and C bits");

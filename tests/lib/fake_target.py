@@ -336,6 +336,13 @@ class Connection:
                 self.send_login_rsp(pdu, csg, csg, False, b"", status=(0x02, 0x00))
                 return False
             keys_in.update(pairs)
+            if self.args.redirect:
+                # RFC 7143 11.13.5: "moved temporarily", with where to go instead.
+                self.say("redirecting the login to %s" % self.args.redirect)
+                self.send_login_rsp(pdu, csg, csg, False,
+                                    ("TargetAddress=%s,1" % self.args.redirect).encode() + b"\0",
+                                    status=(0x01, 0x01))
+                return False
             answers = []
             status = self.check_login_keys(csg, keys_in, tsih)
             if status:
@@ -913,6 +920,8 @@ def main():
                    help="malformed-login-keys: the connection whose login misbehaves; "
                         "earlier ones are dropped after --after good READs")
     p.add_argument("--digests", action="store_true", help="accept CRC32C digests")
+    p.add_argument("--redirect", metavar="ADDRESS:PORT",
+                   help="answer every login with a redirection there")
     p.add_argument("--size-mib", type=int, default=4)
     p.add_argument("--lifetime", type=int, default=600, help="exit after this many seconds")
     p.add_argument("--expect", nargs=2, type=int, metavar=("OFFSET", "LENGTH"),
