@@ -55,6 +55,7 @@ OP_NOP_OUT, OP_SCSI_CMD, OP_TMF_REQ, OP_LOGIN_REQ = 0x00, 0x01, 0x02, 0x03
 OP_TEXT_REQ, OP_DATA_OUT, OP_LOGOUT_REQ = 0x04, 0x05, 0x06
 OP_NOP_IN, OP_SCSI_RSP, OP_TMF_RSP, OP_LOGIN_RSP = 0x20, 0x21, 0x22, 0x23
 OP_TEXT_RSP, OP_DATA_IN, OP_LOGOUT_RSP, OP_R2T, OP_REJECT = 0x24, 0x25, 0x26, 0x31, 0x3F
+OP_ASYNC = 0x32
 
 READ_CASES = ("unknown-itt", "data-beyond-buffer", "oversize-segment", "statsn-out-of-window",
               "bad-header-digest", "bad-data-digest", "reject", "bad-opcode")
@@ -63,7 +64,10 @@ LOGIN_CASES = ("malformed-login-keys",)
 MCS_CASES = ("mcs-lose-conn",)
 # Commands the target loses: no answer, until the initiator aborts them.
 LOSE_CASES = ("lose-read",)
-CASES = ("none",) + READ_CASES + WRITE_CASES + LOGIN_CASES + MCS_CASES + LOSE_CASES
+# Asynchronous messages the target sends after serving a READ.
+ASYNC_CASES = ("logout-request",)
+CASES = ("none",) + READ_CASES + WRITE_CASES + LOGIN_CASES + MCS_CASES + LOSE_CASES + \
+    ASYNC_CASES
 
 GOOD, CHECK_CONDITION = 0x00, 0x02
 ILLEGAL_REQUEST = 0x05
@@ -721,6 +725,16 @@ class Connection:
         self.say("READ lba %d, %d blocks (task 0x%08x, good read %d)" %
                  (lba, n, pdu.itt, self.good_reads))
         self.send_data_in(pdu, data)
+        if self.should_misbehave(ASYNC_CASES):
+            self.request_logout()
+
+    def request_logout(self):
+        """AsyncEvent 1 (RFC 7143 11.9.1): log this connection out within Parameter3 s."""
+        b = self.header(OP_ASYNC, 0x80, RSVD, stat_sn=self.take_stat_sn())
+        b[36] = 1
+        struct.pack_into(">HHH", b, 38, 0, 0, 10)
+        self.say("asking the initiator to log out (AsyncEvent 1)")
+        self.send_pdu(b)
 
     def misbehave_read(self, pdu, data):
         case = self.args.case
