@@ -1,5 +1,6 @@
 /* One TCP connection: connect, synchronous login-phase exchange, then a receive thread that
- * decodes PDUs and a send thread that writes queued PDUs with one writev per batch. */
+ * decodes PDUs and a queue of PDUs written with one writev per batch, by whichever thread
+ * holds the writer's place: a submitter flushing its own command, or the send thread. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>

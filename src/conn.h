@@ -8,8 +8,8 @@
 
 #include "pdu.h"
 
-/* A PDU waiting to be sent. The send thread copies the header when it takes the PDU off the
- * queue and never looks at the txreq again; the data is referenced, so the caller keeps it
+/* A PDU waiting to be sent. The writer (send thread or flushing submitter) copies the header
+ * when it takes the PDU off the queue and never looks at the txreq again; the data is referenced, so the caller keeps it
  * valid until sent() is called (after the write, or when the connection drops the PDU). */
 struct txreq {
 	struct txreq *next;
