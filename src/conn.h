@@ -16,7 +16,7 @@ struct txreq {
 	uint8_t bhs[BHS_LEN];
 	const void *data;
 	uint32_t dsl;
-	int owned; /* the send thread frees it once written */
+	int owned; /* the writer frees it once written */
 	void (*sent)(void *ctx, int err); /* optional; called without any connection lock */
 	void *ctx;
 };

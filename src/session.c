@@ -58,7 +58,7 @@ struct sconn {
 	int header_digest, data_digest;
 	time_t last_rx, ping_sent; /* ping_sent 0 = no ping outstanding */
 	uint32_t ping_itt;
-	struct txreq ping_tx;      /* owned by the send thread only while queued */
+	struct txreq ping_tx;      /* owned by the connection only while queued */
 	uint32_t active;           /* tasks allegiant to it */
 	uint64_t commands;
 	uint64_t old_tx, old_rx;   /* bytes of its retired connections (atomic) */
@@ -214,7 +214,7 @@ static void resend_live(struct session *s);
 static void cleanup_done(struct session *s, struct sconn *sc, uint8_t response,
 			 struct scsi_task **done_list);
 
-/* The send thread is done with one of the task's PDU chains. */
+/* The writer is done with one of the task's PDU chains. */
 static void tx_sent(void *ctx, int err)
 {
 	struct scsi_task *t = ctx;
@@ -475,7 +475,7 @@ int session_exec(struct session *s, struct scsi_task *t)
 	return t->result;
 }
 
-/* Take a finished task out of the table, or mark it to be when the send thread lets go of it;
+/* Take a finished task out of the table, or mark it to be when the writer lets go of it;
  * the caller runs done() after dropping the lock. Lock held. */
 static void complete_task(struct session *s, struct scsi_task *t, struct scsi_task **done_list)
 {

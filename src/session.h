@@ -43,7 +43,7 @@ struct scsi_task {
 	int timeouts;      /* times it was aborted for taking longer than command_timeout */
 	time_t deadline;   /* monotonic seconds; past it the task is aborted */
 	int aborting;      /* a task management request for it is out */
-	int tx_refs;       /* queued PDU chains the send thread has not finished with */
+	int tx_refs;       /* queued PDU chains the writer has not finished with */
 	int awaiting_tx;   /* the result is in; completes when tx_refs drops to 0 */
 	int retry_pending; /* ...or is sent again then */
 	int delayed;       /* waiting until retry_at to be sent again (not ready, busy) */
