@@ -6,26 +6,17 @@
 set -eu
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "${TESTLIB:?TESTLIB must point to tests/lib}/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/fake.sh
+. "$TESTLIB/fake.sh"
 
 require_root
 require_iscsifs
-require_cmd cmp dd grep python3 timeout
+require_cmd cmp dd grep python3 ss timeout
 
-FAKE=$TESTLIB/fake_target.py
 IQN=iqn.2026-11.org.iscsifs.test:lose-read
 setup_tmpdir
 FAKE_PORT=$(free_port) || hard_error "no free TCP port"
-FAKE_LOG=$TEST_TMP/fake.log
-python3 "$FAKE" --port "$FAKE_PORT" --iqn "$IQN" --case lose-read --after 2 --lifetime 120 \
-	</dev/null >/dev/null 2>"$FAKE_LOG" &
-FAKE_PID=$!
-show_on_failure "$FAKE_LOG"
-# shellcheck disable=SC2016
-defer 'kill "$FAKE_PID" 2>/dev/null; wait "$FAKE_PID" 2>/dev/null || true'
-_fake_ready() { pid_gone "$FAKE_PID" || port_listening "$FAKE_PORT"; }
-if ! wait_for 10 _fake_ready || pid_gone "$FAKE_PID"; then
-	fail "the fake target did not start: $(cat "$FAKE_LOG")"
-fi
+fake_start lose "$FAKE_PORT" --iqn "$IQN" --case lose-read --after 2
 
 CHANNEL_ATTRS="command_timeout=2;nopout_timeout=5"
 iscsifs_config "$(channel_line 0 "$FAKE_PORT" "$IQN")"

@@ -6,36 +6,20 @@
 set -eu
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "${TESTLIB:?TESTLIB must point to tests/lib}/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/fake.sh
+. "$TESTLIB/fake.sh"
 
 require_root
 require_iscsifs
 require_cmd cmp dd grep python3 ss timeout
 
-FAKE=$TESTLIB/fake_target.py
 IQN=iqn.2026-11.org.iscsifs.test:redirected
 setup_tmpdir
 
-FAKE_PIDS=()
-# shellcheck disable=SC2016
-defer 'for p in ${FAKE_PIDS[@]+"${FAKE_PIDS[@]}"}; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; true'
-# start_fake NAME PORT ARG...: one scripted target on 127.0.0.1:PORT, its log in fake.NAME.log.
-start_fake() {
-	local name=$1 port=$2 pid
-	shift 2
-	python3 "$FAKE" --port "$port" --iqn "$IQN" --lifetime 120 "$@" \
-		</dev/null >/dev/null 2>"$TEST_TMP/fake.$name.log" &
-	pid=$!
-	FAKE_PIDS+=("$pid")
-	show_on_failure "$TEST_TMP/fake.$name.log"
-	if ! wait_for 10 port_listening "$port" || pid_gone "$pid"; then
-		fail "the $name target did not start: $(cat "$TEST_TMP/fake.$name.log")"
-	fi
-}
-
 REAL_PORT=$(free_port) || hard_error "no free TCP port"
-start_fake real "$REAL_PORT"
+fake_start real "$REAL_PORT" --iqn "$IQN"
 FRONT_PORT=$(free_port) || hard_error "no free TCP port"
-start_fake front "$FRONT_PORT" --redirect "127.0.0.1:$REAL_PORT"
+fake_start front "$FRONT_PORT" --iqn "$IQN" --redirect "127.0.0.1:$REAL_PORT"
 
 iscsifs_config "$(channel_line 0 "$FRONT_PORT" "$IQN")"
 MNT=$TEST_TMP/mnt
@@ -51,7 +35,7 @@ msg "the login followed the redirection and the LUN reads as it should"
 stop_iscsifs_checked
 
 LOOP_PORT=$(free_port) || hard_error "no free TCP port"
-start_fake loop "$LOOP_PORT" --redirect "127.0.0.1:$LOOP_PORT"
+fake_start loop "$LOOP_PORT" --iqn "$IQN" --redirect "127.0.0.1:$LOOP_PORT"
 iscsifs_config "$(channel_line 0 "$LOOP_PORT" "$IQN")"
 st=0
 iscsifs_spawn "$MNT"
