@@ -17,21 +17,10 @@ require_iscsifs
 require_cmd ip ss cmp grep python3 timeout
 
 setup_tmpdir
-NS=iscsifs-ld-$$
-VH=ifsh$$
-VN=ifsn$$
-ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace here"
-defer "ip netns del $NS"
-ip link add "$VH" type veth peer name "$VN" 2>/dev/null || skip "cannot create a veth pair here"
-defer "ip link del $VH"
-# Addresses that exist only on this veth pair, inside this test's own namespace.
-NET=10.213.$((RANDOM % 200 + 20))
-ip link set "$VN" netns "$NS"
-ip addr add "$NET.1/30" dev "$VH"
-ip link set "$VH" up
-ip -n "$NS" addr add "$NET.2/30" dev "$VN"
-ip -n "$NS" link set "$VN" up
-ip -n "$NS" link set lo up
+# One link, with addresses that exist only on it, inside this test's own namespace.
+netns_links ld 213 1
+VH=$VH1
+NET=$NET1
 
 IQN=iqn.2026-11.org.iscsifs.test:linkdown
 TGT_NETNS=$NS

@@ -27,26 +27,8 @@ require_cmd ip ss cmp grep python3 timeout
 [ -x "$ISCTL" ] || hard_error "initiator-ctl '$ISCTL' is missing: build first"
 
 setup_tmpdir
-NS=iscsifs-mcs-$$
-ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace here"
-defer "ip netns del $NS"
-ip -n "$NS" link set lo up
-# Two links, with addresses that exist only on them, inside this test's own
-# namespace.
-BASE=$((RANDOM % 100 + 20))
-for i in 1 2; do
-	vh=ifm$i$$
-	vn=ifn$i$$
-	net=10.$((213 + i)).$BASE
-	ip link add "$vh" type veth peer name "$vn" 2>/dev/null || skip "cannot create a veth pair here"
-	defer "ip link del $vh"
-	ip link set "$vn" netns "$NS"
-	ip addr add "$net.1/30" dev "$vh"
-	ip link set "$vh" up
-	ip -n "$NS" addr add "$net.2/30" dev "$vn"
-	ip -n "$NS" link set "$vn" up
-	eval "VH$i=$vh NET$i=$net"
-done
+# Two links, with addresses that exist only on them, inside this test's own namespace.
+netns_links mcs 214 2
 
 ISTGT_NETNS=$NS
 ISTGT_ADDRS="$NET1.2 $NET2.2"

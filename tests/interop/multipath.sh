@@ -23,26 +23,8 @@ require_cmd ip ss cmp grep python3 timeout dd
 [ -x "$ISCTL" ] || hard_error "initiator-ctl '$ISCTL' is missing: build first"
 
 setup_tmpdir
-NS=iscsifs-mp-$$
-ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace here"
-defer "ip netns del $NS"
-ip -n "$NS" link set lo up
-# Two links, with addresses that exist only on them, inside this test's own
-# namespace.
-BASE=$((RANDOM % 100 + 20))
-for i in 1 2; do
-	vh=ifp$i$$
-	vn=ifq$i$$
-	net=10.$((215 + i)).$BASE
-	ip link add "$vh" type veth peer name "$vn" 2>/dev/null || skip "cannot create a veth pair here"
-	defer "ip link del $vh"
-	ip link set "$vn" netns "$NS"
-	ip addr add "$net.1/30" dev "$vh"
-	ip link set "$vh" up
-	ip -n "$NS" addr add "$net.2/30" dev "$vn"
-	ip -n "$NS" link set "$vn" up
-	eval "VH$i=$vh NET$i=$net"
-done
+# Two links, with addresses that exist only on them, inside this test's own namespace.
+netns_links mp 216 2
 
 IQN=iqn.2026-11.org.iscsifs.test:multipath
 TGT_NETNS=$NS

@@ -133,6 +133,34 @@ wait_for() {
 
 pid_gone() { ! kill -0 "$1" 2>/dev/null; }
 
+# netns_links NAME OCTET COUNT: a network namespace of this test's own ($NS) and
+# COUNT veth links into it. Link i has 10.(OCTET+i-1).R.1/30 on its host end
+# (device $VH<i>) and .2 inside; $NET<i> is the first three octets. Tests that
+# run side by side pass OCTETs whose ranges do not overlap. Skips when
+# namespaces or veth pairs cannot be made here; everything goes at exit.
+netns_links() {
+	local name=$1 octet=$2 count=$3 base i vh vn net
+	NS=iscsifs-$name-$$
+	ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace here"
+	defer "ip netns del $NS"
+	ip -n "$NS" link set lo up
+	base=$((RANDOM % 100 + 20))
+	for i in $(seq "$count"); do
+		vh=ifh$i$$
+		vn=ifn$i$$
+		net=10.$((octet + i - 1)).$base
+		ip link add "$vh" type veth peer name "$vn" 2>/dev/null || skip "cannot create a veth pair here"
+		defer "ip link del $vh"
+		ip link set "$vn" netns "$NS"
+		ip addr add "$net.1/30" dev "$vh"
+		ip link set "$vh" up
+		ip -n "$NS" addr add "$net.2/30" dev "$vn"
+		ip -n "$NS" link set "$vn" up
+		printf -v "VH$i" '%s' "$vh"
+		printf -v "NET$i" '%s' "$net"
+	done
+}
+
 # in_netns NS CMD...: runs CMD in the network namespace NS (made by
 # "ip netns add") and nothing else. Unlike "ip netns exec" it makes no mount
 # namespace: a copy of the mount table would hold every FUSE mount of the
