@@ -360,11 +360,13 @@ out_stop:
 		channel_stop_rescans(d.retired[i]);
 		channel_set_change_callback(d.retired[i], NULL, NULL);
 	}
-	if (se)
-		fuse_session_destroy(se);
 out_daemon:
 	daemon_free(&d); /* logs every channel out */
 	isns_client_free(d.isns); /* deregisters */
+	/* After the channels: a receive thread may still answer a request, and its exit frees
+	 * the pipe libfuse keeps for it only while the session exists. */
+	if (se)
+		fuse_session_destroy(se);
 	fs_free(d.fs);
 out:
 	fuse_opt_free_args(&args);
