@@ -26,6 +26,10 @@
  * wait costs them little next to their transfer. */
 #define FS_ASYNC_WRITE_MAX (128 * 1024)
 #define ATTR_TIMEOUT 1.0
+/* Reads from this size on may reach the reader without a copy in this process: the data
+ * goes from the socket into a pipe and from there to the FUSE device (splice). Below it, the
+ * system calls cost more than the copy they save. */
+#define FS_SPLICE_MIN (32 * 1024)
 
 struct fs_node {
 	fuse_ino_t parent;
@@ -60,6 +64,7 @@ struct fs {
 	struct fuse_session *se;
 	struct bufpool *pool;
 	struct mpath_set *mps; /* the multipath devices over the channels' LUNs */
+	int splice_write;      /* the kernel takes replies from a pipe */
 };
 
 /* Write lock held. */
@@ -527,6 +532,8 @@ static void fill_attr(const struct fs *fs, fuse_ino_t ino, const struct fs_node 
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
+	struct fs *fs = userdata;
+
 	/* Large requests and many of them in flight: the kernel's defaults (128 KiB, 12
 	 * background requests) starve a remote LUN. */
 	if (conn->max_write < FS_MAX_IO)
@@ -534,9 +541,13 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_background = 128;
 	conn->congestion_threshold = 96;
 	conn->want &= ~(unsigned)(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+	/* Only fuse_reply_data splices, and only read_take calls it. */
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE) {
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
+		fs->splice_write = 1;
+	}
 	if (conn->capable & FUSE_CAP_ASYNC_DIO)
 		conn->want |= FUSE_CAP_ASYNC_DIO;
-	(void)userdata;
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -774,6 +785,20 @@ static void read_done(void *arg, int result)
 	free(rr);
 }
 
+/* The data of a whole-block read, in a pipe on the receive thread: the kernel moves it to
+ * the reader's pages (one copy, in the FUSE device) instead of a recv and a writev. */
+static void read_take(void *arg, int fd, size_t len)
+{
+	struct read_req *rr = arg;
+	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(len);
+
+	bv.buf[0].flags = FUSE_BUF_IS_FD;
+	bv.buf[0].fd = fd;
+	fuse_reply_data(rr->req, &bv, 0);
+	bufpool_put(rr->pool, rr->buf, rr->size);
+	free(rr);
+}
+
 /* Clamp [off, off+size) to the LUN; 0 means nothing to do. */
 static size_t clamp(const struct lun *l, off_t off, size_t size)
 {
@@ -820,8 +845,14 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	rr->req = req;
 	rr->skip = (size_t)((uint64_t)off - start);
 	rr->len = size;
-	node_io_async(n, 0, start / l->block_size, (uint32_t)((end - start) / l->block_size),
-		      rr->buf, read_done, rr);
+	if (!n->mp && fs_of(req)->splice_write && !rr->skip && rr->len == rr->size &&
+	    rr->len >= FS_SPLICE_MIN)
+		lun_read_async_pipe(l, start / l->block_size,
+				    (uint32_t)((end - start) / l->block_size), rr->buf, read_done,
+				    read_take, rr);
+	else
+		node_io_async(n, 0, start / l->block_size,
+			      (uint32_t)((end - start) / l->block_size), rr->buf, read_done, rr);
 }
 
 /* A write that does not cover whole blocks: read the blocks around it, patch, write back. */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -38,6 +39,7 @@ struct conn {
 	uint8_t *rxbuf; /* full-feature phase only; rx_start..rx_end not yet consumed */
 	size_t rx_start, rx_end;
 	int rx_large; /* the last data segment was large: read just what is asked for */
+	int pipe_r, pipe_w; /* -1, or where large read data is moved off the socket unread */
 
 	int refs; /* atomic: the owner's, plus one per caller between conn_ref and conn_unref */
 	pthread_mutex_t tx_lock;
@@ -58,6 +60,7 @@ struct conn *conn_new(const char *label)
 		return NULL;
 	snprintf(c->label, sizeof(c->label), "%s", label);
 	c->fd = -1;
+	c->pipe_r = c->pipe_w = -1;
 	c->refs = 1;
 	pthread_mutex_init(&c->tx_lock, NULL);
 	pthread_cond_init(&c->tx_cond, NULL);
@@ -201,6 +204,32 @@ static int conn_read(struct conn *c, void *buf, size_t len, int timeout_ms)
 	return recv_all(c->fd, buf, len, timeout_ms);
 }
 
+/* Read exactly len bytes out of a pipe that holds at least that many. */
+static int read_pipe(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+
+		if (n == 0)
+			return -EIO;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int conn_pipe_read(int fd, void *buf, size_t len)
+{
+	return read_pipe(fd, buf, len);
+}
+
 /* Write a whole iovec array, advancing over partial writes. */
 static int writev_all(int fd, struct iovec *iov, int cnt)
 {
@@ -324,6 +353,71 @@ static int recv_data(struct conn *c, const struct pdu_hdr *h, void *dst, int tim
 	return 0;
 }
 
+/* Move a data segment (no digest, no padding) from the socket into the pipe, unread: the
+ * consumer hands the pages on (to FUSE) without copying them here. A pipe too small for
+ * the segment gives back what it holds and the rest is read into dst; *in_pipe says which
+ * way it went. */
+static int recv_data_pipe(struct conn *c, const struct pdu_hdr *h, void *dst, int *in_pipe,
+			  char *err, size_t errlen)
+{
+	size_t got = 0;
+	int r = 0;
+
+	*in_pipe = 0;
+	while (got < h->dsl) {
+		ssize_t n = splice(c->fd, NULL, c->pipe_w, NULL, h->dsl - got,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+		if (n > 0) {
+			got += (size_t)n;
+			continue;
+		}
+		if (n == 0) {
+			r = -ECONNRESET;
+			break;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN) {
+			r = -errno;
+			break;
+		}
+		/* The socket blocks, so only a full pipe says EAGAIN. */
+		r = read_pipe(c->pipe_r, dst, got);
+		if (!r)
+			r = conn_read(c, (uint8_t *)dst + got, h->dsl - got, -1);
+		if (r) {
+			recv_error(r, -1, err, errlen);
+			return r;
+		}
+		return 0;
+	}
+	if (r) {
+		recv_error(r, -1, err, errlen);
+		return r;
+	}
+	*in_pipe = 1;
+	return 0;
+}
+
+/* Nothing may stay in the pipe for the next segment: throw away what a consumer left. */
+static void empty_pipe(struct conn *c)
+{
+	int left = 0;
+
+	if (ioctl(c->pipe_r, FIONREAD, &left) < 0 || left <= 0)
+		return;
+	log_warn("%s: %d bytes of received data were not consumed; discarded", c->label, left);
+	while (left > 0) {
+		ssize_t n = read(c->pipe_r, c->scratch, (size_t)left < c->max_recv_dsl
+								? (size_t)left : c->max_recv_dsl);
+
+		if (n <= 0)
+			break;
+		left -= (int)n;
+	}
+}
+
 int conn_recv_sync(struct conn *c, struct pdu_hdr *h, void *buf, uint32_t bufmax, int timeout_s,
 		   char *err, size_t errlen)
 {
@@ -348,6 +442,7 @@ static void *rx_main(void *arg)
 	for (;;) {
 		struct pdu_hdr h;
 		void *dst = NULL;
+		int to_pipe = 0, in_pipe = 0;
 
 		r = recv_header(c, &h, -1, err, sizeof(err));
 		if (r)
@@ -359,18 +454,25 @@ static void *rx_main(void *arg)
 			r = -EPROTO;
 			break;
 		}
-		r = c->handler.rx_begin(c->handler.arg, &h, &dst, err, sizeof(err));
+		r = c->handler.rx_begin(c->handler.arg, &h, &dst, &to_pipe, err, sizeof(err));
 		if (r)
 			break;
 		if (h.dsl) {
 			if (!dst)
 				dst = c->scratch;
-			r = recv_data(c, &h, dst, -1, err, sizeof(err));
+			/* Nothing of the segment may already sit in the read-ahead buffer. */
+			if (to_pipe && c->pipe_w >= 0 && h.dsl % 4 == 0 && c->rx_start == c->rx_end)
+				r = recv_data_pipe(c, &h, dst, &in_pipe, err, sizeof(err));
+			else
+				r = recv_data(c, &h, dst, -1, err, sizeof(err));
 			if (r)
 				break;
 		}
 		c->rx_large = h.dsl >= RX_LARGE;
-		r = c->handler.rx_end(c->handler.arg, &h, h.dsl ? dst : NULL, err, sizeof(err));
+		r = c->handler.rx_end(c->handler.arg, &h, h.dsl && !in_pipe ? dst : NULL,
+				      in_pipe ? c->pipe_r : -1, err, sizeof(err));
+		if (in_pipe)
+			empty_pipe(c);
 		if (r)
 			break;
 		__atomic_add_fetch(&c->bytes_received,
@@ -529,6 +631,25 @@ static void *tx_main(void *arg)
 	return NULL;
 }
 
+/* Room for a whole data segment even in page-sized pieces, twice over; without the room (a
+ * user's pipe limit) segments that do not fit are read as usual. No pipe, no splicing. */
+static void open_pipe(struct conn *c)
+{
+	int fds[2];
+	int want = (int)(c->max_recv_dsl < 65536 ? 131072 : c->max_recv_dsl * 2);
+
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		log_dbg("%s: no pipe for received data: %s", c->label, strerror(errno));
+		return;
+	}
+	if (fcntl(fds[1], F_SETPIPE_SZ, want) < 0)
+		log_dbg("%s: pipe of %d bytes refused: %s", c->label, want, strerror(errno));
+	c->pipe_r = fds[0];
+	c->pipe_w = fds[1];
+	log_dbg("%s: large reads pass through a pipe of %d bytes", c->label,
+		fcntl(fds[1], F_GETPIPE_SZ));
+}
+
 int conn_start(struct conn *c, const struct conn_handler *handler, uint32_t max_recv_dsl,
 	       int hdr_digest, int data_digest)
 {
@@ -542,6 +663,8 @@ int conn_start(struct conn *c, const struct conn_handler *handler, uint32_t max_
 	c->rxbuf = malloc(RX_BUF);
 	if (!c->scratch || !c->rxbuf)
 		return -ENOMEM;
+	if (!data_digest)
+		open_pipe(c);
 	r = pthread_create(&c->tx_thread, NULL, tx_main, c);
 	if (r)
 		return -r;
@@ -623,6 +746,10 @@ void conn_unref(struct conn *c)
 		return;
 	if (c->fd >= 0)
 		close(c->fd);
+	if (c->pipe_r >= 0) {
+		close(c->pipe_r);
+		close(c->pipe_w);
+	}
 	free(c->scratch);
 	free(c->rxbuf);
 	pthread_mutex_destroy(&c->tx_lock);

@@ -23,10 +23,16 @@ struct txreq {
 
 struct conn_handler {
 	/* A header arrived. Set *dst to where its data segment of h->dsl bytes goes, or leave it
-	 * NULL for the connection's scratch buffer. Non-zero drops the connection. */
-	int (*rx_begin)(void *arg, const struct pdu_hdr *h, void **dst, char *err, size_t errlen);
-	/* The whole PDU arrived; data is the segment (NULL when dsl is 0). Non-zero drops it. */
-	int (*rx_end)(void *arg, const struct pdu_hdr *h, void *data, char *err, size_t errlen);
+	 * NULL for the connection's scratch buffer. Setting *to_pipe as well says the segment
+	 * may instead be moved into the connection's pipe, unread (see rx_end). Non-zero drops
+	 * the connection. */
+	int (*rx_begin)(void *arg, const struct pdu_hdr *h, void **dst, int *to_pipe, char *err,
+			size_t errlen);
+	/* The whole PDU arrived; data is the segment (NULL when dsl is 0 or it is in the pipe).
+	 * pipe_fd >= 0: the h->dsl bytes wait in that pipe, to be read out of it before rx_end
+	 * returns (what is left is thrown away). Non-zero drops the connection. */
+	int (*rx_end)(void *arg, const struct pdu_hdr *h, void *data, int pipe_fd, char *err,
+		      size_t errlen);
 	/* The connection failed; called once, from the receive thread, after which nothing
 	 * more arrives. */
 	void (*failed)(void *arg, int err, const char *reason);
@@ -53,6 +59,9 @@ int conn_recv_sync(struct conn *c, struct pdu_hdr *h, void *buf, uint32_t bufmax
  * digests (CRC32C) apply from here on, as negotiated. A digest error drops the connection. */
 int conn_start(struct conn *c, const struct conn_handler *handler, uint32_t max_recv_dsl,
 	       int hdr_digest, int data_digest);
+
+/* Read len bytes out of the pipe rx_end was given (a consumer that cannot pass it on). */
+int conn_pipe_read(int fd, void *buf, size_t len);
 
 /* Queue a chain of PDUs (first..last linked through next) for sending, in order. Returns
  * -EPIPE, having freed the owned ones and called no sent(), when the connection is stopping. */

@@ -280,6 +280,7 @@ struct lun_io {
 	int remaining; /* atomic */
 	int result;    /* atomic: the first error */
 	lun_io_cb cb;
+	lun_pipe_cb take; /* or NULL */
 	void *arg;
 	struct lun *l;
 	struct scsi_task tasks[];
@@ -292,6 +293,22 @@ static void io_piece_done(struct scsi_task *t)
 
 	if (!r && t->residual)
 		r = -EIO; /* a block device returns all it was asked for */
+	if (t->in_pipe) {
+		/* Only the single piece of a read with a taker is sent to a pipe. */
+		if (!r && io->take) {
+			lun_pipe_cb take = io->take;
+			void *arg = io->arg;
+			int fd = t->pipe_fd;
+			size_t len = t->len;
+
+			queue_leave(io->l, 1);
+			free(io); /* and t with it */
+			take(arg, fd, len);
+			return;
+		}
+		if (task_data_to_buf(t) < 0 && !r)
+			r = -EIO;
+	}
 	if (r)
 		__atomic_compare_exchange_n(&io->result, &none, r, 0, __ATOMIC_RELAXED,
 					    __ATOMIC_RELAXED);
@@ -305,8 +322,8 @@ static void io_piece_done(struct scsi_task *t)
 	free(io);
 }
 
-void lun_io_async(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void *buf,
-		  lun_io_cb cb, void *arg)
+static void io_start(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void *buf,
+		     lun_io_cb cb, lun_pipe_cb take, void *arg)
 {
 	uint32_t per = l->max_xfer / l->block_size;
 	uint32_t pieces = nblocks ? (nblocks + per - 1) / per : 0;
@@ -335,6 +352,7 @@ void lun_io_async(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void
 	}
 	io->remaining = (int)pieces;
 	io->cb = cb;
+	io->take = pieces == 1 && !write ? take : NULL;
 	io->arg = arg;
 	io->l = l;
 	for (uint32_t i = 0; i < pieces; i++) {
@@ -348,12 +366,25 @@ void lun_io_async(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void
 		t->len = nb * l->block_size;
 		t->done = io_piece_done;
 		t->priv = io;
+		t->pipe_ok = io->take != NULL;
 	}
 	/* io lives until its last piece completes, and that piece is submitted last: io is
 	 * not touched after the final submit. */
 	queue_enter(l, pieces);
 	for (uint32_t i = 0; i < pieces; i++)
 		session_submit(l->sess, &io->tasks[i]);
+}
+
+void lun_io_async(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void *buf,
+		  lun_io_cb cb, void *arg)
+{
+	io_start(l, write, lba, nblocks, buf, cb, NULL, arg);
+}
+
+void lun_read_async_pipe(struct lun *l, uint64_t lba, uint32_t nblocks, void *buf,
+			 lun_io_cb cb, lun_pipe_cb take, void *arg)
+{
+	io_start(l, 0, lba, nblocks, buf, cb, take, arg);
 }
 
 void io_wait_cb(void *arg, int result)

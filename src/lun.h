@@ -64,6 +64,13 @@ typedef void (*lun_io_cb)(void *arg, int result);
  * stay valid until then. */
 void lun_io_async(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void *buf,
 		  lun_io_cb cb, void *arg);
+/* A read whose data may be handed over in a pipe: take(arg, fd, len) gets it instead of
+ * cb when the whole read came in one piece, on the receive thread, and must read the len
+ * bytes out of fd (FUSE splices them on) before it returns; else cb as above, data in buf. */
+typedef void (*lun_pipe_cb)(void *arg, int fd, size_t len);
+void lun_read_async_pipe(struct lun *l, uint64_t lba, uint32_t nblocks, void *buf,
+			 lun_io_cb cb, lun_pipe_cb take, void *arg);
+
 /* Waiting for one lun_io_cb: pass io_wait_cb and &w, then io_wait_for(&w) gives the result. */
 struct io_wait {
 	pthread_mutex_t m;

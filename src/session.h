@@ -24,6 +24,7 @@ struct scsi_task {
 	uint32_t len;       /* expected data transfer length */
 	void (*done)(struct scsi_task *t);
 	void *priv;
+	int pipe_ok;        /* read: done() can take the data out of a pipe (in_pipe) */
 
 	/* Results, valid in done(). */
 	int result;         /* 0: the target gave a SCSI status; -errno: transport failure */
@@ -31,6 +32,9 @@ struct scsi_task {
 	uint8_t sense[96];
 	uint32_t sense_len;
 	uint32_t residual;  /* bytes not transferred (underflow) */
+	int in_pipe;        /* the t->len bytes read are in pipe_fd, not in buf: done() reads
+			     * them out of it before it returns (task_data_to_buf) */
+	int pipe_fd;
 
 	/* Session-private. */
 	struct session *sess;
@@ -96,6 +100,8 @@ int session_login(struct session *s, char *err, size_t errlen);
 void session_submit(struct session *s, struct scsi_task *t);
 /* Run a task and wait for it; returns t->result. */
 int session_exec(struct session *s, struct scsi_task *t);
+/* In done(): bring data left in a pipe (in_pipe) into t->buf. 0 or -errno. */
+int task_data_to_buf(struct scsi_task *t);
 /* Log out (waiting a bounded time for the answer) and stop the connection. */
 void session_logout(struct session *s);
 void session_free(struct session *s);
