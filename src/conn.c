@@ -204,8 +204,8 @@ static int conn_read(struct conn *c, void *buf, size_t len, int timeout_ms)
 	return recv_all(c->fd, buf, len, timeout_ms);
 }
 
-/* Read exactly len bytes out of a pipe that holds at least that many. */
-static int read_pipe(int fd, void *buf, size_t len)
+/* Exactly len bytes out of a pipe that holds at least that many. */
+int conn_pipe_read(int fd, void *buf, size_t len)
 {
 	uint8_t *p = buf;
 
@@ -223,11 +223,6 @@ static int read_pipe(int fd, void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
-}
-
-int conn_pipe_read(int fd, void *buf, size_t len)
-{
-	return read_pipe(fd, buf, len);
 }
 
 /* Write a whole iovec array, advancing over partial writes. */
@@ -383,7 +378,7 @@ static int recv_data_pipe(struct conn *c, const struct pdu_hdr *h, void *dst, in
 			break;
 		}
 		/* The socket blocks, so only a full pipe says EAGAIN. */
-		r = read_pipe(c->pipe_r, dst, got);
+		r = conn_pipe_read(c->pipe_r, dst, got);
 		if (!r)
 			r = conn_read(c, (uint8_t *)dst + got, h->dsl - got, -1);
 		if (r) {
