@@ -84,6 +84,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
+	conn->max_background = 128; /* as iscsifs */
+	conn->congestion_threshold = 96;
 	if (conn->capable & FUSE_CAP_ASYNC_DIO)
 		conn->want |= FUSE_CAP_ASYNC_DIO;
 }
