@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "isns.h"
+#include "pdu.h" /* big-endian helpers */
 
 /* Attribute tags (RFC 4171 6.1). */
 enum {
@@ -37,42 +38,18 @@ static void set_err(char *err, size_t errlen, const char *what)
 		snprintf(err, errlen, "%s", what);
 }
 
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 int isns_hdr_decode(const uint8_t *b, size_t len, struct isns_hdr *h, char *err, size_t errlen)
 {
 	if (len < ISNS_HDR_LEN) {
 		set_err(err, errlen, "short iSNS header");
 		return -EPROTO;
 	}
-	h->version = be16(b);
-	h->function = be16(b + 2);
-	h->length = be16(b + 4);
-	h->flags = be16(b + 6);
-	h->xid = be16(b + 8);
-	h->seq = be16(b + 10);
+	h->version = get_be16(b);
+	h->function = get_be16(b + 2);
+	h->length = get_be16(b + 4);
+	h->flags = get_be16(b + 6);
+	h->xid = get_be16(b + 8);
+	h->seq = get_be16(b + 10);
 	if (h->version != 1) {
 		if (err && errlen)
 			snprintf(err, errlen, "iSNSP version %u (only 1 is known)", h->version);
@@ -92,17 +69,17 @@ int isns_hdr_decode(const uint8_t *b, size_t len, struct isns_hdr *h, char *err,
 static void msg_begin(struct isns_msg *m, uint16_t function, uint16_t flags, uint16_t xid)
 {
 	memset(m->buf, 0, ISNS_HDR_LEN);
-	put16(m->buf, 1);
-	put16(m->buf + 2, function);
-	put16(m->buf + 6, (uint16_t)(flags | ISNS_FL_CLIENT | ISNS_FL_FIRST | ISNS_FL_LAST));
-	put16(m->buf + 8, xid);
+	put_be16(m->buf, 1);
+	put_be16(m->buf + 2, function);
+	put_be16(m->buf + 6, (uint16_t)(flags | ISNS_FL_CLIENT | ISNS_FL_FIRST | ISNS_FL_LAST));
+	put_be16(m->buf + 8, xid);
 	m->len = ISNS_HDR_LEN;
 	m->overflow = 0;
 }
 
 static void msg_end(struct isns_msg *m)
 {
-	put16(m->buf + 4, (uint16_t)(m->len - ISNS_HDR_LEN));
+	put_be16(m->buf + 4, (uint16_t)(m->len - ISNS_HDR_LEN));
 }
 
 /* One TLV; the value is padded with zeros to a multiple of 4 (RFC 4171 5.1.3). */
@@ -114,8 +91,8 @@ static void put_attr(struct isns_msg *m, uint32_t tag, const void *val, size_t l
 		m->overflow = 1;
 		return;
 	}
-	put32(m->buf + m->len, tag);
-	put32(m->buf + m->len + 4, (uint32_t)padded);
+	put_be32(m->buf + m->len, tag);
+	put_be32(m->buf + m->len + 4, (uint32_t)padded);
 	if (len)
 		memcpy(m->buf + m->len + 8, val, len);
 	memset(m->buf + m->len + 8 + len, 0, padded - len);
@@ -132,7 +109,7 @@ static void put_u32(struct isns_msg *m, uint32_t tag, uint32_t v)
 {
 	uint8_t b[4];
 
-	put32(b, v);
+	put_be32(b, v);
 	put_attr(m, tag, b, 4);
 }
 
@@ -228,8 +205,8 @@ static int next_attr(const uint8_t *p, size_t len, size_t *off, struct attr *a)
 		return 0;
 	if (len - *off < 8)
 		return -EPROTO;
-	a->tag = be32(p + *off);
-	a->len = be32(p + *off + 4);
+	a->tag = get_be32(p + *off);
+	a->len = get_be32(p + *off + 4);
 	if (a->len > len - *off - 8)
 		return -EPROTO;
 	a->val = p + *off + 8;
@@ -257,7 +234,7 @@ static int attr_u32(const struct attr *a, uint32_t *v)
 {
 	if (a->len != 4)
 		return -EPROTO;
-	*v = be32(a->val);
+	*v = get_be32(a->val);
 	return 0;
 }
 
@@ -279,7 +256,7 @@ int isns_rsp_status(const uint8_t *p, size_t len, uint32_t *status, char *err, s
 		set_err(err, errlen, "iSNS response without a status code");
 		return -EPROTO;
 	}
-	*status = be32(p);
+	*status = get_be32(p);
 	return 0;
 }
 
