@@ -511,6 +511,19 @@ static void run_done(struct scsi_task *list)
 	}
 }
 
+/* Send t again as a new task, at once or, while the writer still holds one of its PDU chains,
+ * as soon as it lets go (tx_sent). Lock held. */
+static void restart_task(struct session *s, struct scsi_task *t, struct scsi_task **done_list)
+{
+	detach(t);
+	if (t->tx_refs) {
+		t->awaiting_tx = 1;
+		t->retry_pending = 1;
+		return;
+	}
+	start_task(s, t, done_list);
+}
+
 /* A status arrived. Unit attentions and busy targets are retried here, a bounded number of
  * times, so every layer above sees only final results. Lock held. */
 static void finish_task(struct session *s, struct scsi_task *t, struct scsi_task **done_list)
@@ -528,15 +541,12 @@ static void finish_task(struct session *s, struct scsi_task *t, struct scsi_task
 								 sn.ascq);
 			}
 			t->retries++;
-			detach(t);
-			if (t->tx_refs) {
-				t->awaiting_tx = 1;
-				t->retry_pending = 1;
-			} else if (sn.key == SENSE_UNIT_ATTENTION) {
-				start_task(s, t, done_list);
+			if (t->tx_refs || sn.key == SENSE_UNIT_ATTENTION) {
+				restart_task(s, t, done_list);
 			} else {
 				/* Becoming ready, busy, task set full: wait before asking again,
 				 * 1, 2, 4... seconds; the timer thread sends it. */
+				detach(t);
 				t->delayed = 1;
 				t->itt = RSVD_TAG; /* nothing may arrive for the old tag */
 				t->retry_at = now_s() + (1 << (t->retries < 4 ? t->retries - 1 : 3));
@@ -1116,13 +1126,7 @@ static void on_tmf_response(struct session *s, const struct pdu_hdr *h,
 			log_warn("%s: command 0x%08x to LUN %u aborted after %u s (%s); sending it "
 				 "again", s->cfg.label, t->itt, scsi_lun_number(t->lun),
 				 s->cfg.command_timeout, tmf_response_str(h->b2));
-			detach(t);
-			if (t->tx_refs) {
-				t->awaiting_tx = 1;
-				t->retry_pending = 1;
-			} else {
-				start_task(s, t, done_list);
-			}
+			restart_task(s, t, done_list);
 		} else if (h->b2 == 0 || h->b2 == 1) {
 			log_warn("%s: command 0x%08x to LUN %u aborted after %u s, %d time(s); "
 				 "failing it", s->cfg.label, t->itt, scsi_lun_number(t->lun),
