@@ -773,6 +773,12 @@ struct read_req {
 	size_t skip, len; /* the part of buf the caller asked for */
 };
 
+static void read_req_free(struct read_req *rr)
+{
+	bufpool_put(rr->pool, rr->buf, rr->size);
+	free(rr);
+}
+
 static void read_done(void *arg, int result)
 {
 	struct read_req *rr = arg;
@@ -781,8 +787,7 @@ static void read_done(void *arg, int result)
 		fuse_reply_err(rr->req, -result);
 	else
 		fuse_reply_buf(rr->req, rr->buf + rr->skip, rr->len);
-	bufpool_put(rr->pool, rr->buf, rr->size);
-	free(rr);
+	read_req_free(rr);
 }
 
 /* The data of a whole-block read, in a pipe on the receive thread: the kernel moves it to
@@ -795,8 +800,7 @@ static void read_take(void *arg, int fd, size_t len)
 	bv.buf[0].flags = FUSE_BUF_IS_FD;
 	bv.buf[0].fd = fd;
 	fuse_reply_data(rr->req, &bv, 0);
-	bufpool_put(rr->pool, rr->buf, rr->size);
-	free(rr);
+	read_req_free(rr);
 }
 
 /* Clamp [off, off+size) to the LUN; 0 means nothing to do. */

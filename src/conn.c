@@ -358,7 +358,6 @@ static int recv_data_pipe(struct conn *c, const struct pdu_hdr *h, void *dst, in
 	size_t got = 0;
 	int r = 0;
 
-	*in_pipe = 0;
 	while (got < h->dsl) {
 		ssize_t n = splice(c->fd, NULL, c->pipe_w, NULL, h->dsl - got,
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -367,32 +366,22 @@ static int recv_data_pipe(struct conn *c, const struct pdu_hdr *h, void *dst, in
 			got += (size_t)n;
 			continue;
 		}
-		if (n == 0) {
-			r = -ECONNRESET;
-			break;
-		}
-		if (errno == EINTR)
+		if (n < 0 && errno == EINTR)
 			continue;
-		if (errno != EAGAIN) {
-			r = -errno;
-			break;
+		if (n < 0 && errno == EAGAIN) {
+			/* The socket blocks, so only a full pipe says EAGAIN. */
+			r = conn_pipe_read(c->pipe_r, dst, got);
+			if (!r)
+				r = conn_read(c, (uint8_t *)dst + got, h->dsl - got, -1);
+		} else {
+			r = n == 0 ? -ECONNRESET : -errno;
 		}
-		/* The socket blocks, so only a full pipe says EAGAIN. */
-		r = conn_pipe_read(c->pipe_r, dst, got);
-		if (!r)
-			r = conn_read(c, (uint8_t *)dst + got, h->dsl - got, -1);
-		if (r) {
-			recv_error(r, -1, err, errlen);
-			return r;
-		}
-		return 0;
+		break;
 	}
-	if (r) {
+	if (r)
 		recv_error(r, -1, err, errlen);
-		return r;
-	}
-	*in_pipe = 1;
-	return 0;
+	*in_pipe = !r && got == h->dsl;
+	return r;
 }
 
 /* Nothing may stay in the pipe for the next segment: throw away what a consumer left. */

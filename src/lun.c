@@ -294,8 +294,8 @@ static void io_piece_done(struct scsi_task *t)
 	if (!r && t->residual)
 		r = -EIO; /* a block device returns all it was asked for */
 	if (t->in_pipe) {
-		/* Only the single piece of a read with a taker is sent to a pipe. */
-		if (!r && io->take) {
+		/* Only the single piece of a read with a taker (pipe_ok) is sent to a pipe. */
+		if (!r) {
 			lun_pipe_cb take = io->take;
 			void *arg = io->arg;
 			int fd = t->pipe_fd;
@@ -306,8 +306,7 @@ static void io_piece_done(struct scsi_task *t)
 			take(arg, fd, len);
 			return;
 		}
-		if (task_data_to_buf(t) < 0 && !r)
-			r = -EIO;
+		(void)task_data_to_buf(t); /* only empties the pipe: r already fails the read */
 	}
 	if (r)
 		__atomic_compare_exchange_n(&io->result, &none, r, 0, __ATOMIC_RELAXED,
