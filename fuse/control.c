@@ -305,9 +305,10 @@ static void status_one(struct daemon *d, struct channel *ch, int json, FILE *f)
 			else
 				fputs("null", f);
 			fprintf(f, ",\"commands\":%u,\"commands_sent\":%llu,\"bytes_sent\":%llu,"
-				   "\"bytes_received\":%llu,\"params\":",
+				   "\"bytes_received\":%llu,\"bytes_spliced\":%llu,\"params\":",
 				ci->inflight, (unsigned long long)ci->commands,
-				(unsigned long long)ci->bytes_sent, (unsigned long long)ci->bytes_received);
+				(unsigned long long)ci->bytes_sent, (unsigned long long)ci->bytes_received,
+				(unsigned long long)ci->bytes_spliced);
 			cp = si.params; /* the connection's own where they differ */
 			if (ci->state == SCONN_UP) {
 				cp.header_digest = ci->header_digest;
@@ -320,9 +321,10 @@ static void status_one(struct daemon *d, struct channel *ch, int json, FILE *f)
 		fputs("]", f);
 		if (have) {
 			fprintf(f, ",\"commands\":%u,\"commands_sent\":%llu,\"bytes_sent\":%llu,"
-				   "\"bytes_received\":%llu,\"params\":",
+				   "\"bytes_received\":%llu,\"bytes_spliced\":%llu,\"params\":",
 				si.inflight, (unsigned long long)si.commands,
-				(unsigned long long)si.bytes_sent, (unsigned long long)si.bytes_received);
+				(unsigned long long)si.bytes_sent, (unsigned long long)si.bytes_received,
+				(unsigned long long)si.bytes_spliced);
 			params_json(f, &si.params);
 		}
 		fputs(",\"luns\":[", f);
@@ -355,10 +357,14 @@ static void status_one(struct daemon *d, struct channel *ch, int json, FILE *f)
 					si.status == SESSION_RECOVERING ? "reconnecting" : "logged out");
 				if (si.status == SESSION_UP && ci->reason[0])
 					fprintf(f, " (%s)", ci->reason);
-				fprintf(f, ", %u in flight, %llu sent, %llu bytes out, %llu bytes in\n",
+				fprintf(f, ", %u in flight, %llu sent, %llu bytes out, %llu bytes in",
 					ci->inflight, (unsigned long long)ci->commands,
 					(unsigned long long)ci->bytes_sent,
 					(unsigned long long)ci->bytes_received);
+				if (ci->bytes_spliced)
+					fprintf(f, " (%llu spliced)",
+						(unsigned long long)ci->bytes_spliced);
+				fputc('\n', f);
 			}
 		}
 	}

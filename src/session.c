@@ -62,6 +62,7 @@ struct sconn {
 	uint32_t active;           /* tasks allegiant to it */
 	uint64_t commands;
 	uint64_t old_tx, old_rx;   /* bytes of its retired connections (atomic) */
+	uint64_t spliced;          /* Data-In bytes left in the pipe for the reader */
 	time_t next_attempt;       /* DOWN: when to log in again; FAILED: when to clean up */
 	int attempts;
 	char reason[160];
@@ -804,6 +805,7 @@ static int rx_end(void *arg, const struct pdu_hdr *h, void *data, int pipe_fd, c
 			} else {
 				t->in_pipe = 1;
 				t->pipe_fd = pipe_fd;
+				sc->spliced += h->dsl;
 			}
 		}
 		if (h->flags & FL_STATUS) {
@@ -1904,11 +1906,13 @@ void session_get_info(struct session *s, struct session_info *out)
 			conn_counters(sc->conn, &tx, &rx);
 		ci->bytes_sent = tx + __atomic_load_n(&sc->old_tx, __ATOMIC_RELAXED);
 		ci->bytes_received = rx + __atomic_load_n(&sc->old_rx, __ATOMIC_RELAXED);
+		ci->bytes_spliced = sc->spliced;
 		ci->header_digest = sc->header_digest;
 		ci->data_digest = sc->data_digest;
 		ci->max_xmit_dsl = sc->max_xmit_dsl;
 		out->bytes_sent += ci->bytes_sent;
 		out->bytes_received += ci->bytes_received;
+		out->bytes_spliced += ci->bytes_spliced;
 	}
 	pthread_mutex_unlock(&s->lock);
 }

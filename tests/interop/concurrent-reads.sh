@@ -13,6 +13,8 @@ set -eu
 require_root
 require_iscsifs
 require_cmd python3 timeout dd
+: "${ISCTL:=$(dirname "$ISCSIFS")/initiator-ctl}"
+[ -x "$ISCTL" ] || hard_error "initiator-ctl '$ISCTL' is missing: build first"
 
 IQN=iqn.2026-11.org.iscsifs.test:concurrent-reads
 setup_tmpdir
@@ -26,6 +28,8 @@ iscsifs_config "$(channel_line 0 "$TGT_PORT" "$IQN")"
 MNT=$TEST_TMP/mnt
 start_iscsifs "$MNT"
 LUN=$MNT/$IQN/lun1
+export ISCSIFS_CONTROL_SOCKET=$ISCSIFS_ETC/control.sock
+ctl() { timeout -k 10 60 "$ISCTL" "$@"; }
 grep -q 'large reads pass through a pipe' "$ISCSIFS_LOG" ||
 	fail "the connection has no pipe for received data (see $ISCSIFS_LOG)"
 
@@ -69,5 +73,10 @@ timeout -k 10 300 python3 "$TEST_TMP/reads.py" "$LUN" "$BACKING" ||
 if grep -q 'were not consumed' "$ISCSIFS_LOG"; then
 	fail "received data was left in the pipe: $(grep 'were not consumed' "$ISCSIFS_LOG" | head -1)"
 fi
+# The reads overlapped, so whole-PDU reads of 32 KiB or more took the pipe.
+SPLICED=$(ctl status --json | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["channels"][0]["connections"][0]["bytes_spliced"])')
+[ "$SPLICED" -gt 0 ] || fail "no read data went through the pipe (bytes_spliced $SPLICED)"
 stop_iscsifs_checked
-msg "8 readers x 150 direct reads of 4 KiB to 4 MiB read back the target's bytes"
+msg "8 readers x 150 direct reads of 4 KiB to 4 MiB read back the target's bytes ($SPLICED bytes spliced)"
