@@ -16,6 +16,7 @@
 #include "bufpool.h"
 #include "fs.h"
 #include "log.h"
+#include "loop.h"
 #include "multipath.h"
 
 #define FS_MAX_IO BUFPOOL_MAX
@@ -30,6 +31,9 @@
  * goes from the socket into a pipe and from there to the FUSE device (splice). Below it, the
  * system calls cost more than the copy they save. */
 #define FS_SPLICE_MIN (32 * 1024)
+/* From this size on an async write keeps the request's buffer instead of a copy (smaller
+ * ones would hold a 1 MiB buffer for a few pages). */
+#define FS_TAKE_MIN (32 * 1024)
 
 struct fs_node {
 	fuse_ino_t parent;
@@ -884,7 +888,8 @@ struct write_req {
 	fuse_req_t req;
 	struct fs_node *n;
 	struct bufpool *pool;
-	void *buf; /* a copy of the data: the kernel's is ours only while op_write runs */
+	void *buf;  /* a copy of the data, or the data in rbuf */
+	struct fs_rbuf *rbuf; /* the buffer the request was read into, taken over */
 	size_t len;
 };
 
@@ -897,13 +902,17 @@ static void write_done(void *arg, int result)
 		fuse_reply_err(wr->req, -result);
 	else
 		fuse_reply_write(wr->req, wr->len);
-	bufpool_put(wr->pool, wr->buf, wr->len);
+	if (wr->rbuf)
+		fs_loop_put(wr->rbuf);
+	else
+		bufpool_put(wr->pool, wr->buf, wr->len);
 	free(wr);
 }
 
-/* Up to FS_ASYNC_WRITE_MAX: copy the data and answer from the completion, so the FUSE thread
- * is free at once and no thread waits per command. Larger writes, or when no buffer can be
- * had: send from the kernel's buffer and wait. */
+/* Up to FS_ASYNC_WRITE_MAX: keep the data (from FS_TAKE_MIN on, the very buffer the request
+ * was read into; below, a copy) and answer from the completion, so the FUSE thread is free at
+ * once and no thread waits per command. Larger writes, or when no buffer can be had: send
+ * from the request's buffer and wait. */
 static void write_aligned(fuse_req_t req, struct fs_node *n, const char *buf, size_t len,
 			  off_t off)
 {
@@ -912,8 +921,13 @@ static void write_aligned(fuse_req_t req, struct fs_node *n, const char *buf, si
 	struct write_req *wr = len <= FS_ASYNC_WRITE_MAX ? malloc(sizeof(*wr)) : NULL;
 	int r;
 
-	if (wr && (wr->buf = bufpool_get(fs->pool, len))) {
-		memcpy(wr->buf, buf, len);
+	if (wr) {
+		wr->rbuf = len >= FS_TAKE_MIN ? fs_loop_take(buf, len) : NULL;
+		wr->buf = wr->rbuf ? (void *)buf : bufpool_get(fs->pool, len);
+		if (wr->buf && !wr->rbuf)
+			memcpy(wr->buf, buf, len);
+	}
+	if (wr && wr->buf) {
 		wr->req = req;
 		wr->n = n;
 		wr->pool = fs->pool;

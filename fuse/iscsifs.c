@@ -22,12 +22,14 @@
 #include "fs.h"
 #include "isns_client.h"
 #include "log.h"
+#include "loop.h"
 
 #ifndef PR_SET_IO_FLUSHER
 #define PR_SET_IO_FLUSHER 57
 #endif
 
 #define FUSE_THREADS 32
+#define FUSE_IDLE_THREADS 8
 
 struct options {
 	char *config, *initiator, *auth, *maps, *initiatorname, *log_level, *control_socket;
@@ -196,6 +198,7 @@ int main(int argc, char *argv[])
 	struct options o = {0};
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config *lc;
+	unsigned idle;
 	struct ctl_server *ctl = NULL;
 	struct daemon d = {.lock = PTHREAD_MUTEX_INITIALIZER};
 	struct cfg *c = NULL;
@@ -333,13 +336,22 @@ int main(int argc, char *argv[])
 		log_init("iscsifs", 1, lvl);
 	}
 
-	lc = fuse_loop_cfg_create();
-	fuse_loop_cfg_set_clone_fd(lc, co.clone_fd);
-	fuse_loop_cfg_set_max_threads(lc, FUSE_THREADS);
 	/* UINT_MAX means -o max_idle_threads was not given. */
-	fuse_loop_cfg_set_idle_threads(lc, co.max_idle_threads != UINT_MAX ? co.max_idle_threads : 8);
-	ret = co.singlethread ? fuse_session_loop(se) : fuse_session_loop_mt(se, lc);
-	fuse_loop_cfg_destroy(lc);
+	idle = co.max_idle_threads != UINT_MAX ? co.max_idle_threads : FUSE_IDLE_THREADS;
+	if (co.singlethread) {
+		ret = fuse_session_loop(se);
+	} else if (co.clone_fd) { /* a device per thread: only libfuse's loop has them */
+		lc = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(lc, 1);
+		fuse_loop_cfg_set_max_threads(lc, FUSE_THREADS);
+		fuse_loop_cfg_set_idle_threads(lc, idle);
+		ret = fuse_session_loop_mt(se, lc);
+		fuse_loop_cfg_destroy(lc);
+	} else {
+		ret = fs_loop_run(se, FUSE_THREADS, idle);
+		if (ret < 0)
+			log_err("reading the FUSE device: %s", strerror(-ret));
+	}
 	ret = ret != 0;
 	fuse_session_unmount(se);
 	fuse_remove_signal_handlers(se);

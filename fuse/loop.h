@@ -1,0 +1,23 @@
+/* The FUSE session loop of the daemon: worker threads, added while all are busy and ended
+ * while too many are idle, each reading requests into a buffer of its own. A request
+ * handler may keep that buffer (a write whose data is sent later): the worker then reads the
+ * next request into another, so the data is not copied out of it first. */
+#ifndef ISCSIFS_LOOP_H
+#define ISCSIFS_LOOP_H
+
+#include <stddef.h>
+
+struct fuse_session;
+struct fs_rbuf;
+
+/* Serve se until it is unmounted or exited (a signal). 0, or -errno when reading the FUSE
+ * device failed. */
+int fs_loop_run(struct fuse_session *se, unsigned max_threads, unsigned max_idle);
+
+/* From a request handler: if [data, data + len) lies in the buffer its request was read
+ * into, take that buffer over and return it (give it back with fs_loop_put); NULL when the
+ * request did not come from fs_loop_run's workers or no buffer can be had for the next. */
+struct fs_rbuf *fs_loop_take(const void *data, size_t len);
+void fs_loop_put(struct fs_rbuf *rb);
+
+#endif
