@@ -20,6 +20,7 @@
 #include "multipath.h"
 
 #define FS_MAX_IO BUFPOOL_MAX
+_Static_assert(FS_MAX_IO <= FS_LOOP_MAX_WRITE, "a write request must fit loop.c's buffers");
 /* Free buffers kept for reuse: a queue's worth of 128 KiB requests, bounded all the same. */
 #define FS_POOL_CACHE (8 * 1024 * 1024)
 /* Writes up to this size are copied and answered from their completion. Larger ones wait in
@@ -540,8 +541,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 
 	/* Large requests and many of them in flight: the kernel's defaults (128 KiB, 12
 	 * background requests) starve a remote LUN. */
-	if (conn->max_write < FS_MAX_IO)
-		conn->max_write = FS_MAX_IO;
+	conn->max_write = FS_MAX_IO;
 	conn->max_background = 128;
 	conn->congestion_threshold = 96;
 	conn->want &= ~(unsigned)(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);

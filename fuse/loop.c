@@ -16,10 +16,11 @@
 #include "log.h"
 #include "loop.h"
 
-/* libfuse 3 reads up to 256 pages plus one for the headers (and caps max_write to fit).
- * Requests are read at RBUF_OFF, so that a write's data (after a fuse_in_header and a
- * fuse_write_in, 40 bytes each) starts on a page: the socket takes it from there. */
-#define RBUF_READ (256 * 4096 + 4096)
+/* libfuse 3 reads up to 256 pages plus one for the headers (and caps max_write to fit);
+ * the kernel writes no more than one request, at most FS_LOOP_MAX_WRITE of data and its
+ * headers. Requests are read at RBUF_OFF, so that a write's data (after a fuse_in_header
+ * and a fuse_write_in, 40 bytes each) starts on a page: the socket takes it from there. */
+#define RBUF_READ (FS_LOOP_MAX_WRITE + 4096)
 #define RBUF_OFF (4096 - 80)
 #define RBUF_SIZE (RBUF_OFF + RBUF_READ)
 /* Free buffers kept for reuse, bounded by the bytes requests have written into them (what

@@ -10,6 +10,10 @@
 struct fuse_session;
 struct fs_rbuf;
 
+/* The largest write a request buffer holds (with its headers): max_write must not exceed it,
+ * whatever size libfuse passes to its read of the device. */
+#define FS_LOOP_MAX_WRITE (1024 * 1024)
+
 /* Serve se until it is unmounted or exited (a signal). 0, or -errno when reading the FUSE
  * device failed. */
 int fs_loop_run(struct fuse_session *se, unsigned max_threads, unsigned max_idle);
