@@ -5,7 +5,8 @@
 # With max_idle_threads=0 a thread ends after each request unless it is the
 # last, so threads come and go all the time; no write may be lost or mixed up
 # with another's buffer, and the mount must keep answering. Then SIGTERM: the
-# daemon unmounts, logs out and exits 0.
+# daemon unmounts, logs out and exits 0. The same again with -s, where libfuse's
+# single-threaded loop serves the mount and every write is copied.
 set -eu
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "${TESTLIB:?TESTLIB must point to tests/lib}/common.sh"
@@ -25,7 +26,6 @@ tgt_bind 1
 BACKING=$(tgt_lun_file 1 1)
 iscsifs_config "$(channel_line 0 "$TGT_PORT" "$IQN")"
 MNT=$TEST_TMP/mnt
-start_iscsifs "$MNT" -o max_idle_threads=0
 LUN=$MNT/$IQN/lun1
 
 cat >"$TEST_TMP/writes.py" <<'PYEOF'
@@ -80,15 +80,20 @@ if got != bytes(expect):
     bad = next(i for i in range(size) if got[i] != expect[i])
     sys.exit("the target's file differs from what was written, first at byte %d" % bad)
 PYEOF
-timeout -k 10 300 python3 "$TEST_TMP/writes.py" "$LUN" "$BACKING" ||
-	fail "concurrent writes of 4 KiB to 1 MiB did not all reach the target intact"
-# The mount still answers after the threads have come and gone.
-head -c 4096 "$LUN" >/dev/null || fail "the LUN file cannot be read after the writes"
-
-kill -TERM "$ISCSIFS_PID"
-st=0
-wait_iscsifs_exit 30 || st=$?
-[ "$st" -eq 0 ] || fail "daemon exited with status $st on SIGTERM (124: still running)"
-is_mounted "$MNT" && fail "the mount is still there after SIGTERM"
-grep -q 'logged out of' "$ISCSIFS_LOG" || fail "the daemon did not log out on SIGTERM"
-msg "8 writers x 60 direct writes of 4 KiB to 1 MiB reached the target intact; SIGTERM ended the daemon cleanly"
+# run_mode ARG...: the writes and the SIGTERM stop, with the daemon started with ARGs.
+run_mode() {
+	local st=0
+	start_iscsifs "$MNT" "$@"
+	timeout -k 10 300 python3 "$TEST_TMP/writes.py" "$LUN" "$BACKING" ||
+		fail "$*: concurrent writes of 4 KiB to 1 MiB did not all reach the target intact"
+	# The mount still answers after the threads have come and gone.
+	head -c 4096 "$LUN" >/dev/null || fail "$*: the LUN file cannot be read after the writes"
+	kill -TERM "$ISCSIFS_PID"
+	wait_iscsifs_exit 30 || st=$?
+	[ "$st" -eq 0 ] || fail "$*: daemon exited with status $st on SIGTERM (124: still running)"
+	! is_mounted "$MNT" || fail "$*: the mount is still there after SIGTERM"
+	grep -q 'logged out of' "$ISCSIFS_LOG" || fail "$*: the daemon did not log out on SIGTERM"
+	msg "$*: 8 writers x 60 direct writes of 4 KiB to 1 MiB reached the target intact; SIGTERM ended the daemon cleanly"
+}
+run_mode -o max_idle_threads=0
+run_mode -s
