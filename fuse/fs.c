@@ -18,6 +18,7 @@
 #include "log.h"
 #include "loop.h"
 #include "multipath.h"
+#include "objcache.h"
 
 #define FS_MAX_IO BUFPOOL_MAX
 _Static_assert(FS_MAX_IO <= FS_LOOP_MAX_WRITE, "a write request must fit loop.c's buffers");
@@ -476,6 +477,8 @@ void fs_set_session(struct fs *fs, struct fuse_session *se)
 	pthread_rwlock_unlock(&fs->lock);
 }
 
+static void drain_req_caches(void);
+
 void fs_free(struct fs *fs)
 {
 	if (!fs)
@@ -489,6 +492,7 @@ void fs_free(struct fs *fs)
 	free(fs->nodes);
 	free(fs->chs);
 	bufpool_free(fs->pool);
+	drain_req_caches();
 	pthread_rwlock_destroy(&fs->lock);
 	free(fs);
 }
@@ -777,10 +781,12 @@ struct read_req {
 	size_t skip, len; /* the part of buf the caller asked for */
 };
 
+static struct objcache read_reqs = OBJCACHE_INIT(sizeof(struct read_req), 256);
+
 static void read_req_free(struct read_req *rr)
 {
 	bufpool_put(rr->pool, rr->buf, rr->size);
-	free(rr);
+	objcache_put(&read_reqs, rr);
 }
 
 static void read_done(void *arg, int result)
@@ -842,9 +848,9 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	 * socket, and the reply is sent from the receive thread. */
 	start = (uint64_t)off / l->block_size * l->block_size;
 	end = ((uint64_t)off + size + l->block_size - 1) / l->block_size * l->block_size;
-	rr = malloc(sizeof(*rr));
+	rr = objcache_get(&read_reqs);
 	if (!rr || !(rr->buf = bufpool_get(fs_of(req)->pool, end - start))) {
-		free(rr);
+		objcache_put(&read_reqs, rr);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -893,6 +899,14 @@ struct write_req {
 	size_t len;
 };
 
+static struct objcache write_reqs = OBJCACHE_INIT(sizeof(struct write_req), 256);
+
+static void drain_req_caches(void)
+{
+	objcache_drain(&read_reqs);
+	objcache_drain(&write_reqs);
+}
+
 static void write_done(void *arg, int result)
 {
 	struct write_req *wr = arg;
@@ -906,7 +920,7 @@ static void write_done(void *arg, int result)
 		fs_loop_put(wr->rbuf);
 	else
 		bufpool_put(wr->pool, wr->buf, wr->len);
-	free(wr);
+	objcache_put(&write_reqs, wr);
 }
 
 /* Up to FS_ASYNC_WRITE_MAX: keep the data (from FS_TAKE_MIN on, the very buffer the request
@@ -918,7 +932,7 @@ static void write_aligned(fuse_req_t req, struct fs_node *n, const char *buf, si
 {
 	struct fs *fs = fs_of(req);
 	struct lun *l = n->lun;
-	struct write_req *wr = len <= FS_ASYNC_WRITE_MAX ? malloc(sizeof(*wr)) : NULL;
+	struct write_req *wr = len <= FS_ASYNC_WRITE_MAX ? objcache_get(&write_reqs) : NULL;
 	int r;
 
 	if (wr) {
@@ -937,7 +951,7 @@ static void write_aligned(fuse_req_t req, struct fs_node *n, const char *buf, si
 			      wr->buf, write_done, wr);
 		return;
 	}
-	free(wr);
+	objcache_put(&write_reqs, wr);
 	gate_enter_aligned(n);
 	r = node_io(n, 1, (uint64_t)off / l->block_size, (uint32_t)(len / l->block_size),
 		    (void *)buf);

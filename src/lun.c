@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "lun.h"
+#include "objcache.h"
 #include "pdu.h"
 
 /* The errno of a finished task. */
@@ -279,12 +280,25 @@ static void queue_leave(struct lun *l, uint32_t n)
 struct lun_io {
 	int remaining; /* atomic */
 	int result;    /* atomic: the first error */
+	uint32_t pieces;
 	lun_io_cb cb;
 	lun_pipe_cb take; /* or NULL */
 	void *arg;
 	struct lun *l;
 	struct scsi_task tasks[];
 };
+
+/* Most I/O is one piece: those come from here. */
+static struct objcache single_ios =
+	OBJCACHE_INIT(sizeof(struct lun_io) + sizeof(struct scsi_task), 256);
+
+static void io_free(struct lun_io *io)
+{
+	if (io->pieces == 1)
+		objcache_put(&single_ios, io);
+	else
+		free(io);
+}
 
 static void io_piece_done(struct scsi_task *t)
 {
@@ -302,7 +316,7 @@ static void io_piece_done(struct scsi_task *t)
 			size_t len = t->len;
 
 			queue_leave(io->l, 1);
-			free(io); /* and t with it */
+			io_free(io); /* and t with it */
 			take(arg, fd, len);
 			return;
 		}
@@ -318,7 +332,7 @@ static void io_piece_done(struct scsi_task *t)
 	if (io->result)
 		log_dbg("%s: I/O failed: %s", io->l->label, strerror(-io->result));
 	io->cb(io->arg, io->result);
-	free(io);
+	io_free(io);
 }
 
 static void io_start(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void *buf,
@@ -344,11 +358,13 @@ static void io_start(struct lun *l, int write, uint64_t lba, uint32_t nblocks, v
 		cb(arg, -EROFS);
 		return;
 	}
-	io = calloc(1, sizeof(*io) + pieces * sizeof(io->tasks[0]));
+	io = pieces == 1 ? objcache_get(&single_ios)
+			 : calloc(1, sizeof(*io) + pieces * sizeof(io->tasks[0]));
 	if (!io) {
 		cb(arg, -ENOMEM);
 		return;
 	}
+	io->pieces = pieces;
 	io->remaining = (int)pieces;
 	io->cb = cb;
 	io->take = pieces == 1 && !write ? take : NULL;
