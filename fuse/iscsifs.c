@@ -29,7 +29,10 @@
 #endif
 
 #define FUSE_THREADS 32
-#define FUSE_IDLE_THREADS 8
+/* Threads stay once started: ending those beyond 8 idle made threads come and go under a
+ * queue of small I/O, at up to a sixth of the daemon's CPU (bench/compare, 4K QD32: 1.06x-1.17x
+ * IOPS with all kept). */
+#define FUSE_IDLE_THREADS FUSE_THREADS
 
 struct options {
 	char *config, *initiator, *auth, *maps, *initiatorname, *log_level, *control_socket;
