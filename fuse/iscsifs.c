@@ -341,24 +341,22 @@ int main(int argc, char *argv[])
 
 	/* UINT_MAX means -o max_idle_threads was not given. */
 	idle = co.max_idle_threads != UINT_MAX ? co.max_idle_threads : FUSE_IDLE_THREADS;
-	/* libfuse's loops return the number of a signal that ended them: a stop, not an error. */
 	if (co.singlethread) {
 		ret = fuse_session_loop(se);
-		ret = ret > 0 ? 0 : ret;
 	} else if (co.clone_fd) { /* a device per thread: only libfuse's loop has them */
 		lc = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(lc, 1);
 		fuse_loop_cfg_set_max_threads(lc, FUSE_THREADS);
 		fuse_loop_cfg_set_idle_threads(lc, idle);
 		ret = fuse_session_loop_mt(se, lc);
-		ret = ret > 0 ? 0 : ret;
 		fuse_loop_cfg_destroy(lc);
 	} else {
 		ret = fs_loop_run(se, FUSE_THREADS, idle);
 		if (ret < 0)
 			log_err("reading the FUSE device: %s", strerror(-ret));
 	}
-	ret = ret != 0;
+	/* libfuse's loops return the number of a signal that ended them: a stop, not an error. */
+	ret = ret < 0;
 	fuse_session_unmount(se);
 	fuse_remove_signal_handlers(se);
 	log_info("unmounted %s", mnt);

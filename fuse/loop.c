@@ -122,7 +122,7 @@ struct fs_rbuf *fs_loop_take(const void *data, size_t len)
 	uintptr_t p = (uintptr_t)data, b;
 	struct fs_rbuf *taken;
 
-	if (!w || !w->rb)
+	if (!w) /* not one of this loop's workers */
 		return NULL;
 	b = (uintptr_t)w->rb->mem;
 	if (p < b || len > RBUF_SIZE || p - b > RBUF_SIZE - len)
