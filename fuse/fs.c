@@ -24,8 +24,9 @@
 _Static_assert(FS_MAX_IO <= FS_LOOP_MAX_WRITE, "a write request must fit loop.c's buffers");
 /* Free buffers kept for reuse: a queue's worth of 128 KiB requests, bounded all the same. */
 #define FS_POOL_CACHE (8 * 1024 * 1024)
-/* Writes up to this size are copied and answered from their completion. Larger ones wait in
- * their FUSE thread: a copy would double the memory of a queue of 1 MiB writes, while the
+/* Writes up to this size keep their data (copied, or in the request's buffer from
+ * FS_TAKE_MIN on) and are answered from their completion. Larger ones wait in their FUSE
+ * thread: a queue of 1 MiB writes would otherwise hold twice its size in memory, while the
  * wait costs them little next to their transfer. */
 #define FS_ASYNC_WRITE_MAX (128 * 1024)
 #define ATTR_TIMEOUT 1.0
