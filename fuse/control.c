@@ -9,6 +9,7 @@
 #include "control.h"
 #include "ctl.h"
 #include "log.h"
+#include "loop.h"
 
 static int replace(char **dst, const char *src)
 {
@@ -597,7 +598,15 @@ static int cmd_status(struct daemon *d, int argc, char **argv, FILE *f)
 	if (r)
 		return r;
 	if (json) {
+		struct fs_loop_stats ls;
+
 		fprintf(f, "{\"mountpoint\":\"%s\"", d->mountpoint);
+		if (fs_loop_stats(&ls) == 0)
+			fprintf(f, ",\"fuse_threads\":{\"running\":%u,\"reading\":%u,\"parked\":%u,"
+				   "\"peak\":%u,\"max_reading\":%u}",
+				ls.threads, ls.reading, ls.parked, ls.peak, ls.max_reading);
+		else
+			fputs(",\"fuse_threads\":null", f);
 		isns_status_json(d, f);
 		fputs(",\"channels\":[", f);
 	} else if (d->isns && nargs == 0) {

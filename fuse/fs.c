@@ -739,8 +739,10 @@ static int node_io(struct fs_node *n, int write, uint64_t lba, uint32_t nblocks,
 static void gate_enter_aligned(struct fs_node *n)
 {
 	pthread_mutex_lock(&n->gate_lock);
-	while (n->rmw_active)
+	while (n->rmw_active) {
+		fs_loop_blocking();
 		pthread_cond_wait(&n->gate_cond, &n->gate_lock);
+	}
 	n->aligned_writes++;
 	pthread_mutex_unlock(&n->gate_lock);
 }
@@ -953,6 +955,7 @@ static void write_aligned(fuse_req_t req, struct fs_node *n, const char *buf, si
 		return;
 	}
 	objcache_put(&write_reqs, wr);
+	fs_loop_blocking();
 	gate_enter_aligned(n);
 	r = node_io(n, 1, (uint64_t)off / l->block_size, (uint32_t)(len / l->block_size),
 		    (void *)buf);
@@ -986,6 +989,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		write_aligned(req, n, buf, len, off);
 		return;
 	}
+	fs_loop_blocking();
 	gate_enter_rmw(n);
 	r = write_rmw(n, buf, len, off);
 	gate_leave_rmw(n);

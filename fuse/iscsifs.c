@@ -23,6 +23,7 @@
 #include "isns_client.h"
 #include "log.h"
 #include "loop.h"
+#include "session.h"
 
 #ifndef PR_SET_IO_FLUSHER
 #define PR_SET_IO_FLUSHER 57
@@ -324,6 +325,7 @@ int main(int argc, char *argv[])
 	if (!se)
 		goto out_fail;
 	fs_set_session(d.fs, se);
+	session_set_wait_hook(fs_loop_blocking);
 	if (fuse_set_signal_handlers(se) < 0)
 		goto out_fail;
 	if (fuse_session_mount(se, mnt) < 0) {

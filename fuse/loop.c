@@ -1,8 +1,13 @@
-/* Workers on a list under one lock; buffers from a small cache of mappings. A worker that
- * receives a request while no other is idle starts another (up to max_threads); one that
- * finds more than max_idle idle after its request ends itself, and is joined by the next
- * start or at the end. Cancellation is enabled only while a worker waits for a request, so
- * a request that has begun is always carried through. */
+/* Workers on a list under one lock; buffers from a small cache of mappings. At most
+ * max_readers workers wait in the device's read: the kernel wakes a sleeping reader for
+ * every request while there is one, so a reader more than the CPUs can run costs a sleep
+ * and a wake-up per request; with few readers, one back from a request finds the next
+ * queued. The other workers wait parked, for a request that may block its worker (anything
+ * but a read or a write that completes later, or fs_loop_blocking): another takes its place
+ * as a reader, a parked one or a new one (up to max_threads). A worker that finds
+ * more than max_idle idle (reading or parked) after its request ends itself, and is joined
+ * by the next start or at the end. Cancellation is enabled only while a worker waits for a
+ * request, so a request that has begun is always carried through. */
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -11,6 +16,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fs.h" /* the FUSE API version, and libfuse */
 #include "log.h"
@@ -28,6 +34,8 @@
 #define CACHE_BYTES (8 * 1024 * 1024)
 #define CACHE_MAX 64
 #define OP_FORGET 2
+#define OP_READ 15
+#define OP_WRITE 16
 #define OP_BATCH_FORGET 42
 
 struct fs_rbuf {
@@ -44,6 +52,7 @@ struct worker {
 	 * behind unwound, which AddressSanitizer would see as poisoned stack. */
 	struct fuse_buf fb;
 	struct loop *lp;
+	int blocking; /* the request being served may keep it waiting: replaced as a reader */
 };
 
 struct loop {
@@ -51,7 +60,13 @@ struct loop {
 	pthread_mutex_t lock;
 	struct worker *workers; /* running */
 	struct worker *ended;   /* ended for being idle, to be joined */
-	unsigned nworkers, navail, max_threads, max_idle;
+	unsigned nworkers, max_threads, max_idle;
+	unsigned navail;      /* workers waiting in the device's read */
+	unsigned nparked;     /* workers waiting on park */
+	unsigned wakes;       /* of the parked, those woken and not yet back */
+	unsigned max_readers; /* navail is kept at or below it */
+	unsigned peak;        /* the most workers at once */
+	pthread_cond_t park;
 	int stopping;
 	int warned; /* that no further worker could be started */
 	int error;
@@ -67,6 +82,10 @@ static struct {
 } cache = {.lock = PTHREAD_MUTEX_INITIALIZER, .closed = 1};
 
 static __thread struct worker *cur; /* the worker this thread is, if any */
+
+/* The loop that runs, for fs_loop_stats. */
+static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct loop *running;
 
 static void rbuf_unmap(struct fs_rbuf *rb)
 {
@@ -180,7 +199,45 @@ static int start_worker(struct loop *lp)
 	lp->workers = w;
 	lp->nworkers++;
 	lp->navail++;
+	if (lp->nworkers > lp->peak)
+		lp->peak = lp->nworkers;
 	return 0;
+}
+
+/* With lp->lock held: get another worker reading, a parked one or a new one. */
+static void add_reader(struct loop *lp)
+{
+	if (lp->stopping)
+		return;
+	if (lp->nparked > lp->wakes) {
+		lp->wakes++;
+		pthread_cond_signal(&lp->park);
+		return;
+	}
+	if (lp->nworkers < lp->max_threads && start_worker(lp) < 0 && !lp->warned) {
+		log_warn("cannot start another FUSE thread; %u serve the mount", lp->nworkers);
+		lp->warned = 1;
+	}
+}
+
+void fs_loop_blocking(void)
+{
+	struct worker *w = cur;
+
+	if (!w || w->blocking)
+		return;
+	w->blocking = 1;
+	pthread_mutex_lock(&w->lp->lock);
+	if (w->lp->navail < w->lp->max_readers)
+		add_reader(w->lp);
+	pthread_mutex_unlock(&w->lp->lock);
+}
+
+/* Whether a request may keep its worker waiting: not a read, nor a write (whose handler says
+ * so itself, with fs_loop_blocking, when it waits), nor a FORGET (no reply at all). */
+static int may_block(uint32_t op)
+{
+	return op != OP_READ && op != OP_WRITE && op != OP_FORGET && op != OP_BATCH_FORGET;
 }
 
 static void unlink_worker(struct loop *lp, struct worker *w)
@@ -202,6 +259,7 @@ static void *worker_main(void *arg)
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	while (!fuse_session_exited(lp->se)) {
 		int r, forget = 0;
+		uint32_t op = 0;
 
 		w->fb = (struct fuse_buf){.mem = (char *)w->rb->mem + RBUF_OFF, .size = RBUF_READ};
 		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
@@ -220,35 +278,60 @@ static void *worker_main(void *arg)
 		}
 		if ((size_t)r + RBUF_OFF > w->rb->touched)
 			w->rb->touched = (size_t)r + RBUF_OFF;
+		if (!(w->fb.flags & FUSE_BUF_IS_FD) && (size_t)r >= 8)
+			op = ((const uint32_t *)w->fb.mem)[1];
 		/* A burst of FORGETs must not start a thread each. */
-		if (!(w->fb.flags & FUSE_BUF_IS_FD) && (size_t)r >= 8) {
-			uint32_t op = ((const uint32_t *)w->fb.mem)[1];
-
-			forget = op == OP_FORGET || op == OP_BATCH_FORGET;
-		}
+		forget = op == OP_FORGET || op == OP_BATCH_FORGET;
+		w->blocking = may_block(op);
 		pthread_mutex_lock(&lp->lock);
 		if (!forget)
 			lp->navail--;
-		if (!lp->navail && lp->nworkers < lp->max_threads && !lp->stopping &&
-		    start_worker(lp) < 0 && !lp->warned) {
-			log_warn("cannot start another FUSE thread; %u serve the mount", lp->nworkers);
-			lp->warned = 1;
-		}
+		/* A request that may hold its worker has another take its place as a reader;
+		 * otherwise one is added only while fewer than max_readers are up at all. */
+		if (w->blocking ? lp->navail < lp->max_readers
+				: !lp->navail &&
+					  lp->nworkers - lp->nparked + lp->wakes < lp->max_readers)
+			add_reader(lp);
 		pthread_mutex_unlock(&lp->lock);
 
 		fuse_session_process_buf(lp->se, &w->fb);
 
 		pthread_mutex_lock(&lp->lock);
-		if (!forget)
-			lp->navail++;
-		if (lp->navail > lp->max_idle && lp->nworkers > 1 && !lp->stopping) {
-			lp->navail--;
+		/* Idle are the readers, the parked and this one. It ends only if that leaves a
+		 * reader, or nobody parked (the busy come back to read). */
+		if (lp->navail + lp->nparked + !forget > lp->max_idle && lp->nworkers > 1 &&
+		    (lp->navail > (unsigned)forget || !lp->nparked) && !lp->stopping) {
 			lp->nworkers--;
+			if (forget)
+				lp->navail--;
 			unlink_worker(lp, w);
 			w->next = lp->ended;
 			lp->ended = w;
 			pthread_mutex_unlock(&lp->lock);
 			return NULL;
+		}
+		if (lp->navail + !forget > lp->max_readers && !lp->stopping) {
+			if (forget)
+				lp->navail--;
+			lp->nparked++;
+			/* Woken, it reads only if still wanted: another may have come back since. */
+			for (;;) {
+				while (!lp->wakes && !lp->stopping)
+					pthread_cond_wait(&lp->park, &lp->lock);
+				if (lp->stopping)
+					break;
+				lp->wakes--;
+				if (lp->navail < lp->max_readers)
+					break;
+			}
+			lp->nparked--;
+			if (lp->stopping) {
+				pthread_mutex_unlock(&lp->lock);
+				break;
+			}
+			lp->navail++;
+		} else if (!forget) {
+			lp->navail++;
 		}
 		pthread_mutex_unlock(&lp->lock);
 	}
@@ -263,13 +346,24 @@ int fs_loop_run(struct fuse_session *se, unsigned max_threads, unsigned max_idle
 		.lock = PTHREAD_MUTEX_INITIALIZER,
 		.max_threads = max_threads ? max_threads : 1,
 		.max_idle = max_idle,
+		.park = PTHREAD_COND_INITIALIZER,
 	};
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int r;
+
+	/* A reader per CPU, and two at least: one may be busy with a request while the other
+	 * waits for the next. */
+	lp.max_readers = ncpu > 2 ? (unsigned)ncpu : 2;
+	if (lp.max_readers > lp.max_threads)
+		lp.max_readers = lp.max_threads;
 
 	pthread_mutex_lock(&cache.lock);
 	cache.closed = 0;
 	pthread_mutex_unlock(&cache.lock);
 	sem_init(&lp.finish, 0, 0);
+	pthread_mutex_lock(&running_lock);
+	running = &lp;
+	pthread_mutex_unlock(&running_lock);
 	pthread_mutex_lock(&lp.lock);
 	r = start_worker(&lp);
 	pthread_mutex_unlock(&lp.lock);
@@ -281,8 +375,12 @@ int fs_loop_run(struct fuse_session *se, unsigned max_threads, unsigned max_idle
 		ts.tv_sec += 1;
 		sem_timedwait(&lp.finish, &ts);
 	}
+	pthread_mutex_lock(&running_lock);
+	running = NULL;
+	pthread_mutex_unlock(&running_lock);
 	pthread_mutex_lock(&lp.lock);
 	lp.stopping = 1;
+	pthread_cond_broadcast(&lp.park);
 	for (struct worker *w = lp.workers; w; w = w->next)
 		pthread_cancel(w->thread);
 	pthread_mutex_unlock(&lp.lock);
@@ -296,6 +394,7 @@ int fs_loop_run(struct fuse_session *se, unsigned max_threads, unsigned max_idle
 	}
 	join_ended(&lp);
 	sem_destroy(&lp.finish);
+	pthread_cond_destroy(&lp.park);
 	pthread_mutex_lock(&cache.lock);
 	cache.closed = 1;
 	while (cache.head) {
@@ -308,4 +407,23 @@ int fs_loop_run(struct fuse_session *se, unsigned max_threads, unsigned max_idle
 	cache.n = 0;
 	pthread_mutex_unlock(&cache.lock);
 	return r ? r : lp.error;
+}
+
+int fs_loop_stats(struct fs_loop_stats *st)
+{
+	int r = -1;
+
+	pthread_mutex_lock(&running_lock);
+	if (running) {
+		r = 0;
+		pthread_mutex_lock(&running->lock);
+		st->threads = running->nworkers;
+		st->reading = running->navail;
+		st->parked = running->nparked;
+		st->peak = running->peak;
+		st->max_reading = running->max_readers;
+		pthread_mutex_unlock(&running->lock);
+	}
+	pthread_mutex_unlock(&running_lock);
+	return r;
 }

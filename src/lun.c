@@ -256,6 +256,7 @@ static void queue_enter(struct lun *l, uint32_t n)
 {
 	if (queue_try_enter(l, n))
 		return;
+	session_before_wait();
 	pthread_mutex_lock(&l->q_lock);
 	/* Counted as waiting before looking again: a leaver that does not see the waiter
 	 * has already made the room that the look finds. */

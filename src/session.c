@@ -418,11 +418,29 @@ int task_data_to_buf(struct scsi_task *t)
 	return conn_pipe_read(t->pipe_fd, t->buf, t->len);
 }
 
+static void (*wait_hook)(void);
+
+void session_set_wait_hook(void (*hook)(void))
+{
+	wait_hook = hook;
+}
+
+void session_before_wait(void)
+{
+	if (wait_hook)
+		wait_hook();
+}
+
 void session_submit(struct session *s, struct scsi_task *t)
 {
 	struct conn *flush = NULL;
 
 	pthread_mutex_lock(&s->lock);
+	if (may_wait(s) && s->nfree == 0) {
+		pthread_mutex_unlock(&s->lock);
+		session_before_wait();
+		pthread_mutex_lock(&s->lock);
+	}
 	while (may_wait(s) && s->nfree == 0)
 		pthread_cond_wait(&s->cond, &s->lock);
 	if (!may_wait(s)) {

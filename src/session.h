@@ -98,6 +98,12 @@ struct session *session_new(const struct session_config *cfg);
 int session_login(struct session *s, char *err, size_t errlen);
 /* Start a task; done() is called exactly once. May block while the task table is full. */
 void session_submit(struct session *s, struct scsi_task *t);
+
+/* hook is called on a submitting thread about to wait for room (a free command slot of a
+ * session, a LUN's queue), so that a thread pool can have another thread take its place.
+ * Set once, before any I/O. session_before_wait calls it, if set. */
+void session_set_wait_hook(void (*hook)(void));
+void session_before_wait(void);
 /* Run a task and wait for it; returns t->result. */
 int session_exec(struct session *s, struct scsi_task *t);
 /* In done(): bring data left in a pipe (in_pipe) into t->buf. 0 or -errno. */
