@@ -1,14 +1,20 @@
 /* Workers on a list under one lock; buffers from a small cache of mappings. At most
- * max_readers workers wait in the device's read: the kernel wakes a sleeping reader for
- * every request while there is one, so a reader more than the CPUs can run costs a sleep
- * and a wake-up per request; with few readers, one back from a request finds the next
- * queued. The other workers wait parked, for a request that may block its worker (anything
- * but a read or a write that completes later, or fs_loop_blocking): another takes its place
- * as a reader, a parked one or a new one (up to max_threads). A worker that finds
+ * max_readers workers read the device: the kernel wakes a sleeping reader for every request
+ * while there is one, so a reader more than needed costs a sleep and a wake-up per request;
+ * with few, one back from a request finds the next queued. The device is read without
+ * waiting: the commands of the requests a reader takes in a row are queued corked
+ * (session_cork) and written, each connection's together, when nothing more is queued (or
+ * after CORK_REQUESTS); only then does the reader wait, in poll. The other workers wait
+ * parked, for a request that may block its worker (anything but a read or a write that
+ * completes later, or fs_loop_blocking, which lun, session and conn call through
+ * session_set_wait_hook before they wait): another takes its place as a reader, a parked
+ * one or a new one (up to max_threads). A worker that finds
  * more than max_idle idle (reading or parked) after its request ends itself, and is joined
  * by the next start or at the end. Cancellation is enabled only while a worker waits for a
  * request, so a request that has begun is always carried through. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -21,6 +27,7 @@
 #include "fs.h" /* the FUSE API version, and libfuse */
 #include "log.h"
 #include "loop.h"
+#include "session.h"
 
 /* libfuse 3 reads up to 256 pages plus one for the headers (and caps max_write to fit);
  * the kernel writes no more than one request, at most FS_LOOP_MAX_WRITE of data and its
@@ -37,6 +44,10 @@
 #define OP_READ 15
 #define OP_WRITE 16
 #define OP_BATCH_FORGET 42
+/* Requests whose commands may wait, corked, for the next: a bound on that wait; and a
+ * request larger than this (a write's data) is not held back. */
+#define CORK_REQUESTS 16
+#define CORK_REQUEST_BYTES (16 * 1024)
 
 struct fs_rbuf {
 	struct fs_rbuf *next; /* in the cache */
@@ -66,6 +77,7 @@ struct loop {
 	unsigned wakes;       /* of the parked, those woken and not yet back */
 	unsigned max_readers; /* navail is kept at or below it */
 	unsigned peak;        /* the most workers at once */
+	int nonblock;         /* the device is read without waiting: commands may be corked */
 	pthread_cond_t park;
 	int stopping;
 	int warned; /* that no further worker could be started */
@@ -224,6 +236,7 @@ void fs_loop_blocking(void)
 {
 	struct worker *w = cur;
 
+	session_uncork();
 	if (!w || w->blocking)
 		return;
 	w->blocking = 1;
@@ -254,6 +267,7 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct loop *lp = w->lp;
+	int ncorked = 0;
 
 	cur = w;
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
@@ -262,10 +276,19 @@ static void *worker_main(void *arg)
 		uint32_t op = 0;
 
 		w->fb = (struct fuse_buf){.mem = (char *)w->rb->mem + RBUF_OFF, .size = RBUF_READ};
-		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
 		r = fuse_session_receive_buf(lp->se, &w->fb);
-		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
-		if (r == -EINTR || r == -EAGAIN)
+		if (r == -EAGAIN) {
+			/* Nothing more queued: out with what this thread submitted, then wait. */
+			struct pollfd pfd = {.fd = fuse_session_fd(lp->se), .events = POLLIN};
+
+			session_uncork();
+			ncorked = 0;
+			pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+			poll(&pfd, 1, -1);
+			pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+			continue;
+		}
+		if (r == -EINTR)
 			continue;
 		if (r <= 0) { /* 0: unmounted; the session is exited */
 			if (r < 0) {
@@ -294,7 +317,20 @@ static void *worker_main(void *arg)
 			add_reader(lp);
 		pthread_mutex_unlock(&lp->lock);
 
+		if (w->blocking) {
+			session_uncork();
+			ncorked = 0;
+		} else if (!forget && lp->nonblock) {
+			session_cork();
+			ncorked++;
+		}
 		fuse_session_process_buf(lp->se, &w->fb);
+		/* A write of much data goes out at once: holding it back would delay more bytes
+		 * than a command's worth, and writing several together saves little. */
+		if (ncorked >= CORK_REQUESTS || (size_t)r > CORK_REQUEST_BYTES) {
+			session_uncork();
+			ncorked = 0;
+		}
 
 		pthread_mutex_lock(&lp->lock);
 		/* Idle are the readers, the parked and this one. It ends only if that leaves a
@@ -308,12 +344,19 @@ static void *worker_main(void *arg)
 			w->next = lp->ended;
 			lp->ended = w;
 			pthread_mutex_unlock(&lp->lock);
+			session_uncork();
 			return NULL;
 		}
 		if (lp->navail + !forget > lp->max_readers && !lp->stopping) {
 			if (forget)
 				lp->navail--;
 			lp->nparked++;
+			if (ncorked) { /* nothing may wait on a parked thread */
+				pthread_mutex_unlock(&lp->lock);
+				session_uncork();
+				ncorked = 0;
+				pthread_mutex_lock(&lp->lock);
+			}
 			/* Woken, it reads only if still wanted: another may have come back since. */
 			for (;;) {
 				while (!lp->wakes && !lp->stopping)
@@ -335,6 +378,7 @@ static void *worker_main(void *arg)
 		}
 		pthread_mutex_unlock(&lp->lock);
 	}
+	session_uncork();
 	sem_post(&lp->finish);
 	return NULL;
 }
@@ -351,9 +395,10 @@ int fs_loop_run(struct fuse_session *se, unsigned max_threads, unsigned max_idle
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int r;
 
-	/* A reader per CPU, and two at least: one may be busy with a request while the other
-	 * waits for the next. */
-	lp.max_readers = ncpu > 2 ? (unsigned)ncpu : 2;
+	/* One reader per four CPUs, one at least: a reader takes a request in a few
+	 * microseconds, so one keeps up with a queue of 4 KiB I/O the target needs both CPUs of
+	 * a small machine for, and finds the next request queued instead of sleeping. */
+	lp.max_readers = ncpu >= 8 ? (unsigned)ncpu / 4 : 1;
 	if (lp.max_readers > lp.max_threads)
 		lp.max_readers = lp.max_threads;
 
@@ -361,6 +406,10 @@ int fs_loop_run(struct fuse_session *se, unsigned max_threads, unsigned max_idle
 	cache.closed = 0;
 	pthread_mutex_unlock(&cache.lock);
 	sem_init(&lp.finish, 0, 0);
+	/* Readers find out that nothing is queued without sleeping in read(); a reader that
+	 * could sleep there must hold nothing back. */
+	r = fcntl(fuse_session_fd(se), F_GETFL);
+	lp.nonblock = r >= 0 && fcntl(fuse_session_fd(se), F_SETFL, r | O_NONBLOCK) == 0;
 	pthread_mutex_lock(&running_lock);
 	running = &lp;
 	pthread_mutex_unlock(&running_lock);

@@ -225,15 +225,31 @@ int conn_pipe_read(int fd, void *buf, size_t len)
 	return 0;
 }
 
-/* Write a whole iovec array, advancing over partial writes. */
-static int writev_all(int fd, struct iovec *iov, int cnt)
+static void (*block_hook)(void);
+
+void conn_set_block_hook(void (*hook)(void))
+{
+	block_hook = hook;
+}
+
+/* Write a whole iovec array, advancing over partial writes. With before_block, the first
+ * attempt does not wait: when the socket is full, before_block is called once and the rest
+ * is written waiting. */
+static int writev_all(int fd, struct iovec *iov, int cnt, void (*before_block)(void))
 {
 	while (cnt > 0) {
-		ssize_t n = writev(fd, iov, cnt > IOV_MAX ? IOV_MAX : cnt);
+		struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)(cnt > IOV_MAX ? IOV_MAX : cnt)};
+		ssize_t n = before_block ? sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL)
+					 : writev(fd, iov, (int)m.msg_iovlen);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			if (errno == EAGAIN && before_block) {
+				before_block();
+				before_block = NULL;
+				continue;
+			}
 			return -errno;
 		}
 		while (cnt > 0 && (size_t)n >= iov->iov_len) {
@@ -244,6 +260,10 @@ static int writev_all(int fd, struct iovec *iov, int cnt)
 		if (cnt > 0) {
 			iov->iov_base = (uint8_t *)iov->iov_base + n;
 			iov->iov_len -= (size_t)n;
+			if (before_block) { /* the socket took only part: it is full */
+				before_block();
+				before_block = NULL;
+			}
 		}
 	}
 	return 0;
@@ -259,7 +279,7 @@ int conn_send_sync(struct conn *c, const uint8_t bhs[BHS_LEN], const void *data,
 		{(void *)data, dsl},
 		{(void *)zero_pad, pad4(dsl) - dsl},
 	};
-	int r = writev_all(c->fd, iov, 3);
+	int r = writev_all(c->fd, iov, 3, NULL);
 
 	if (r < 0)
 		snprintf(err, errlen, "send: %s", strerror(-r));
@@ -505,7 +525,8 @@ struct tx_batch {
 /* Write up to TX_BATCH queued PDUs in one writev. Called by the writer with tx_lock held; the
  * lock is dropped around the write and the callbacks. 0, or -errno when the write failed (the
  * connection is then marked failed and shut down). */
-static int write_batch(struct conn *c, struct tx_batch *b)
+/* submitter: the writer is a thread that has other work (see conn_set_block_hook). */
+static int write_batch(struct conn *c, struct tx_batch *b, int submitter)
 {
 	int cnt = 0, nowned = 0, ncb = 0, n = 0, r;
 	uint64_t total = 0;
@@ -553,7 +574,7 @@ static int write_batch(struct conn *c, struct tx_batch *b)
 	pthread_mutex_unlock(&c->tx_lock);
 	for (int i = 0; i < cnt; i++)
 		total += b->iov[i].iov_len;
-	r = writev_all(c->fd, b->iov, cnt);
+	r = writev_all(c->fd, b->iov, cnt, submitter ? block_hook : NULL);
 	if (!r)
 		__atomic_add_fetch(&c->bytes_sent, total, __ATOMIC_RELAXED);
 	for (int i = 0; i < ncb; i++)
@@ -591,7 +612,7 @@ static void *tx_main(void *arg)
 		}
 		c->writer = 1;
 		do {
-			r = write_batch(c, b);
+			r = write_batch(c, b, 0);
 		} while (!r && c->tx_head && !c->stopping);
 		c->writer = 0;
 		if (r)
@@ -711,7 +732,7 @@ void conn_flush(struct conn *c)
 	}
 	c->writer = 1;
 	do {
-		r = write_batch(c, &b);
+		r = write_batch(c, &b, 1);
 	} while (!r && c->tx_head && !c->stopping && ++n < FLUSH_BATCHES);
 	c->writer = 0;
 	if (c->tx_head || c->stopping)

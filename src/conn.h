@@ -74,6 +74,9 @@ int conn_queue_deferred(struct conn *c, struct txreq *first, struct txreq *last)
  * them); what is left after a few batches goes to the send thread. Takes no lock a sent()
  * callback needs, so call it with none held. */
 void conn_flush(struct conn *c);
+/* Called on a thread in conn_flush about to wait for room in a full socket (a thread pool
+ * can have another thread take its place). Set once, before any connection starts. */
+void conn_set_block_hook(void (*hook)(void));
 /* Keep the memory of c valid across a conn_flush that may race with conn_free. */
 void conn_ref(struct conn *c);
 void conn_unref(struct conn *c);

@@ -416,6 +416,7 @@ void io_wait_cb(void *arg, int result)
 
 int io_wait_for(struct io_wait *w)
 {
+	session_uncork();
 	pthread_mutex_lock(&w->m);
 	while (!w->done)
 		pthread_cond_wait(&w->c, &w->m);

@@ -423,12 +423,57 @@ static void (*wait_hook)(void);
 void session_set_wait_hook(void (*hook)(void))
 {
 	wait_hook = hook;
+	conn_set_block_hook(session_before_wait);
 }
 
 void session_before_wait(void)
 {
+	session_uncork();
 	if (wait_hook)
 		wait_hook();
+}
+
+#define CORK_CONNS 8
+
+static __thread struct {
+	int on, n;
+	struct conn *conns[CORK_CONNS]; /* to be flushed, a reference each */
+} cork;
+
+void session_cork(void)
+{
+	cork.on = 1;
+}
+
+void session_uncork(void)
+{
+	struct conn *conns[CORK_CONNS];
+	int n = cork.n;
+
+	/* Taken off the list first: a flush that would block calls back in here. */
+	memcpy(conns, cork.conns, sizeof(conns[0]) * (size_t)n);
+	cork.on = 0;
+	cork.n = 0;
+	for (int i = 0; i < n; i++) {
+		conn_flush(conns[i]);
+		conn_unref(conns[i]);
+	}
+}
+
+/* Keep c's flush for the uncork: 1, or 0 when the caller is to flush now. */
+static int cork_keep(struct conn *c)
+{
+	if (!cork.on)
+		return 0;
+	for (int i = 0; i < cork.n; i++)
+		if (cork.conns[i] == c) {
+			conn_unref(c);
+			return 1;
+		}
+	if (cork.n == CORK_CONNS)
+		return 0;
+	cork.conns[cork.n++] = c;
+	return 1;
 }
 
 void session_submit(struct session *s, struct scsi_task *t)
@@ -465,7 +510,7 @@ void session_submit(struct session *s, struct scsi_task *t)
 	 * out. t may complete (and be freed) from here on; only flush is used. */
 	start_task_via(s, t, NULL, &flush);
 	pthread_mutex_unlock(&s->lock);
-	if (flush) {
+	if (flush && !cork_keep(flush)) {
 		conn_flush(flush);
 		conn_unref(flush);
 	}
@@ -494,6 +539,7 @@ int session_exec(struct session *s, struct scsi_task *t)
 	t->done = sync_done;
 	t->priv = &w;
 	session_submit(s, t);
+	session_uncork();
 	pthread_mutex_lock(&w.m);
 	while (!w.done)
 		pthread_cond_wait(&w.c, &w.m);

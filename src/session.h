@@ -100,10 +100,17 @@ int session_login(struct session *s, char *err, size_t errlen);
 void session_submit(struct session *s, struct scsi_task *t);
 
 /* hook is called on a submitting thread about to wait for room (a free command slot of a
- * session, a LUN's queue), so that a thread pool can have another thread take its place.
+ * session, a LUN's queue, a full socket), so that a thread pool can have another thread
+ * take its place.
  * Set once, before any I/O. session_before_wait calls it, if set. */
 void session_set_wait_hook(void (*hook)(void));
 void session_before_wait(void);
+
+/* While a thread is corked, the commands it submits are queued on their connections and
+ * not written; session_uncork writes them, each connection's in one go, and ends the cork.
+ * Any wait (session_exec, io_wait_for, session_before_wait) uncorks first. */
+void session_cork(void);
+void session_uncork(void);
 /* Run a task and wait for it; returns t->result. */
 int session_exec(struct session *s, struct scsi_task *t);
 /* In done(): bring data left in a pipe (in_pipe) into t->buf. 0 or -errno. */
