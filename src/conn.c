@@ -524,8 +524,8 @@ struct tx_batch {
 
 /* Write up to TX_BATCH queued PDUs in one writev. Called by the writer with tx_lock held; the
  * lock is dropped around the write and the callbacks. 0, or -errno when the write failed (the
- * connection is then marked failed and shut down). */
-/* submitter: the writer is a thread that has other work (see conn_set_block_hook). */
+ * connection is then marked failed and shut down). submitter: the writer is a thread with
+ * other work, which a full socket must not hold without notice (conn_set_block_hook). */
 static int write_batch(struct conn *c, struct tx_batch *b, int submitter)
 {
 	int cnt = 0, nowned = 0, ncb = 0, n = 0, r;
