@@ -2,9 +2,10 @@
 # The daemon's FUSE threads under concurrent writes of every size class: 4 KiB
 # and 16 KiB writes are copied, 32 KiB to 128 KiB keep the buffer the request
 # was read into until the target has the data, 1 MiB waits in its thread.
-# By default a few threads read the device and the rest wait parked until a
-# request that waits in its thread (here the 1 MiB writes) leaves none reading;
-# the status must then show more threads than read at a time. With
+# By default one thread (one per four CPUs) reads the device and the rest wait
+# parked; a request that waits in its thread (here the 1 MiB writes) has another
+# take its place as a reader, so the status shows more threads than read at a
+# time, the idle ones parked or reading. With
 # max_idle_threads=0 a thread ends after each request unless it is the last
 # reader, so threads come and go all the time. In every mode no write may be
 # lost or mixed up with another's buffer, and the mount must keep answering.
@@ -146,8 +147,7 @@ run_mode none -s
 # another take its place as a reader, so 8 readers in one process (one open file)
 # soon have a thread each, 7 of them waiting, and still one reading; without that
 # the readers of the device would wait and the mount would answer nothing more
-# until the resume. After the
-# resume every read returns the target's bytes.
+# until the resume. After the resume every read returns the target's bytes.
 cat >"$TEST_TMP/reads.py" <<'PYEOF'
 import mmap, os, sys, threading
 
