@@ -59,9 +59,11 @@ struct worker {
 	struct worker *next;
 	pthread_t thread;
 	struct fs_rbuf *rb;
-	/* Here, not on the worker's stack: a worker cancelled in its read leaves its frame
+	/* Here, not on the worker's stack: a worker cancelled in its poll leaves its frame
 	 * behind unwound, which AddressSanitizer would see as poisoned stack. */
 	struct fuse_buf fb;
+	struct pollfd pfd;
+	int ncorked; /* requests whose commands it holds back (session_cork) */
 	struct loop *lp;
 	int blocking; /* the request being served may keep it waiting: replaced as a reader */
 };
@@ -72,7 +74,7 @@ struct loop {
 	struct worker *workers; /* running */
 	struct worker *ended;   /* ended for being idle, to be joined */
 	unsigned nworkers, max_threads, max_idle;
-	unsigned navail;      /* workers waiting in the device's read */
+	unsigned navail;      /* workers reading the device (or in poll, waiting to) */
 	unsigned nparked;     /* workers waiting on park */
 	unsigned wakes;       /* of the parked, those woken and not yet back */
 	unsigned max_readers; /* navail is kept at or below it */
@@ -263,11 +265,17 @@ static void unlink_worker(struct loop *lp, struct worker *w)
 	}
 }
 
+/* Out with the commands this worker held back. */
+static void uncork(struct worker *w)
+{
+	session_uncork();
+	w->ncorked = 0;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct loop *lp = w->lp;
-	int ncorked = 0;
 
 	cur = w;
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
@@ -279,12 +287,10 @@ static void *worker_main(void *arg)
 		r = fuse_session_receive_buf(lp->se, &w->fb);
 		if (r == -EAGAIN) {
 			/* Nothing more queued: out with what this thread submitted, then wait. */
-			struct pollfd pfd = {.fd = fuse_session_fd(lp->se), .events = POLLIN};
-
-			session_uncork();
-			ncorked = 0;
+			w->pfd = (struct pollfd){.fd = fuse_session_fd(lp->se), .events = POLLIN};
+			uncork(w);
 			pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
-			poll(&pfd, 1, -1);
+			poll(&w->pfd, 1, -1);
 			pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 			continue;
 		}
@@ -318,19 +324,16 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&lp->lock);
 
 		if (w->blocking) {
-			session_uncork();
-			ncorked = 0;
+			uncork(w);
 		} else if (!forget && lp->nonblock) {
 			session_cork();
-			ncorked++;
+			w->ncorked++;
 		}
 		fuse_session_process_buf(lp->se, &w->fb);
 		/* A write of much data goes out at once: holding it back would delay more bytes
 		 * than a command's worth, and writing several together saves little. */
-		if (ncorked >= CORK_REQUESTS || (size_t)r > CORK_REQUEST_BYTES) {
-			session_uncork();
-			ncorked = 0;
-		}
+		if (w->ncorked >= CORK_REQUESTS || (size_t)r > CORK_REQUEST_BYTES)
+			uncork(w);
 
 		pthread_mutex_lock(&lp->lock);
 		/* Idle are the readers, the parked and this one. It ends only if that leaves a
@@ -351,10 +354,9 @@ static void *worker_main(void *arg)
 			if (forget)
 				lp->navail--;
 			lp->nparked++;
-			if (ncorked) { /* nothing may wait on a parked thread */
+			if (w->ncorked) { /* nothing may wait on a parked thread */
 				pthread_mutex_unlock(&lp->lock);
-				session_uncork();
-				ncorked = 0;
+				uncork(w);
 				pthread_mutex_lock(&lp->lock);
 			}
 			/* Woken, it reads only if still wanted: another may have come back since. */
