@@ -239,8 +239,7 @@ static int writev_all(int fd, struct iovec *iov, int cnt, void (*before_block)(v
 {
 	while (cnt > 0) {
 		struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)(cnt > IOV_MAX ? IOV_MAX : cnt)};
-		ssize_t n = before_block ? sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL)
-					 : writev(fd, iov, (int)m.msg_iovlen);
+		ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL | (before_block ? MSG_DONTWAIT : 0));
 
 		if (n < 0) {
 			if (errno == EINTR)
