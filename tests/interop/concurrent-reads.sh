@@ -21,7 +21,6 @@ setup_tmpdir
 tgt_start
 tgt_add_target 1 "$IQN"
 tgt_add_lun 1 1 64
-dd if=/dev/urandom of="$(tgt_lun_file 1 1)" bs=1M count=64 conv=notrunc status=none
 tgt_bind 1
 BACKING=$(tgt_lun_file 1 1)
 iscsifs_config "$(channel_line 0 "$TGT_PORT" "$IQN")"

@@ -87,10 +87,12 @@ if got != bytes(expect):
     bad = next(i for i in range(size) if got[i] != expect[i])
     sys.exit("the target's file differs from what was written, first at byte %d" % bad)
 PYEOF
+ctl() { timeout -k 10 60 "$ISCTL" -s "$ISCSIFS_ETC/control.sock" "$@"; }
+
 # threads: the FUSE thread counts of the status, "running reading parked peak
 # max_reading", or "none" when libfuse's loop serves the mount.
 threads() {
-	timeout -k 10 60 "$ISCTL" -s "$ISCSIFS_ETC/control.sock" status --json | python3 -c '
+	ctl status --json | python3 -c '
 import json, sys
 t = json.load(sys.stdin)["fuse_threads"]
 print("none" if t is None else " ".join(str(t[k]) for k in ("running", "reading", "parked", "peak", "max_reading")))'
@@ -173,7 +175,6 @@ os.close(fd)
 if errors:
     sys.exit("; ".join(errors[:4]))
 PYEOF
-ctl() { timeout -k 10 60 "$ISCTL" -s "$ISCSIFS_ETC/control.sock" "$@"; }
 waiting_replaced() {
 	read -r T_RUNNING T_READING T_PARKED T_PEAK T_MAXR <<<"$(threads)" &&
 		[ "$((T_RUNNING - T_READING - T_PARKED))" -ge 7 ] && [ "$T_READING" -ge 1 ]

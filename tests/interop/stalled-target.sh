@@ -27,7 +27,6 @@ IQN=iqn.2026-11.org.iscsifs.test:stalled-other
 tgt_start
 tgt_add_target 1 "$IQN"
 tgt_add_lun 1 1 16
-dd if=/dev/urandom of="$(tgt_lun_file 1 1)" bs=1M count=16 conv=notrunc status=none
 tgt_bind 1
 BACKING=$(tgt_lun_file 1 1)
 
