@@ -13,8 +13,7 @@ set -eu
 require_root
 require_iscsifs
 require_cmd python3 timeout dd
-: "${ISCTL:=$(dirname "$ISCSIFS")/initiator-ctl}"
-[ -x "$ISCTL" ] || hard_error "initiator-ctl '$ISCTL' is missing: build first"
+require_isctl
 
 IQN=iqn.2026-11.org.iscsifs.test:concurrent-reads
 setup_tmpdir

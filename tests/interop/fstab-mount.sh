@@ -13,13 +13,11 @@ set -eu
 # shellcheck source-path=SCRIPTDIR source=../lib/target.sh
 . "$TESTLIB/target.sh"
 
-: "${ISCTL:=$(dirname "$ISCSIFS")/initiator-ctl}"
-
 require_root
 require_iscsifs
 require_cmd mount umount cmp ss timeout
 command -v mount.fuse3 >/dev/null 2>&1 || skip "mount.fuse3 is missing (Debian package fuse3)"
-[ -x "$ISCTL" ] || hard_error "initiator-ctl '$ISCTL' is missing: build first"
+require_isctl
 
 IQN=iqn.2026-11.org.iscsifs.test:fstab
 setup_tmpdir

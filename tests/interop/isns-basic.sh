@@ -10,11 +10,10 @@ set -eu
 # shellcheck source-path=SCRIPTDIR source=../lib/isns.sh
 . "$TESTLIB/isns.sh"
 
-: "${ISCTL:=$(dirname "$ISCSIFS")/initiator-ctl}"
 require_root
 require_iscsifs
 require_cmd cmp timeout isnsd isnsadm
-[ -x "$ISCTL" ] || hard_error "initiator-ctl '$ISCTL' is missing: build first"
+require_isctl
 
 IQN=iqn.2026-11.org.iscsifs.test:isns-basic
 setup_tmpdir

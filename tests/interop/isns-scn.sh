@@ -11,11 +11,10 @@ set -eu
 # shellcheck source-path=SCRIPTDIR source=../lib/isns.sh
 . "$TESTLIB/isns.sh"
 
-: "${ISCTL:=$(dirname "$ISCSIFS")/initiator-ctl}"
 require_root
 require_iscsifs
 require_cmd timeout isnsd isnsadm
-[ -x "$ISCTL" ] || hard_error "initiator-ctl '$ISCTL' is missing: build first"
+require_isctl
 
 IQN1=iqn.2026-11.org.iscsifs.test:isns-first
 IQN2=iqn.2026-11.org.iscsifs.test:isns-second

@@ -9,12 +9,10 @@ set -eu
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "${TESTLIB:?TESTLIB must point to tests/lib}/common.sh"
 
-: "${ISCTL:=$(dirname "$ISCSIFS")/initiator-ctl}"
-
 require_root
 require_iscsifs
 require_cmd python3 cmp dd grep ss timeout
-[ -x "$ISCTL" ] || hard_error "initiator-ctl '$ISCTL' is missing: build first"
+require_isctl
 
 FAKE=$TESTLIB/fake_target.py
 IQN=iqn.2026-11.org.iscsifs.test:mcs-fake

@@ -19,12 +19,10 @@ set -eu
 # shellcheck source-path=SCRIPTDIR source=../lib/istgt.sh
 . "$TESTLIB/istgt.sh"
 
-: "${ISCTL:=$(dirname "$ISCSIFS")/initiator-ctl}"
-
 require_root
 require_iscsifs
 require_cmd ip ss cmp grep python3 timeout
-[ -x "$ISCTL" ] || hard_error "initiator-ctl '$ISCTL' is missing: build first"
+require_isctl
 
 setup_tmpdir
 # Two links, with addresses that exist only on them, inside this test's own namespace.

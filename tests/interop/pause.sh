@@ -10,13 +10,12 @@ set -eu
 # shellcheck source-path=SCRIPTDIR source=../lib/target.sh
 . "$TESTLIB/target.sh"
 
-: "${ISCTL:=$(dirname "$ISCSIFS")/initiator-ctl}"
 : "${SCRIPTS:=$TESTLIB/../../scripts}"
 
 require_root
 require_iscsifs
 require_cmd cmp dd mkfifo python3 timeout
-[ -x "$ISCTL" ] || hard_error "initiator-ctl '$ISCTL' is missing: build first"
+require_isctl
 [ -x "$SCRIPTS/initiator" ] || hard_error "no init script in '$SCRIPTS'"
 
 IQN=iqn.2026-11.org.iscsifs.test:pause

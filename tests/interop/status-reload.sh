@@ -11,12 +11,10 @@ set -eu
 # shellcheck source-path=SCRIPTDIR source=../lib/target.sh
 . "$TESTLIB/target.sh"
 
-: "${ISCTL:=$(dirname "$ISCSIFS")/initiator-ctl}"
-
 require_root
 require_iscsifs
 require_cmd cmp python3 sed timeout
-[ -x "$ISCTL" ] || hard_error "initiator-ctl '$ISCTL' is missing: build first"
+require_isctl
 
 IQN0=iqn.2026-11.org.iscsifs.test:reload0
 IQN1=iqn.2026-11.org.iscsifs.test:reload1

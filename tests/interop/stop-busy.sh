@@ -13,14 +13,13 @@ set -eu
 # shellcheck source-path=SCRIPTDIR source=../lib/target.sh
 . "$TESTLIB/target.sh"
 
-: "${ISCTL:=$(dirname "$ISCSIFS")/initiator-ctl}"
 : "${SCRIPTS:=$TESTLIB/../../scripts}"
 
 require_root
 require_iscsifs
 require_loop
 require_cmd losetup partx sfdisk blkid mkfs.ext4 mount umount fuser flock truncate python3 timeout
-[ -x "$ISCTL" ] || hard_error "initiator-ctl '$ISCTL' is missing: build first"
+require_isctl
 [ -x "$SCRIPTS/initiator" ] || hard_error "no init script in '$SCRIPTS'"
 
 IQN=iqn.2026-11.org.iscsifs.test:busy

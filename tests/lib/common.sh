@@ -62,6 +62,12 @@ require_iscsifs() {
 	require_cmd umount timeout
 }
 
+# initiator-ctl, next to the daemon unless ISCTL names one; built with it, so an error too.
+require_isctl() {
+	: "${ISCTL:=$(dirname "$ISCSIFS")/initiator-ctl}"
+	[ -x "$ISCTL" ] || hard_error "initiator-ctl '$ISCTL' is missing: build first"
+}
+
 # defer CMD [ARG...]: run at exit, last registered first. One argument is taken
 # as a shell command line (eval'd); several are quoted word by word.
 defer() {
