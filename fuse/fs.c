@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -679,6 +680,28 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
+/* The open reply as the kernel reads it (struct fuse_open_out of <linux/fuse.h>), written
+ * here because libfuse 3.14's fuse_file_info has no bit for FOPEN_PARALLEL_DIRECT_WRITES:
+ * without it the kernel holds the inode's lock across each direct write, so the synchronous
+ * writes of several threads or processes reach the daemon one at a time. Kernels before 6.0
+ * ignore the flag. */
+#define OPEN_DIRECT_IO (1u << 0)
+#define OPEN_PARALLEL_DIRECT_WRITES (1u << 6)
+struct open_reply {
+	uint64_t fh;
+	uint32_t open_flags;
+	int32_t unused;
+};
+_Static_assert(sizeof(struct open_reply) == 16, "the kernel's fuse_open_out is 16 bytes");
+
+static int reply_open_direct(fuse_req_t req, const struct fuse_file_info *fi)
+{
+	struct open_reply o = {.fh = fi->fh,
+			       .open_flags = OPEN_DIRECT_IO | OPEN_PARALLEL_DIRECT_WRITES};
+
+	return fuse_reply_buf(req, (const char *)&o, sizeof(o));
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_node *n = node_of(fs_of(req), ino);
@@ -703,10 +726,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	fi->direct_io = 1;
-	fi->keep_cache = 0;
 	__atomic_add_fetch(&n->opens, 1, __ATOMIC_ACQ_REL);
-	if (fuse_reply_open(req, fi) != 0)
+	if (reply_open_direct(req, fi) != 0)
 		__atomic_sub_fetch(&n->opens, 1, __ATOMIC_ACQ_REL); /* the opener is gone */
 }
 

@@ -195,5 +195,57 @@ ctl start 0 || fail "initiator-ctl start 0 (resume) failed"
 wait "$READERS" || fail "queue_depth=1: after the resume, concurrent direct reads failed or returned other bytes than the target holds"
 wait_for 10 threads_show kept ||
 	fail "queue_depth=1: FUSE thread counts after the reads: $T_RUNNING running, $T_READING reading, $T_PARKED parked, peak $T_PEAK"
-stop_iscsifs_checked
 msg "queue_depth=1, paused: $waited FUSE threads while 8 readers waited ($T_MAXR reading at most); after the resume 8 x 64 direct 4 KiB reads read back the target's bytes"
+
+# The same with synchronous writes: the file is opened for parallel direct writes,
+# so the kernel does not hold the inode's lock across each write and 8 writing
+# threads reach the daemon together; the first write's command takes the queue,
+# the next 7 wait in their FUSE threads, each replaced as a reader. (With the
+# kernel's lock held, one write at a time would reach the daemon and no thread
+# would wait.) After the resume the target holds every writer's bytes.
+cat >"$TEST_TMP/syncwrites.py" <<'PYEOF'
+import mmap, os, random, sys, threading
+
+lun, backing = sys.argv[1], sys.argv[2]
+fd = os.open(lun, os.O_WRONLY | os.O_DIRECT)
+expect = {}
+errors = []
+
+def writer(idx):
+    rng = random.Random(100 + idx)
+    buf = mmap.mmap(-1, 4096)
+    for k in range(16):
+        off = (idx * 16 + k) * 4096
+        data = rng.randbytes(4096)
+        buf[:] = data
+        if os.pwritev(fd, [buf], off) != 4096:
+            errors.append("writer %d: short write at %d" % (idx, off))
+            return
+        expect[off] = data
+
+threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+os.close(fd)
+if errors:
+    sys.exit("; ".join(errors[:4]))
+with open(backing, "rb") as f:
+    for off in sorted(expect):
+        f.seek(off)
+        if f.read(4096) != expect[off]:
+            sys.exit("the target's 4 KiB at %d differ from what was written" % off)
+PYEOF
+ctl pause 0 || fail "initiator-ctl pause 0 failed"
+timeout -k 10 120 python3 "$TEST_TMP/syncwrites.py" "$LUN" "$BACKING" &
+WRITERS=$!
+defer "kill $WRITERS 2>/dev/null; true"
+T_RUNNING='?' T_READING='?' T_PARKED='?' T_PEAK='?'
+wait_for 10 waiting_replaced ||
+	fail "queue_depth=1, paused: 8 threads' synchronous direct writes did not reach the daemon together (the kernel held them one at a time?): $T_RUNNING FUSE threads running, $T_READING reading, $T_PARKED parked"
+waited=$T_RUNNING
+ctl start 0 || fail "initiator-ctl start 0 (resume) failed"
+wait "$WRITERS" || fail "queue_depth=1: after the resume, concurrent synchronous direct writes failed or did not reach the target intact"
+stop_iscsifs_checked
+msg "queue_depth=1, paused: $waited FUSE threads while 8 threads' synchronous writes waited together; after the resume the target holds all 8 x 16 direct 4 KiB writes"
