@@ -182,20 +182,27 @@ waiting_replaced() {
 CHANNEL_ATTRS="nopout_timeout=5,queue_depth=1"
 iscsifs_config "$(channel_line 0 "$TGT_PORT" "$IQN")"
 grep -q 'queue_depth=1' "$ISCSIFS_ETC/initiator" || hard_error "the channel line has no queue_depth=1"
+# while_paused SCRIPT WHAT: pause the channel, start the Python SCRIPT (in TEST_TMP)
+# on the LUN in the background as BG, wait until waiting_replaced holds (failing
+# with WHAT and the counts if it does not), note the thread count in WAITED and
+# resume. The caller waits for BG.
+while_paused() {
+	ctl pause 0 || fail "initiator-ctl pause 0 failed"
+	timeout -k 10 120 python3 "$TEST_TMP/$1" "$LUN" "$BACKING" &
+	BG=$!
+	defer "kill $BG 2>/dev/null; true"
+	T_RUNNING='?' T_READING='?' T_PARKED='?' T_PEAK='?'
+	wait_for 10 waiting_replaced ||
+		fail "queue_depth=1, paused: $2: $T_RUNNING FUSE threads running, $T_READING reading, $T_PARKED parked"
+	WAITED=$T_RUNNING
+	ctl start 0 || fail "initiator-ctl start 0 (resume) failed"
+}
 start_iscsifs "$MNT"
-ctl pause 0 || fail "initiator-ctl pause 0 failed"
-timeout -k 10 120 python3 "$TEST_TMP/reads.py" "$LUN" "$BACKING" &
-READERS=$!
-defer "kill $READERS 2>/dev/null; true"
-T_RUNNING='?' T_READING='?' T_PARKED='?' T_PEAK='?'
-wait_for 10 waiting_replaced ||
-	fail "queue_depth=1, paused: threads waiting for room in the queue were not replaced as readers: $T_RUNNING running, $T_READING reading, $T_PARKED parked"
-waited=$T_RUNNING
-ctl start 0 || fail "initiator-ctl start 0 (resume) failed"
-wait "$READERS" || fail "queue_depth=1: after the resume, concurrent direct reads failed or returned other bytes than the target holds"
+while_paused reads.py "threads waiting for room in the queue were not replaced as readers"
+wait "$BG" || fail "queue_depth=1: after the resume, concurrent direct reads failed or returned other bytes than the target holds"
 wait_for 10 threads_show kept ||
 	fail "queue_depth=1: FUSE thread counts after the reads: $T_RUNNING running, $T_READING reading, $T_PARKED parked, peak $T_PEAK"
-msg "queue_depth=1, paused: $waited FUSE threads while 8 readers waited ($T_MAXR reading at most); after the resume 8 x 64 direct 4 KiB reads read back the target's bytes"
+msg "queue_depth=1, paused: $WAITED FUSE threads while 8 readers waited ($T_MAXR reading at most); after the resume 8 x 64 direct 4 KiB reads read back the target's bytes"
 
 # The same with synchronous writes: the file is opened for parallel direct writes,
 # so the kernel does not hold the inode's lock across each write and 8 writing
@@ -237,15 +244,7 @@ with open(backing, "rb") as f:
         if f.read(4096) != expect[off]:
             sys.exit("the target's 4 KiB at %d differ from what was written" % off)
 PYEOF
-ctl pause 0 || fail "initiator-ctl pause 0 failed"
-timeout -k 10 120 python3 "$TEST_TMP/syncwrites.py" "$LUN" "$BACKING" &
-WRITERS=$!
-defer "kill $WRITERS 2>/dev/null; true"
-T_RUNNING='?' T_READING='?' T_PARKED='?' T_PEAK='?'
-wait_for 10 waiting_replaced ||
-	fail "queue_depth=1, paused: 8 threads' synchronous direct writes did not reach the daemon together (the kernel held them one at a time?): $T_RUNNING FUSE threads running, $T_READING reading, $T_PARKED parked"
-waited=$T_RUNNING
-ctl start 0 || fail "initiator-ctl start 0 (resume) failed"
-wait "$WRITERS" || fail "queue_depth=1: after the resume, concurrent synchronous direct writes failed or did not reach the target intact"
+while_paused syncwrites.py "8 threads' synchronous direct writes did not reach the daemon together (the kernel held them one at a time?)"
+wait "$BG" || fail "queue_depth=1: after the resume, concurrent synchronous direct writes failed or did not reach the target intact"
 stop_iscsifs_checked
-msg "queue_depth=1, paused: $waited FUSE threads while 8 threads' synchronous writes waited together; after the resume the target holds all 8 x 16 direct 4 KiB writes"
+msg "queue_depth=1, paused: $WAITED FUSE threads while 8 threads' synchronous writes waited together; after the resume the target holds all 8 x 16 direct 4 KiB writes"
