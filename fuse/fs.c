@@ -683,9 +683,11 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 /* The open reply as the kernel reads it (struct fuse_open_out of <linux/fuse.h>), written
  * here because libfuse 3.14's fuse_file_info has no bit for FOPEN_PARALLEL_DIRECT_WRITES:
  * without it the kernel holds the inode's lock across each direct write, so the synchronous
- * writes of several threads or processes reach the daemon one at a time. Kernels before 6.0
- * ignore the flag. */
+ * writes of several threads or processes reach the daemon one at a time. NOFLUSH spares
+ * each close() the FLUSH request (op_flush has nothing to do). Kernels before 6.0 and 5.16
+ * ignore the two flags. */
 #define OPEN_DIRECT_IO (1u << 0)
+#define OPEN_NOFLUSH (1u << 5)
 #define OPEN_PARALLEL_DIRECT_WRITES (1u << 6)
 struct open_reply {
 	uint64_t fh;
@@ -697,7 +699,8 @@ _Static_assert(sizeof(struct open_reply) == 16, "the kernel's fuse_open_out is 1
 static int reply_open_direct(fuse_req_t req, const struct fuse_file_info *fi)
 {
 	struct open_reply o = {.fh = fi->fh,
-			       .open_flags = OPEN_DIRECT_IO | OPEN_PARALLEL_DIRECT_WRITES};
+			       .open_flags = OPEN_DIRECT_IO | OPEN_NOFLUSH |
+					     OPEN_PARALLEL_DIRECT_WRITES};
 
 	return fuse_reply_buf(req, (const char *)&o, sizeof(o));
 }
