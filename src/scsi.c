@@ -123,6 +123,91 @@ unsigned scsi_cdb_rw(uint8_t *cdb, int write, uint64_t lba, uint32_t blocks)
 	return 16;
 }
 
+int scsi_cdb_rw_parse(const uint8_t *cdb, uint64_t *lba, uint32_t *blocks)
+{
+	switch (cdb[0]) {
+	case 0x28:
+	case 0x2a:
+		*lba = get_be32(cdb + 2);
+		*blocks = get_be16(cdb + 7);
+		return cdb[0] == 0x2a;
+	case 0x88:
+	case 0x8a:
+		*lba = get_be64(cdb + 2);
+		*blocks = get_be32(cdb + 10);
+		return cdb[0] == 0x8a;
+	default:
+		return -1;
+	}
+}
+
+/* SAM-5 table 33. */
+static const struct {
+	uint8_t status;
+	const char *name;
+} status_names[] = {
+	{SCSI_STATUS_GOOD, "GOOD"},
+	{SCSI_STATUS_CHECK_CONDITION, "CHECK CONDITION"},
+	{0x04, "CONDITION MET"},
+	{SCSI_STATUS_BUSY, "BUSY"},
+	{SCSI_STATUS_RESERVATION_CONFLICT, "RESERVATION CONFLICT"},
+	{SCSI_STATUS_TASK_SET_FULL, "TASK SET FULL"},
+	{0x30, "ACA ACTIVE"},
+	{0x40, "TASK ABORTED"},
+};
+
+/* SPC-4 table 48. */
+static const char *const sense_keys[16] = {
+	"NO SENSE",	   "RECOVERED ERROR", "NOT READY",	"MEDIUM ERROR",
+	"HARDWARE ERROR",  "ILLEGAL REQUEST", "UNIT ATTENTION", "DATA PROTECT",
+	"BLANK CHECK",	   "VENDOR SPECIFIC", "COPY ABORTED",	"ABORTED COMMAND",
+	"reserved (0xc)", "VOLUME OVERFLOW", "MISCOMPARE",	"COMPLETED",
+};
+
+/* The additional sense codes an administrator of a disk meets most (SPC-4 table D.1). */
+static const struct {
+	uint8_t asc, ascq; /* ascq 0xff: any */
+	const char *what;
+} asc_names[] = {
+	{0x04, 0xff, "logical unit not ready"},
+	{0x0c, 0x00, "write error"},
+	{0x11, 0x00, "unrecovered read error"},
+	{0x20, 0x00, "invalid command operation code"},
+	{0x21, 0x00, "logical block address out of range"},
+	{0x24, 0x00, "invalid field in CDB"},
+	{0x25, 0x00, "logical unit not supported"},
+	{0x27, 0xff, "write protected"},
+	{0x29, 0xff, "power on, reset or bus device reset occurred"},
+	{0x2a, 0xff, "parameters changed"},
+	{0x3a, 0xff, "medium not present"},
+	{0x3f, 0x0e, "reported LUNs data has changed"},
+	{0x44, 0x00, "internal target failure"},
+};
+
+void scsi_describe(uint8_t status, const struct scsi_sense *s, char *out, size_t len)
+{
+	const char *st = NULL, *what = NULL;
+	char stbuf[24];
+
+	for (size_t i = 0; i < sizeof(status_names) / sizeof(status_names[0]); i++)
+		if (status_names[i].status == status)
+			st = status_names[i].name;
+	if (!st) {
+		snprintf(stbuf, sizeof(stbuf), "status 0x%02x", status);
+		st = stbuf;
+	}
+	if (status != SCSI_STATUS_CHECK_CONDITION || !s || !s->valid) {
+		snprintf(out, len, "%s", st);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(asc_names) / sizeof(asc_names[0]); i++)
+		if (asc_names[i].asc == s->asc &&
+		    (asc_names[i].ascq == 0xff || asc_names[i].ascq == s->ascq))
+			what = asc_names[i].what;
+	snprintf(out, len, "%s, %s %02x/%02x%s%s%s", st, sense_keys[s->key & 0x0f], s->asc, s->ascq,
+		 what ? " (" : "", what ? what : "", what ? ")" : "");
+}
+
 unsigned scsi_cdb_sync_cache(uint8_t *cdb)
 {
 	memset(cdb, 0, 10);

@@ -34,6 +34,9 @@ void scsi_sense_parse(const uint8_t *sense, size_t len, struct scsi_sense *out);
 /* errno for a finished command: 0 for GOOD, -EAGAIN when worth retrying (unit attention, busy,
  * becoming ready), -EROFS for write protect, -EIO otherwise. */
 int scsi_status_to_errno(uint8_t status, const struct scsi_sense *s);
+/* What an administrator reads in the log: "CHECK CONDITION, MEDIUM ERROR 11/00 (unrecovered
+ * read error)", or the status alone when there is no sense. */
+void scsi_describe(uint8_t status, const struct scsi_sense *s, char *out, size_t len);
 
 /* CDB builders: return the CDB length. */
 unsigned scsi_cdb_test_unit_ready(uint8_t *cdb);
@@ -42,6 +45,9 @@ unsigned scsi_cdb_report_luns(uint8_t *cdb, uint32_t alloc);
 unsigned scsi_cdb_read_capacity10(uint8_t *cdb);
 unsigned scsi_cdb_read_capacity16(uint8_t *cdb, uint32_t alloc);
 unsigned scsi_cdb_rw(uint8_t *cdb, int write, uint64_t lba, uint32_t blocks);
+/* The LBA and block count of a READ or WRITE (10) or (16) CDB: 1 for a write, 0 for a read,
+ * -1 for any other command. */
+int scsi_cdb_rw_parse(const uint8_t *cdb, uint64_t *lba, uint32_t *blocks);
 unsigned scsi_cdb_sync_cache(uint8_t *cdb);
 unsigned scsi_cdb_mode_sense6(uint8_t *cdb, uint8_t page, uint8_t alloc);
 

@@ -87,6 +87,46 @@ static void test_rw_cdb_switches_to_16(void **state)
 	assert_int_equal(get_be32(cdb + 10), 70000);
 }
 
+static void test_rw_cdb_parse(void **state)
+{
+	uint8_t cdb[16];
+	uint64_t lba;
+	uint32_t nb;
+
+	(void)state;
+	scsi_cdb_rw(cdb, 0, 0x12345678, 256);
+	assert_int_equal(scsi_cdb_rw_parse(cdb, &lba, &nb), 0);
+	assert_int_equal(lba, 0x12345678);
+	assert_int_equal(nb, 256);
+	scsi_cdb_rw(cdb, 1, 0x123456789aull, 70000);
+	assert_int_equal(scsi_cdb_rw_parse(cdb, &lba, &nb), 1);
+	assert_int_equal(lba, 0x123456789aull);
+	assert_int_equal(nb, 70000);
+	scsi_cdb_sync_cache(cdb);
+	assert_int_equal(scsi_cdb_rw_parse(cdb, &lba, &nb), -1);
+}
+
+static void test_describe_status(void **state)
+{
+	struct scsi_sense medium = {.key = 0x3, .asc = 0x11, .ascq = 0x00, .valid = 1};
+	struct scsi_sense odd = {.key = 0xb, .asc = 0x47, .ascq = 0x03, .valid = 1};
+	char out[128];
+
+	(void)state;
+	scsi_describe(SCSI_STATUS_CHECK_CONDITION, &medium, out, sizeof(out));
+	assert_string_equal(out, "CHECK CONDITION, MEDIUM ERROR 11/00 (unrecovered read error)");
+	scsi_describe(SCSI_STATUS_CHECK_CONDITION, &odd, out, sizeof(out));
+	assert_string_equal(out, "CHECK CONDITION, ABORTED COMMAND 47/03");
+	scsi_describe(SCSI_STATUS_CHECK_CONDITION, NULL, out, sizeof(out));
+	assert_string_equal(out, "CHECK CONDITION");
+	scsi_describe(SCSI_STATUS_RESERVATION_CONFLICT, &medium, out, sizeof(out));
+	assert_string_equal(out, "RESERVATION CONFLICT");
+	scsi_describe(0x7e, NULL, out, sizeof(out));
+	assert_string_equal(out, "status 0x7e");
+	scsi_describe(SCSI_STATUS_CHECK_CONDITION, &medium, out, 16); /* truncated, terminated */
+	assert_int_equal(strlen(out), 15);
+}
+
 static void test_serial_arithmetic(void **state)
 {
 	(void)state;
@@ -180,6 +220,8 @@ int main(void)
 		cmocka_unit_test(test_rejects_initiator_opcodes),
 		cmocka_unit_test(test_scsi_cmd_encode),
 		cmocka_unit_test(test_rw_cdb_switches_to_16),
+		cmocka_unit_test(test_rw_cdb_parse),
+		cmocka_unit_test(test_describe_status),
 		cmocka_unit_test(test_serial_arithmetic),
 		cmocka_unit_test(test_sense_to_errno),
 		cmocka_unit_test(test_report_luns_and_capacity),
