@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "lun.h"
@@ -301,6 +302,52 @@ static void io_free(struct lun_io *io)
 		free(io);
 }
 
+/* At most this many SCSI errors a minute in the log for each LUN: a failing region read
+ * over and over would fill it. */
+#define ERR_LOG_BURST 10
+#define ERR_LOG_WINDOW_MS 60000
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A READ or WRITE the target answered with an error status, for the operator. */
+static void log_scsi_error(struct lun *l, const struct scsi_task *t)
+{
+	struct scsi_sense sn;
+	char what[128];
+	uint64_t lba = 0, now = now_ms();
+	uint32_t nb = 0, quiet = 0;
+	int show, w;
+
+	pthread_mutex_lock(&l->q_lock);
+	if (now - l->err_window >= ERR_LOG_WINDOW_MS) {
+		quiet = l->err_quiet;
+		l->err_window = now;
+		l->err_logged = l->err_quiet = 0;
+	}
+	show = l->err_logged < ERR_LOG_BURST;
+	if (show)
+		l->err_logged++;
+	else
+		l->err_quiet++;
+	pthread_mutex_unlock(&l->q_lock);
+	if (quiet)
+		log_warn("%s: %u more SCSI errors were not logged (at most %d a minute)", l->label,
+			 quiet, ERR_LOG_BURST);
+	if (!show)
+		return;
+	scsi_sense_parse(t->sense, t->sense_len, &sn);
+	scsi_describe(t->status, &sn, what, sizeof(what));
+	w = scsi_cdb_rw_parse(t->cdb, &lba, &nb);
+	log_warn("%s: %s of %u blocks at LBA %llu failed: %s", l->label, w > 0 ? "WRITE" : "READ",
+		 nb, (unsigned long long)lba, what);
+}
+
 static void io_piece_done(struct scsi_task *t)
 {
 	struct lun_io *io = t->priv;
@@ -308,6 +355,8 @@ static void io_piece_done(struct scsi_task *t)
 
 	if (!r && t->residual)
 		r = -EIO; /* a block device returns all it was asked for */
+	else if (r && !t->result)
+		log_scsi_error(io->l, t);
 	if (t->in_pipe) {
 		/* Only the single piece of a read with a taker (pipe_ok) is sent to a pipe. */
 		if (!r) {

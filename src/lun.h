@@ -30,6 +30,10 @@ struct lun {
 	pthread_cond_t q_cond;
 	uint32_t queue_depth, inflight; /* inflight: atomic */
 	uint32_t q_waiters;             /* atomic: submitters waiting for room */
+	/* Under q_lock: the SCSI errors logged in the minute from err_window (ms), and those
+	 * left out. */
+	uint64_t err_window;
+	uint32_t err_logged, err_quiet;
 	char label[64];       /* "ch0 lun1" */
 };
 

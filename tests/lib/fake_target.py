@@ -24,6 +24,8 @@ Cases, and what the misbehaving PDU is:
   malformed-login-keys  a key without '=' in the operational-stage Login Response of
                         connection --login-conn (default 1); earlier connections are
                         closed by the target at the READ after --after good READs
+  medium-error          not a broken PDU: the READ is answered with CHECK CONDITION,
+                        sense MEDIUM ERROR 11/00 (unrecovered read error), once
   mcs-lose-conn         not a broken PDU: MaxConnections=2 is allowed, and once a second
                         connection has joined the session, the first connection is closed
                         with a READ unanswered; a Logout "close the connection" for its
@@ -66,11 +68,13 @@ MCS_CASES = ("mcs-lose-conn",)
 LOSE_CASES = ("lose-read",)
 # Asynchronous messages the target sends after serving a READ.
 ASYNC_CASES = ("logout-request",)
+# A READ answered with an error status: the logical unit failed, not the protocol.
+SCSI_CASES = ("medium-error",)
 CASES = ("none",) + READ_CASES + WRITE_CASES + LOGIN_CASES + MCS_CASES + LOSE_CASES + \
-    ASYNC_CASES
+    ASYNC_CASES + SCSI_CASES
 
 GOOD, CHECK_CONDITION = 0x00, 0x02
-ILLEGAL_REQUEST = 0x05
+MEDIUM_ERROR, ILLEGAL_REQUEST = 0x03, 0x05
 
 
 class Drop(Exception):
@@ -714,6 +718,11 @@ class Connection:
             raise Drop("closed by the target")
         if self.should_misbehave(READ_CASES):
             self.misbehave_read(pdu, data)
+            return
+        if self.should_misbehave(SCSI_CASES):
+            self.say("answering READ lba %d, %d blocks (task 0x%08x) with CHECK CONDITION, "
+                     "MEDIUM ERROR 11/00" % (lba, n, pdu.itt))
+            self.respond(pdu, CHECK_CONDITION, sense_fixed(MEDIUM_ERROR, 0x11, 0))
             return
         if self.should_misbehave(LOSE_CASES):
             self.say("losing READ 0x%08x: no answer" % pdu.itt)
