@@ -5,7 +5,8 @@
 # application gets EIO for that read, the log names the LUN, the LBA and the
 # sense, and the command is not sent down the other path, which would hide a
 # failing disk behind a retry. The path that reported it stays active, and the
-# reads around it return the LUN's bytes.
+# reads around it return the LUN's bytes. Reading the bad region 14 times more
+# fails every time, but the log takes 10 such lines a minute, not 15.
 set -eu
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "${TESTLIB:?TESTLIB must point to tests/lib}/common.sh"
@@ -73,10 +74,19 @@ grep -q "with CHECK CONDITION, MEDIUM ERROR" "$LOG0" ||
 grep -q "READ of 128 blocks at LBA 256 failed: CHECK CONDITION, MEDIUM ERROR 11/00 (unrecovered read error)" \
 	"$ISCSIFS_LOG" || fail "the daemon's log does not name the failed READ and its sense"
 states_are "active standby" || fail "the paths are '$STATES' after a medium error, want 'active standby'"
+for i in $(seq 14); do
+	! timeout -k 10 60 dd if="$FILE" of=/dev/null bs=65536 skip=2 count=1 iflag=direct \
+		status=none 2>/dev/null || fail "reading the bad region again succeeded (time $i)"
+done
+[ "$(grep -c "with CHECK CONDITION, MEDIUM ERROR" "$LOG0")" = 15 ] ||
+	fail "path 0's target did not fail 15 READs of the bad region: $(grep -c "MEDIUM ERROR" "$LOG0")"
+! grep -q "READ lba" "$LOG1" || fail "a READ of the bad region went down path 1"
+logged=$(grep -c "READ of 128 blocks at LBA 256 failed" "$ISCSIFS_LOG" || true)
+[ "$logged" = 10 ] || fail "$logged log lines for 15 failed READs in well under a minute, want 10"
 for i in 0 1 3 4; do
 	cmp -s <(dd if="$TEST_TMP/expected" bs=65536 skip="$i" count=1 status=none) \
 		<(dd if="$TEST_TMP/got" bs=65536 skip="$i" count=1 status=none) ||
 		fail "read $i returned other bytes than the LUN holds"
 done
-msg "a MEDIUM ERROR on the active path: EIO for that read, logged with its LBA and sense, not sent down the standby path, which stayed on standby; the other reads returned the LUN's bytes"
+msg "a MEDIUM ERROR on the active path: EIO for that read, logged with its LBA and sense, not sent down the standby path, which stayed on standby; the other reads returned the LUN's bytes; 15 failures of the bad region made 10 log lines"
 stop_iscsifs_checked

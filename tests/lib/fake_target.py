@@ -25,7 +25,9 @@ Cases, and what the misbehaving PDU is:
                         connection --login-conn (default 1); earlier connections are
                         closed by the target at the READ after --after good READs
   medium-error          not a broken PDU: the READ is answered with CHECK CONDITION,
-                        sense MEDIUM ERROR 11/00 (unrecovered read error), once
+                        sense MEDIUM ERROR 11/00 (unrecovered read error), and so is
+                        every later READ that touches one of its blocks (a bad region
+                        stays bad), on any connection
   mcs-lose-conn         not a broken PDU: MaxConnections=2 is allowed, and once a second
                         connection has joined the session, the first connection is closed
                         with a READ unanswered; a Logout "close the connection" for its
@@ -168,6 +170,7 @@ class Target:
         self.conn_count = 0
         self.joined = 0            # connections that joined an existing session
         self.misbehaved = False
+        self.bad_region = None     # medium-error: (first LBA, blocks) that fail to read
         self.sessions = {}
         self.next_tsih = 1
 
@@ -720,6 +723,10 @@ class Connection:
             self.misbehave_read(pdu, data)
             return
         if self.should_misbehave(SCSI_CASES):
+            with self.t.lock:
+                self.t.bad_region = (lba, n)
+        bad = self.t.bad_region
+        if bad and lba < bad[0] + bad[1] and bad[0] < lba + n:
             self.say("answering READ lba %d, %d blocks (task 0x%08x) with CHECK CONDITION, "
                      "MEDIUM ERROR 11/00" % (lba, n, pdu.itt))
             self.respond(pdu, CHECK_CONDITION, sense_fixed(MEDIUM_ERROR, 0x11, 0))
