@@ -483,14 +483,34 @@ int lun_io(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void *buf)
 	return io_wait_for(&w);
 }
 
+/* SYNCHRONIZE CACHE. A target that has no such command (ILLEGAL REQUEST, 20/00 invalid
+ * command operation code) has no cache to flush that it would tell of: as Linux's sd driver
+ * does, that counts as done, and it is not asked again. */
 int lun_sync_cache(struct lun *l)
 {
+	struct scsi_sense sn = {0};
 	uint8_t cdb[16];
 	unsigned n = scsi_cdb_sync_cache(cdb);
+	char what[128];
+	int r;
 
-	if (l->readonly)
+	if (l->readonly || __atomic_load_n(&l->no_sync_cache, __ATOMIC_RELAXED))
 		return 0;
-	return exec_in(l->sess, l->wire, cdb, n, NULL, 0, NULL, NULL);
+	r = exec_in(l->sess, l->wire, cdb, n, NULL, 0, NULL, &sn);
+	if (r == -EINVAL && sn.valid && sn.key == SENSE_ILLEGAL_REQUEST && sn.asc == 0x20) {
+		if (!__atomic_exchange_n(&l->no_sync_cache, 1, __ATOMIC_RELAXED))
+			log_info("%s: the target has no SYNCHRONIZE CACHE: fsync ends once every "
+				 "write is acknowledged", l->label);
+		return 0;
+	}
+	if (r) {
+		if (sn.valid)
+			scsi_describe(SCSI_STATUS_CHECK_CONDITION, &sn, what, sizeof(what));
+		else
+			snprintf(what, sizeof(what), "%s", strerror(-r));
+		log_warn("%s: SYNCHRONIZE CACHE failed: %s", l->label, what);
+	}
+	return r;
 }
 
 int lun_unmap(struct lun *l, uint64_t lba, uint64_t nblocks)

@@ -25,6 +25,7 @@ struct lun {
 	int unmap;            /* UNMAP works and unmapped blocks read as zeros */
 	uint32_t max_unmap_blocks;
 	int gone;             /* removed from the target: I/O fails with ENXIO */
+	int no_sync_cache;    /* atomic: the target refused SYNCHRONIZE CACHE as unsupported */
 	/* queue_depth: commands in flight on this LUN; submitters wait beyond it. */
 	pthread_mutex_t q_lock;
 	pthread_cond_t q_cond;

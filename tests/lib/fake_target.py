@@ -28,6 +28,10 @@ Cases, and what the misbehaving PDU is:
                         sense MEDIUM ERROR 11/00 (unrecovered read error), and so is
                         every later READ that touches one of its blocks (a bad region
                         stays bad), on any connection
+  no-sync-cache         not a broken PDU: SYNCHRONIZE CACHE is refused as an unknown
+                        command (ILLEGAL REQUEST 20/00), as by a target without a cache
+  sync-cache-error      not a broken PDU: SYNCHRONIZE CACHE fails with HARDWARE ERROR
+                        44/00 (internal target failure), every time
   mcs-lose-conn         not a broken PDU: MaxConnections=2 is allowed, and once a second
                         connection has joined the session, the first connection is closed
                         with a READ unanswered; a Logout "close the connection" for its
@@ -72,11 +76,13 @@ LOSE_CASES = ("lose-read",)
 ASYNC_CASES = ("logout-request",)
 # A READ answered with an error status: the logical unit failed, not the protocol.
 SCSI_CASES = ("medium-error",)
+# SYNCHRONIZE CACHE refused as unknown (ILLEGAL REQUEST 20/00), or failing.
+SYNC_CASES = ("no-sync-cache", "sync-cache-error")
 CASES = ("none",) + READ_CASES + WRITE_CASES + LOGIN_CASES + MCS_CASES + LOSE_CASES + \
-    ASYNC_CASES + SCSI_CASES
+    ASYNC_CASES + SCSI_CASES + SYNC_CASES
 
 GOOD, CHECK_CONDITION = 0x00, 0x02
-MEDIUM_ERROR, ILLEGAL_REQUEST = 0x03, 0x05
+MEDIUM_ERROR, HARDWARE_ERROR, ILLEGAL_REQUEST = 0x03, 0x04, 0x05
 
 
 class Drop(Exception):
@@ -638,6 +644,11 @@ class Connection:
             self.send_data_in(pdu, d[:be32(cdb, 10)])
         elif op == 0x1A:
             self.mode_sense6(pdu, cdb)
+        elif op in (0x35, 0x91) and self.args.case == "no-sync-cache":
+            self.check(pdu, 0x20, "SYNCHRONIZE CACHE (not supported here)")
+        elif op in (0x35, 0x91) and self.args.case == "sync-cache-error":
+            self.say("SYNCHRONIZE CACHE: CHECK CONDITION, HARDWARE ERROR 44/00")
+            self.respond(pdu, CHECK_CONDITION, sense_fixed(HARDWARE_ERROR, 0x44, 0))
         elif op in (0x35, 0x91):
             self.say("SYNCHRONIZE CACHE")
             self.respond(pdu, GOOD)
