@@ -59,6 +59,10 @@ int scsi_status_to_errno(uint8_t status, const struct scsi_sense *s)
 			return -EAGAIN;
 		return -EIO;
 	case SENSE_DATA_PROTECT:
+		/* 27/07 space allocation failed: a thin-provisioned LUN whose pool is full, not a
+		 * write-protected one (SBC-4 4.7.3.7); Linux says ENOSPC too. */
+		if (s->asc == 0x27 && s->ascq == 0x07)
+			return -ENOSPC;
 		return -EROFS;
 	case SENSE_ILLEGAL_REQUEST:
 		return -EINVAL;
@@ -164,7 +168,8 @@ static const char *const sense_keys[16] = {
 	"reserved (0xc)", "VOLUME OVERFLOW", "MISCOMPARE",	"COMPLETED",
 };
 
-/* The additional sense codes an administrator of a disk meets most (SPC-4 table D.1). */
+/* The additional sense codes an administrator of a disk meets most (SPC-4 table D.1); the
+ * first that matches is taken. */
 static const struct {
 	uint8_t asc, ascq; /* ascq 0xff: any */
 	const char *what;
@@ -176,6 +181,7 @@ static const struct {
 	{0x21, 0x00, "logical block address out of range"},
 	{0x24, 0x00, "invalid field in CDB"},
 	{0x25, 0x00, "logical unit not supported"},
+	{0x27, 0x07, "space allocation failed write protect"},
 	{0x27, 0xff, "write protected"},
 	{0x29, 0xff, "power on, reset or bus device reset occurred"},
 	{0x2a, 0xff, "parameters changed"},
@@ -200,7 +206,7 @@ void scsi_describe(uint8_t status, const struct scsi_sense *s, char *out, size_t
 		snprintf(out, len, "%s", st);
 		return;
 	}
-	for (size_t i = 0; i < sizeof(asc_names) / sizeof(asc_names[0]); i++)
+	for (size_t i = 0; !what && i < sizeof(asc_names) / sizeof(asc_names[0]); i++)
 		if (asc_names[i].asc == s->asc &&
 		    (asc_names[i].ascq == 0xff || asc_names[i].ascq == s->ascq))
 			what = asc_names[i].what;

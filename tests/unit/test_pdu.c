@@ -115,6 +115,11 @@ static void test_describe_status(void **state)
 	(void)state;
 	scsi_describe(SCSI_STATUS_CHECK_CONDITION, &medium, out, sizeof(out));
 	assert_string_equal(out, "CHECK CONDITION, MEDIUM ERROR 11/00 (unrecovered read error)");
+	scsi_describe(SCSI_STATUS_CHECK_CONDITION,
+		      &(struct scsi_sense){.key = 0x7, .asc = 0x27, .ascq = 0x07, .valid = 1}, out,
+		      sizeof(out));
+	assert_string_equal(out,
+			    "CHECK CONDITION, DATA PROTECT 27/07 (space allocation failed write protect)");
 	scsi_describe(SCSI_STATUS_CHECK_CONDITION, &odd, out, sizeof(out));
 	assert_string_equal(out, "CHECK CONDITION, ABORTED COMMAND 47/03");
 	scsi_describe(SCSI_STATUS_CHECK_CONDITION, NULL, out, sizeof(out));
@@ -149,6 +154,9 @@ static void test_sense_to_errno(void **state)
 	assert_int_equal(scsi_status_to_errno(SCSI_STATUS_CHECK_CONDITION, &s), -EIO);
 	scsi_sense_parse(desc, sizeof(desc), &s);
 	assert_int_equal(scsi_status_to_errno(SCSI_STATUS_CHECK_CONDITION, &s), -EROFS);
+	desc[3] = 0x07; /* 27/07: the thin pool is full */
+	scsi_sense_parse(desc, sizeof(desc), &s);
+	assert_int_equal(scsi_status_to_errno(SCSI_STATUS_CHECK_CONDITION, &s), -ENOSPC);
 	scsi_sense_parse(ua, sizeof(ua), &s);
 	assert_int_equal(scsi_status_to_errno(SCSI_STATUS_CHECK_CONDITION, &s), -EAGAIN);
 	assert_int_equal(scsi_status_to_errno(SCSI_STATUS_GOOD, NULL), 0);
