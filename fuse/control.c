@@ -374,6 +374,7 @@ static void status_one(struct daemon *d, struct channel *ch, int json, FILE *f)
 		const struct lun *l = ch->luns[i];
 		char file[1024];
 		int firstmap = 1;
+		uint64_t errors = __atomic_load_n(&l->scsi_errors, __ATOMIC_RELAXED);
 
 		if (lun_gone(l))
 			continue;
@@ -388,14 +389,18 @@ static void status_one(struct daemon *d, struct channel *ch, int json, FILE *f)
 			json_str(f, l->inq.product);
 			fputs(",\"id\":", f);
 			json_str(f, l->ident);
-			fprintf(f, ",\"read_only\":%s,\"thin\":%s,\"maps\":[", l->readonly ? "true" : "false",
-				l->unmap ? "true" : "false");
+			fprintf(f, ",\"read_only\":%s,\"thin\":%s,\"scsi_errors\":%llu,\"maps\":[",
+				l->readonly ? "true" : "false", l->unmap ? "true" : "false",
+				(unsigned long long)errors);
 		} else {
-			fprintf(f, "  lun%u: %llu bytes (%llu blocks of %u), %s %s%s%s%s, %s\n",
+			fprintf(f, "  lun%u: %llu bytes (%llu blocks of %u), %s %s%s%s%s, %s",
 				l->number, (unsigned long long)lun_size(l),
 				(unsigned long long)lun_nblocks(l), l->block_size, l->inq.vendor,
 				l->inq.product, l->ident[0] ? ", id " : "", l->ident,
 				l->readonly ? ", read-only" : "", file);
+			if (errors)
+				fprintf(f, ", %llu SCSI errors", (unsigned long long)errors);
+			fputc('\n', f);
 		}
 		first = 0;
 		for (int m = 0; m < c->nmaps; m++) {

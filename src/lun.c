@@ -324,6 +324,7 @@ static void log_scsi_error(struct lun *l, const struct scsi_task *t)
 	uint32_t nb = 0, quiet = 0;
 	int show, w;
 
+	__atomic_add_fetch(&l->scsi_errors, 1, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&l->q_lock);
 	if (now - l->err_window >= ERR_LOG_WINDOW_MS) {
 		quiet = l->err_quiet;

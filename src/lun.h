@@ -35,6 +35,7 @@ struct lun {
 	 * left out. */
 	uint64_t err_window;
 	uint32_t err_logged, err_quiet;
+	uint64_t scsi_errors; /* atomic: READs and WRITEs the target failed with a status */
 	char label[64];       /* "ch0 lun1" */
 };
 

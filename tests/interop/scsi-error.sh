@@ -6,7 +6,8 @@
 # sense, and the command is not sent down the other path, which would hide a
 # failing disk behind a retry. The path that reported it stays active, and the
 # reads around it return the LUN's bytes. Reading the bad region 14 times more
-# fails every time, but the log takes 10 such lines a minute, not 15.
+# fails every time, but the log takes 10 such lines a minute, not 15; the
+# status counts all 15.
 set -eu
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "${TESTLIB:?TESTLIB must point to tests/lib}/common.sh"
@@ -83,6 +84,12 @@ done
 ! grep -q "READ lba" "$LOG1" || fail "a READ of the bad region went down path 1"
 logged=$(grep -c "READ of 128 blocks at LBA 256 failed" "$ISCSIFS_LOG" || true)
 [ "$logged" = 10 ] || fail "$logged log lines for 15 failed READs in well under a minute, want 10"
+# The status counts all 15, on path 0's LUN, none on path 1's.
+counts=$(ctl status --json | python3 -c '
+import json, sys
+print(" ".join(str(c["luns"][0]["scsi_errors"]) for c in json.load(sys.stdin)["channels"]))')
+[ "$counts" = "15 0" ] || fail "status counts '$counts' SCSI errors on the two paths' LUNs, want '15 0'"
+ctl status | grep -q "lun0: .*, 15 SCSI errors$" || fail "the text status does not show the 15 SCSI errors"
 for i in 0 1 3 4; do
 	cmp -s <(dd if="$TEST_TMP/expected" bs=65536 skip="$i" count=1 status=none) \
 		<(dd if="$TEST_TMP/got" bs=65536 skip="$i" count=1 status=none) ||
