@@ -79,6 +79,7 @@ static void fuzz_sense(const uint8_t *d, size_t len, uint8_t status)
 {
 	struct scsi_sense s;
 	size_t sl;
+	char what[128];
 	int e;
 
 	scsi_sense_parse(d, len, &s);
@@ -91,7 +92,14 @@ static void fuzz_sense(const uint8_t *d, size_t len, uint8_t status)
 	scsi_sense_parse(d + 2, sl, &s);
 	CHECK(s.valid || (s.key == 0 && s.asc == 0 && s.ascq == 0));
 	e = scsi_status_to_errno(status, &s);
-	CHECK(e == 0 || e == -EAGAIN || e == -EIO || e == -EROFS || e == -EINVAL);
+	CHECK(e == 0 || e == -EAGAIN || e == -EIO || e == -EROFS || e == -EINVAL ||
+	      e == -ENOSPC);
+	/* What the log says of it: terminated within the buffer, however short. */
+	for (size_t outlen = 1; outlen <= sizeof(what); outlen += sizeof(what) / 4) {
+		memset(what, 'x', sizeof(what));
+		scsi_describe(status, &s, what, outlen);
+		CHECK(memchr(what, '\0', outlen) != NULL);
+	}
 }
 
 static void fuzz_scsi(const uint8_t *d, size_t len, uint8_t sel)
