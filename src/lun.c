@@ -358,6 +358,13 @@ static void io_piece_done(struct scsi_task *t)
 		r = -EIO; /* a block device returns all it was asked for */
 	else if (r && !t->result)
 		log_scsi_error(io->l, t);
+	if (!r) {
+		int w = t->dir == TASK_DIR_WRITE;
+
+		__atomic_add_fetch(w ? &io->l->writes : &io->l->reads, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(w ? &io->l->write_bytes : &io->l->read_bytes, t->len,
+				   __ATOMIC_RELAXED);
+	}
 	if (t->in_pipe) {
 		/* Only the single piece of a read with a taker (pipe_ok) is sent to a pipe. */
 		if (!r) {

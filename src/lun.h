@@ -31,6 +31,8 @@ struct lun {
 	pthread_cond_t q_cond;
 	uint32_t queue_depth, inflight; /* inflight: atomic */
 	uint32_t q_waiters;             /* atomic: submitters waiting for room */
+	/* atomic: READ and WRITE commands completed with GOOD status, and their bytes */
+	uint64_t reads, read_bytes, writes, write_bytes;
 	/* Under q_lock: the SCSI errors logged in the minute from err_window (ms), and those
 	 * left out. */
 	uint64_t err_window;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# initiator-ctl status --json is valid JSON with the documented fields, and
+# initiator-ctl status --json is valid JSON with the documented fields (the
+# LUN's counters right after known I/O), and
 # initiator-ctl reload applies a changed CHANNEL file without disturbing what
 # did not change: a second target's channel added to the file comes up (its LUN
 # file appears) and, once removed again, goes, while a verified write workload
@@ -37,6 +38,19 @@ MNT=$TEST_TMP/mnt
 start_iscsifs "$MNT"
 export ISCSIFS_CONTROL_SOCKET=$ISCSIFS_ETC/control.sock
 ctl() { timeout -k 10 60 "$ISCTL" "$@"; }
+
+# Known I/O first, for the LUN's counters: 3 direct reads of 4 KiB, 2 direct
+# writes of 8 KiB (of the bytes already there).
+python3 - "$MNT/$IQN0/lun1" <<'EOF' || fail "the reads and writes for the LUN's counters failed"
+import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_DIRECT)
+buf = mmap.mmap(-1, 8192)
+for i in range(3):
+    assert os.preadv(fd, [memoryview(buf)[:4096]], i * 4096) == 4096
+for i in range(2):
+    assert os.pwritev(fd, [buf], (1 << 20) + i * 8192) == 8192
+os.close(fd)
+EOF
 
 # The JSON parses, and has the fields initiator-ctl(8) documents.
 ctl status --json >"$TEST_TMP/status.json" || fail "initiator-ctl status --json failed"
@@ -88,6 +102,10 @@ check(l.get("block_size") == 512, "luns[0].block_size == 512")
 check(l.get("vendor") == "IET", "luns[0].vendor == IET (tgtd)")
 check(l.get("product") == "VIRTUAL-DISK", "luns[0].product == VIRTUAL-DISK (tgtd)")
 check(isinstance(l.get("id"), str), "luns[0].id: a string")
+check((l.get("reads"), l.get("read_bytes"), l.get("writes"), l.get("write_bytes")) ==
+      (3, 12288, 2, 16384), "luns[0] counted 3 reads of 12288 bytes and 2 writes of 16384, not "
+      "%s" % [l.get(k) for k in ("reads", "read_bytes", "writes", "write_bytes")])
+check(l.get("scsi_errors") == 0, "luns[0].scsi_errors == 0")
 check(l.get("maps") == [{"partition": 1, "name": "disk1a", "mountpoint": "%s/%s/disk1a" % (root, iqn),
                          "mounted": False}], "luns[0].maps: disk1a, not mounted")
 for b in bad:
@@ -96,6 +114,8 @@ sys.exit(1 if bad else 0)
 EOF
 ctl status >"$TEST_TMP/status.txt" || fail "initiator-ctl status failed"
 grep -q "^channel 0: running" "$TEST_TMP/status.txt" || fail "initiator-ctl status does not show channel 0 running"
+grep -q "^    I/O: 3 reads, 12288 bytes; 2 writes, 16384 bytes$" "$TEST_TMP/status.txt" ||
+	fail "initiator-ctl status does not show the LUN's I/O counts"
 msg "status --json parses and has the documented fields"
 
 tsih() {
