@@ -796,13 +796,13 @@ static int start_cleanup(struct session *s, struct sconn *sc, struct sconn *via)
 
 /* AsyncEvent 1 (RFC 7143 11.9.1): the target wants a connection logged out. With others up,
  * only this one goes and comes back; alone, the session logs out and in again. Lock held. */
-static void on_logout_request(struct session *s, struct sconn *sc)
+static void on_logout_request(struct session *s, struct sconn *sc, const char *asks)
 {
 	if (sc->state != SCONN_UP || s->state != SS_LOGGED_IN || s->logout_requested)
 		return;
 	if (s->nup > 1) {
-		log_info("%s: %s asks for connection %u to log out; logging it out and in again",
-			 s->cfg.label, s->cfg.target_name, sc->cid);
+		log_info("%s: %s asks for %s on connection %u; logging it out and in again",
+			 s->cfg.label, s->cfg.target_name, asks, sc->cid);
 		s->nup--;
 		sc->self_logout = 1;
 		snprintf(sc->reason, sizeof(sc->reason), "logged out at the target's request");
@@ -810,8 +810,8 @@ static void on_logout_request(struct session *s, struct sconn *sc)
 			conn_abort(sc->conn, "cannot send the Logout the target asked for");
 		return;
 	}
-	log_info("%s: %s asks for a logout; logging out and in again", s->cfg.label,
-		 s->cfg.target_name);
+	log_info("%s: %s asks for %s; logging out and in again", s->cfg.label, s->cfg.target_name,
+		 asks);
 	s->logout_requested = 1;
 	queue_logout(s, sc);
 }
@@ -921,9 +921,13 @@ static int rx_end(void *arg, const struct pdu_hdr *h, void *data, int pipe_fd, c
 	case OP_ASYNC:
 		log_info("%s: asynchronous message on connection %u, event %u (code %u)",
 			 s->cfg.label, sc->cid, h->raw[36], h->raw[37]);
-		/* Event 1: log out (RFC 7143 11.9.1), at once; the tasks go on as after a loss. */
+		/* Event 1: log out (RFC 7143 11.9.1), at once; the tasks go on as after a loss.
+		 * Event 4, a request to negotiate parameters, must be met with a Text Request or
+		 * a Logout: the Logout, since the login that follows negotiates them all. */
 		if (h->raw[36] == 1)
-			on_logout_request(s, sc);
+			on_logout_request(s, sc, "a logout");
+		else if (h->raw[36] == 4)
+			on_logout_request(s, sc, "parameter negotiation");
 		/* Event 0 carries SCSI sense data: a unit attention sent without a command. */
 		if (h->raw[36] == 0 && h->dsl >= 2 && s->cfg.on_unit_attention) {
 			struct scsi_sense sn;

@@ -37,6 +37,11 @@ Cases, and what the misbehaving PDU is:
                         with a READ unanswered; a Logout "close the connection" for its
                         CID on the other connection is answered and that one goes on
 
+  logout-request        not a broken PDU: after a READ, an Async Message asking for a
+                        logout (AsyncEvent 1)
+  renegotiate-request   not a broken PDU: after a READ, an Async Message asking for
+                        parameter negotiation (AsyncEvent 4)
+
 Byte layouts follow RFC 7143 section 11.
 """
 
@@ -73,7 +78,7 @@ MCS_CASES = ("mcs-lose-conn",)
 # Commands the target loses: no answer, until the initiator aborts them.
 LOSE_CASES = ("lose-read",)
 # Asynchronous messages the target sends after serving a READ.
-ASYNC_CASES = ("logout-request",)
+ASYNC_CASES = ("logout-request", "renegotiate-request")
 # A READ answered with an error status: the logical unit failed, not the protocol.
 SCSI_CASES = ("medium-error",)
 # SYNCHRONIZE CACHE refused as unknown (ILLEGAL REQUEST 20/00), or failing.
@@ -753,14 +758,18 @@ class Connection:
                  (lba, n, pdu.itt, self.good_reads))
         self.send_data_in(pdu, data)
         if self.should_misbehave(ASYNC_CASES):
-            self.request_logout()
+            self.request_logout(4 if self.args.case == "renegotiate-request" else 1)
 
-    def request_logout(self):
-        """AsyncEvent 1 (RFC 7143 11.9.1): log this connection out within Parameter3 s."""
+    def request_logout(self, event):
+        """AsyncEvent 1 (RFC 7143 11.9.1): log this connection out within Parameter3 s.
+        AsyncEvent 4: negotiate parameters (a Text Request, or a Logout)."""
         b = self.header(OP_ASYNC, 0x80, RSVD, stat_sn=self.take_stat_sn())
-        b[36] = 1
-        struct.pack_into(">HHH", b, 38, 0, 0, 10)
-        self.say("asking the initiator to log out (AsyncEvent 1)")
+        b[36] = event
+        if event == 1:
+            struct.pack_into(">HHH", b, 38, 0, 0, 10)
+            self.say("asking the initiator to log out (AsyncEvent 1)")
+        else:
+            self.say("asking the initiator to negotiate parameters (AsyncEvent 4)")
         self.send_pdu(b)
 
     def misbehave_read(self, pdu, data):
