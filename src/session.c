@@ -60,6 +60,7 @@ struct sconn {
 	uint32_t ping_itt;
 	struct txreq ping_tx;      /* owned by the connection only while queued */
 	uint32_t active;           /* tasks allegiant to it */
+	uint32_t notice_wait;      /* AsyncEvent 2 for it: seconds to wait once it is gone */
 	uint64_t commands;
 	uint64_t old_tx, old_rx;   /* bytes of its retired connections (atomic) */
 	uint64_t spliced;          /* Data-In bytes left in the pipe for the reader */
@@ -97,6 +98,7 @@ struct session {
 	struct txreq logout_tx;
 	int logout_answered;
 	int logout_requested;  /* the target asked for it (AsyncEvent 1): log out, then in again */
+	uint32_t notice_wait;  /* AsyncEvent 2 or 3: the target's wait before the next login */
 
 	/* Liveness (RFC 7143 11.18): a NOP-Out ping after nopout_timeout of silence. */
 	pthread_t timer;
@@ -816,6 +818,28 @@ static void on_logout_request(struct session *s, struct sconn *sc, const char *a
 	queue_logout(s, sc);
 }
 
+/* AsyncEvent 2 (this connection, Parameter1 its CID) or 3 (all of them) (RFC 7143 11.9.1):
+ * the target will drop them and wants Parameter2 seconds before a login. Lock held. */
+static void on_drop_notice(struct session *s, const struct pdu_hdr *h)
+{
+	uint32_t cid = get_be16(h->raw + 38), wait = get_be16(h->raw + 40);
+
+	if (wait > 3600)
+		wait = 3600; /* DefaultTime2Wait's range */
+	if (h->raw[36] == 2 && s->nup > 1) {
+		for (int i = 0; i < s->nsc; i++)
+			if (s->sc[i].cid == cid && s->sc[i].state == SCONN_UP) {
+				s->sc[i].notice_wait = wait;
+				log_info("%s: %s will drop connection %u; %u s before it logs in again",
+					 s->cfg.label, s->cfg.target_name, cid, wait);
+			}
+		return;
+	}
+	s->notice_wait = wait;
+	log_info("%s: %s will drop the session's connections; %u s before logging in again",
+		 s->cfg.label, s->cfg.target_name, wait);
+}
+
 static int rx_end(void *arg, const struct pdu_hdr *h, void *data, int pipe_fd, char *err,
 		  size_t errlen)
 {
@@ -928,6 +952,8 @@ static int rx_end(void *arg, const struct pdu_hdr *h, void *data, int pipe_fd, c
 			on_logout_request(s, sc, "a logout");
 		else if (h->raw[36] == 4)
 			on_logout_request(s, sc, "parameter negotiation");
+		else if (h->raw[36] == 2 || h->raw[36] == 3)
+			on_drop_notice(s, h);
 		/* Event 0 carries SCSI sense data: a unit attention sent without a command. */
 		if (h->raw[36] == 0 && h->dsl >= 2 && s->cfg.on_unit_attention) {
 			struct scsi_sense sn;
@@ -998,6 +1024,18 @@ static uint32_t time2wait(const struct session *s)
 	return s->params.default_time2wait ? s->params.default_time2wait : 1;
 }
 
+/* The wait before logging in again after a loss: DefaultTime2Wait, or longer when the target
+ * said it would drop the connection and gave its own (AsyncEvent 2 and 3); that is used once. */
+static uint32_t wait_after_loss(const struct session *s, uint32_t *notice)
+{
+	uint32_t w = time2wait(s);
+
+	if (*notice > w)
+		w = *notice;
+	*notice = 0;
+	return w;
+}
+
 /* A connection is gone. With others up, its tasks wait for the cleanup (timer thread). The
  * last one: keep the tasks for resending after a reinstatement, except those that had already
  * timed out and been aborted, which end with EIO (their timeout is the application's
@@ -1017,7 +1055,8 @@ static void on_failed(void *arg, int error, const char *reason)
 		s->nup--;
 		sc->state = SCONN_FAILED;
 		sc->ping_sent = 0;
-		sc->next_attempt = now_s() + time2wait(s); /* DefaultTime2Wait before cleanup */
+		/* DefaultTime2Wait before cleanup */
+		sc->next_attempt = now_s() + wait_after_loss(s, &sc->notice_wait);
 		snprintf(sc->reason, sizeof(sc->reason), "%s", reason);
 		for (size_t i = 0; i < sizeof(s->tmfs) / sizeof(s->tmfs[0]); i++)
 			if (s->tmfs[i].in_use && s->tmfs[i].sc == sc)
@@ -1040,7 +1079,7 @@ static void on_failed(void *arg, int error, const char *reason)
 		s->state = SS_RECOVERING;
 		s->generation++;
 		s->fail_time = now_s();
-		s->next_attempt = s->fail_time + time2wait(s);
+		s->next_attempt = s->fail_time + wait_after_loss(s, &s->notice_wait);
 		s->attempts = 0;
 		s->expired = 0;
 		memset(s->tmfs, 0, sizeof(s->tmfs));

@@ -5,6 +5,9 @@
 # --case logout-request. Then one that asks for parameter negotiation
 # (AsyncEvent 4), which the initiator must meet with a Text Request or a
 # Logout: the same logout and login again (which negotiates everything anew).
+# Last, one that says it drops the connection (AsyncEvent 2) and gives the
+# wait before the next login: the daemon waits that long, not the negotiated
+# DefaultTime2Wait, and the reads go on without an error.
 set -eu
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "${TESTLIB:?TESTLIB must point to tests/lib}/common.sh"
@@ -17,11 +20,11 @@ require_cmd cmp dd grep python3 ss timeout
 
 setup_tmpdir
 
-# run CASE ASKED: the fake target with --case CASE asks, after the third of
-# sixteen 64 KiB reads (one request each); the daemon must log out, log in
-# again, say in its log that the target asked for ASKED, and read right.
-run() {
-	local iqn=iqn.2026-11.org.iscsifs.test:$1 port logins
+# reads CASE: the fake target with --case CASE, a daemon on it, and sixteen
+# 64 KiB reads (one request each) that must all return the LUN's bytes; the
+# target acts after the third.
+reads() {
+	local iqn=iqn.2026-11.org.iscsifs.test:$1 port
 	port=$(free_port) || hard_error "no free TCP port"
 	fake_start "$1" "$port" --iqn "$iqn" --case "$1" --after 2
 	iscsifs_config "$(channel_line 0 "$port" "$iqn")"
@@ -33,13 +36,20 @@ run() {
 			skip="$i" seek="$i" count=1 iflag=direct conv=notrunc status=none \
 			2>"$TEST_TMP/dd.err" || fail "$1: read $i failed: $(cat "$TEST_TMP/dd.err")"
 	done
+	cmp "$TEST_TMP/expected" "$TEST_TMP/got" || fail "$1: the reads returned other bytes than the LUN holds"
+}
+
+# run CASE ASKED: the target asks (AsyncEvent 1 or 4); the daemon must log
+# out, log in again and say in its log that the target asked for ASKED.
+run() {
+	local logins
+	reads "$1"
 	grep -q "asking the initiator to" "$FAKE_LOG" || fail "$1: the target asked nothing: the test did not test"
 	grep -q "logout (reason 0) answered" "$FAKE_LOG" || fail "$1: the initiator did not log out when asked"
 	logins=$(grep -c "logged in: TSIH" "$FAKE_LOG" || true)
 	[ "$logins" -ge 2 ] || fail "$1: the initiator did not log in again after the logout ($logins login(s))"
 	grep -q "asks for $2; logging out and in again" "$ISCSIFS_LOG" ||
 		fail "$1: the daemon's log does not say that the target asked for $2"
-	cmp "$TEST_TMP/expected" "$TEST_TMP/got" || fail "$1: the reads returned other bytes than the LUN holds"
 	stop_iscsifs_checked
 }
 
@@ -47,3 +57,22 @@ run logout-request "a logout"
 msg "AsyncEvent 1: logged out when asked, in again, and every read returned the right bytes"
 run renegotiate-request "parameter negotiation"
 msg "AsyncEvent 4: answered with a logout and a new login (which negotiates afresh), every read right"
+
+# AsyncEvent 2: the target drops the connection and asks for 5 s (its
+# DefaultTime2Wait for this once; 2 s was negotiated) before the next login.
+reads drop-notice
+grep -q "will drop the session's connections; 5 s before logging in again" "$ISCSIFS_LOG" ||
+	fail "drop-notice: the daemon's log does not take the target's notice"
+gap=$(python3 - "$FAKE_LOG" <<'EOF'
+import re, sys
+text = open(sys.argv[1]).read()
+drop = float(re.search(r"AsyncEvent 2: .* at ([0-9.]+)", text).group(1))
+later = [float(t) for t in re.findall(r"login at ([0-9.]+)", text) if float(t) > drop]
+print("%.1f" % (later[0] - drop) if later else "none")
+EOF
+)
+[ "$gap" != none ] || fail "drop-notice: no login after the drop"
+python3 -c "import sys; sys.exit(0 if float('$gap') >= 3.5 else 1)" ||
+	fail "drop-notice: logged in again $gap s after the drop; the target asked for 5 (2 negotiated)"
+stop_iscsifs_checked
+msg "AsyncEvent 2: logged in again $gap s after the drop (the target asked for 5), every read right"

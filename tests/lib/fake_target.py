@@ -41,6 +41,9 @@ Cases, and what the misbehaving PDU is:
                         logout (AsyncEvent 1)
   renegotiate-request   not a broken PDU: after a READ, an Async Message asking for
                         parameter negotiation (AsyncEvent 4)
+  drop-notice           not a broken PDU: after a READ, an Async Message saying the
+                        connection is dropped (AsyncEvent 2) with a DefaultTime2Wait of 5 s,
+                        then the connection is closed; each login logs its time
 
 Byte layouts follow RFC 7143 section 11.
 """
@@ -78,7 +81,8 @@ MCS_CASES = ("mcs-lose-conn",)
 # Commands the target loses: no answer, until the initiator aborts them.
 LOSE_CASES = ("lose-read",)
 # Asynchronous messages the target sends after serving a READ.
-ASYNC_CASES = ("logout-request", "renegotiate-request")
+ASYNC_CASES = ("logout-request", "renegotiate-request", "drop-notice")
+DROP_NOTICE_WAIT = 5         # drop-notice: the DefaultTime2Wait the Async Message asks for
 # A READ answered with an error status: the logical unit failed, not the protocol.
 SCSI_CASES = ("medium-error",)
 # SYNCHRONIZE CACHE refused as unknown (ILLEGAL REQUEST 20/00), or failing.
@@ -398,6 +402,8 @@ class Connection:
                           "CRC32C" if self.data_digest else "None", self.max_xmit_dsl,
                           self.max_burst, self.first_burst, yn(self.immediate_data),
                           yn(self.initial_r2t)))
+                if self.args.case == "drop-notice":
+                    self.say("login at %.3f" % time.time())
                 return True
         raise Drop("login did not finish within 32 exchanges")
 
@@ -758,7 +764,20 @@ class Connection:
                  (lba, n, pdu.itt, self.good_reads))
         self.send_data_in(pdu, data)
         if self.should_misbehave(ASYNC_CASES):
+            if self.args.case == "drop-notice":
+                self.drop_notice()
             self.request_logout(4 if self.args.case == "renegotiate-request" else 1)
+
+    def drop_notice(self):
+        """AsyncEvent 2: this connection (Parameter1, its CID) is dropped, and the initiator
+        is to wait Parameter2 s (DefaultTime2Wait) before logging in again."""
+        b = self.header(OP_ASYNC, 0x80, RSVD, stat_sn=self.take_stat_sn())
+        b[36] = 2
+        struct.pack_into(">HHH", b, 38, self.cid or 0, DROP_NOTICE_WAIT, 0)
+        self.say("AsyncEvent 2: dropping the connection, Time2Wait %d s, at %.3f" %
+                 (DROP_NOTICE_WAIT, time.time()))
+        self.send_pdu(b)
+        raise Drop("closed by the target after AsyncEvent 2")
 
     def request_logout(self, event):
         """AsyncEvent 1 (RFC 7143 11.9.1): log this connection out within Parameter3 s.
