@@ -104,8 +104,10 @@ static int scan_luns(struct channel *ch, int initial, char *err, size_t errlen)
 	int n = 0, r, changed = 0;
 
 	r = lun_report(ch->sess, &wires, &n, err, errlen);
-	if (r)
+	if (r < 0)
 		return r;
+	if (r && initial)
+		log_info("%s: the target has no REPORT LUNS: LUN 0 alone", ch->label);
 	for (int i = 0; i < n; i++) {
 		struct lun probed, *old = find_lun(ch, wires[i]);
 

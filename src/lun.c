@@ -48,6 +48,7 @@ static int exec_in(struct session *s, uint64_t wire, const uint8_t *cdb, unsigne
 int lun_report(struct session *s, uint64_t **luns, int *count, char *err, size_t errlen)
 {
 	uint32_t alloc = 8 + 8 * 256, got = 0;
+	struct scsi_sense sn = {0};
 
 	*luns = NULL;
 	*count = 0;
@@ -59,7 +60,17 @@ int lun_report(struct session *s, uint64_t **luns, int *count, char *err, size_t
 
 		if (!buf)
 			return -ENOMEM;
-		r = exec_in(s, 0, cdb, n, buf, alloc, &got, NULL);
+		r = exec_in(s, 0, cdb, n, buf, alloc, &got, &sn);
+		if (r == -EINVAL && sn.valid && sn.key == SENSE_ILLEGAL_REQUEST && sn.asc == 0x20) {
+			/* No REPORT LUNS (older than SPC-3, which asks it of every LUN 0): LUN 0
+			 * alone, as Linux scans such a target from LUN 0. */
+			free(buf);
+			*luns = calloc(1, sizeof(**luns));
+			if (!*luns)
+				return -ENOMEM;
+			*count = 1;
+			return 1;
+		}
 		if (r) {
 			snprintf(err, errlen, "REPORT LUNS failed: %s", strerror(-r));
 			free(buf);

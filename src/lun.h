@@ -41,7 +41,7 @@ struct lun {
 	char label[64];       /* "ch0 lun1" */
 };
 
-/* REPORT LUNS: *luns is malloc'd. */
+/* REPORT LUNS: *luns is malloc'd. 1 (and LUN 0 alone) when the target has no REPORT LUNS. */
 int lun_report(struct session *s, uint64_t **luns, int *count, char *err, size_t errlen);
 
 /* Probe one LUN. Returns 0, 1 when it is not a block device we export (controller, enclosure,

@@ -41,6 +41,8 @@ Cases, and what the misbehaving PDU is:
                         logout (AsyncEvent 1)
   renegotiate-request   not a broken PDU: after a READ, an Async Message asking for
                         parameter negotiation (AsyncEvent 4)
+  no-report-luns        not a broken PDU: REPORT LUNS is refused as an unknown command
+                        (ILLEGAL REQUEST 20/00), as by a target older than SPC-3
   drop-notice           not a broken PDU: after a READ, an Async Message saying the
                         connection is dropped (AsyncEvent 2) with a DefaultTime2Wait of 5 s,
                         then the connection is closed; each login logs its time
@@ -87,8 +89,10 @@ DROP_NOTICE_WAIT = 5         # drop-notice: the DefaultTime2Wait the Async Messa
 SCSI_CASES = ("medium-error",)
 # SYNCHRONIZE CACHE refused as unknown (ILLEGAL REQUEST 20/00), or failing.
 SYNC_CASES = ("no-sync-cache", "sync-cache-error")
+# A target older than SPC-3: REPORT LUNS refused as an unknown command.
+OLD_CASES = ("no-report-luns",)
 CASES = ("none",) + READ_CASES + WRITE_CASES + LOGIN_CASES + MCS_CASES + LOSE_CASES + \
-    ASYNC_CASES + SCSI_CASES + SYNC_CASES
+    ASYNC_CASES + SCSI_CASES + SYNC_CASES + OLD_CASES
 
 GOOD, CHECK_CONDITION = 0x00, 0x02
 MEDIUM_ERROR, HARDWARE_ERROR, ILLEGAL_REQUEST = 0x03, 0x04, 0x05
@@ -698,6 +702,9 @@ class Connection:
         self.send_data_in(pdu, d[:alloc])
 
     def report_luns(self, pdu, cdb):
+        if self.args.case == "no-report-luns":
+            self.check(pdu, 0x20, "REPORT LUNS (not supported here)")
+            return
         self.say("REPORT LUNS")
         d = struct.pack(">II", 8, 0) + bytes(8)
         self.send_data_in(pdu, d[:be32(cdb, 6)])
