@@ -184,11 +184,22 @@ static const struct {
 	{0x27, 0x07, "space allocation failed write protect"},
 	{0x27, 0xff, "write protected"},
 	{0x29, 0xff, "power on, reset or bus device reset occurred"},
+	{0x2a, 0x09, "capacity data has changed"},
 	{0x2a, 0xff, "parameters changed"},
+	{0x38, 0x07, "thin provisioning soft threshold reached"},
 	{0x3a, 0xff, "medium not present"},
+	{0x3f, 0x03, "inquiry data has changed"},
 	{0x3f, 0x0e, "reported LUNs data has changed"},
 	{0x44, 0x00, "internal target failure"},
 };
+
+const char *scsi_asc_name(uint8_t asc, uint8_t ascq)
+{
+	for (size_t i = 0; i < sizeof(asc_names) / sizeof(asc_names[0]); i++)
+		if (asc_names[i].asc == asc && (asc_names[i].ascq == 0xff || asc_names[i].ascq == ascq))
+			return asc_names[i].what;
+	return NULL;
+}
 
 void scsi_describe(uint8_t status, const struct scsi_sense *s, char *out, size_t len)
 {
@@ -206,10 +217,7 @@ void scsi_describe(uint8_t status, const struct scsi_sense *s, char *out, size_t
 		snprintf(out, len, "%s", st);
 		return;
 	}
-	for (size_t i = 0; !what && i < sizeof(asc_names) / sizeof(asc_names[0]); i++)
-		if (asc_names[i].asc == s->asc &&
-		    (asc_names[i].ascq == 0xff || asc_names[i].ascq == s->ascq))
-			what = asc_names[i].what;
+	what = scsi_asc_name(s->asc, s->ascq);
 	snprintf(out, len, "%s, %s %02x/%02x%s%s%s", st, sense_keys[s->key & 0x0f], s->asc, s->ascq,
 		 what ? " (" : "", what ? what : "", what ? ")" : "");
 }

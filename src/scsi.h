@@ -37,6 +37,8 @@ int scsi_status_to_errno(uint8_t status, const struct scsi_sense *s);
 /* What an administrator reads in the log: "CHECK CONDITION, MEDIUM ERROR 11/00 (unrecovered
  * read error)", or the status alone when there is no sense. */
 void scsi_describe(uint8_t status, const struct scsi_sense *s, char *out, size_t len);
+/* The additional sense code in words, for the common ones; NULL for the others. */
+const char *scsi_asc_name(uint8_t asc, uint8_t ascq);
 
 /* CDB builders: return the CDB length. */
 unsigned scsi_cdb_test_unit_ready(uint8_t *cdb);

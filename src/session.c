@@ -601,8 +601,13 @@ static void finish_task(struct session *s, struct scsi_task *t, struct scsi_task
 		scsi_sense_parse(t->sense, t->sense_len, &sn);
 		if (scsi_status_to_errno(t->status, &sn) == -EAGAIN) {
 			if (sn.valid && sn.key == SENSE_UNIT_ATTENTION) {
-				log_info("%s: unit attention on LUN %u (asc 0x%02x ascq 0x%02x)",
-					 s->cfg.label, scsi_lun_number(t->lun), sn.asc, sn.ascq);
+				const char *what = scsi_asc_name(sn.asc, sn.ascq);
+
+				/* A thin pool nearing full is for the operator to act on. */
+				log_msg(sn.asc == 0x38 && sn.ascq == 0x07 ? LOG_LVL_WARN : LOG_LVL_INFO,
+					"%s: unit attention on LUN %u: %02x/%02x%s%s%s", s->cfg.label,
+					scsi_lun_number(t->lun), sn.asc, sn.ascq, what ? " (" : "",
+					what ? what : "", what ? ")" : "");
 				if (s->cfg.on_unit_attention)
 					s->cfg.on_unit_attention(s->cfg.ua_arg, t->lun, sn.asc,
 								 sn.ascq);

@@ -52,5 +52,7 @@ wait_for 20 size_is lun3 $((24 << 20)) || fail "lun3 size is $(stat -c %s "$DIR/
 timeout -k 10 60 cmp "$DIR/lun3" "$file3" || fail "the resized lun3 does not read as its backing file"
 msg "lun3 grew from 8 to 24 MiB"
 grep -q "rescanning LUNs" "$ISCSIFS_LOG" || fail "no rescan in the log"
+grep -q "unit attention on LUN [0-9]*: 3f/0e (reported LUNs data has changed)" "$ISCSIFS_LOG" ||
+	fail "the log does not give the unit attention for the new LUN in words"
 
 stop_iscsifs_checked

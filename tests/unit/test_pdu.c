@@ -120,6 +120,10 @@ static void test_describe_status(void **state)
 		      sizeof(out));
 	assert_string_equal(out,
 			    "CHECK CONDITION, DATA PROTECT 27/07 (space allocation failed write protect)");
+	assert_string_equal(scsi_asc_name(0x38, 0x07), "thin provisioning soft threshold reached");
+	assert_string_equal(scsi_asc_name(0x2a, 0x09), "capacity data has changed");
+	assert_string_equal(scsi_asc_name(0x2a, 0x01), "parameters changed");
+	assert_null(scsi_asc_name(0x47, 0x03));
 	scsi_describe(SCSI_STATUS_CHECK_CONDITION, &odd, out, sizeof(out));
 	assert_string_equal(out, "CHECK CONDITION, ABORTED COMMAND 47/03");
 	scsi_describe(SCSI_STATUS_CHECK_CONDITION, NULL, out, sizeof(out));
