@@ -72,7 +72,7 @@ print("%.1f" % (later[0] - drop) if later else "none")
 EOF
 )
 [ "$gap" != none ] || fail "drop-notice: no login after the drop"
-python3 -c "import sys; sys.exit(0 if float('$gap') >= 3.5 else 1)" ||
+python3 -c "import sys; sys.exit(0 if float('$gap') >= 4.0 else 1)" ||
 	fail "drop-notice: logged in again $gap s after the drop; the target asked for 5 (2 negotiated)"
 stop_iscsifs_checked
 msg "AsyncEvent 2: logged in again $gap s after the drop (the target asked for 5), every read right"

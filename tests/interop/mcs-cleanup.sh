@@ -4,7 +4,9 @@
 # while the second stays. The daemon must keep the session (no reinstatement),
 # close the lost connection at the target with a Logout "close the connection"
 # for its CID on the surviving one, send the unanswered READ again there, log the
-# lost connection in again, and every byte read must be right.
+# lost connection in again, and every byte read must be right. Then the same cut
+# announced by the target (AsyncEvent 2 with its own DefaultTime2Wait), which
+# the lost connection must wait before it logs in again.
 set -eu
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "${TESTLIB:?TESTLIB must point to tests/lib}/common.sh"
@@ -63,3 +65,43 @@ wait_for 20 both || fail "connection 0 did not log in again: $(ctl status)"
 msg "$(grep -E "lost|closed at the target|joined" "$ISCSIFS_LOG" | cut -c1-160)"
 stop_iscsifs_checked
 msg "a lost connection was closed at the target, its READ went on the other, and it came back"
+
+# The same cut, announced: before closing the first connection the target says
+# so (AsyncEvent 2 for its CID) and asks for 5 s before it comes back (2 s were
+# negotiated). The daemon keeps the session on the other connection, and logs
+# the first one in again no sooner than the notice asks.
+PORT2=$(free_port) || hard_error "no free TCP port"
+FAKE_LOG2=$TEST_TMP/fake2.log
+timeout -k 5 300 python3 "$FAKE" --port "$PORT2" --iqn "$IQN" --case mcs-drop-notice --after 4 \
+	--size-mib 4 --lifetime 240 2>"$FAKE_LOG2" &
+FAKE_PID2=$!
+defer "kill $FAKE_PID2 2>/dev/null || true"
+show_on_failure "$FAKE_LOG2"
+PORT=$PORT2
+wait_for 10 listening || fail "the second fake target does not listen on $PORT2"
+iscsifs_config "0 2 127.0.0.1 $PORT2 0 AuthMethod=None nopout_timeout=5 $IQN"
+start_iscsifs "$MNT"
+wait_for 10 joined || fail "notice: the second connection did not join the session"
+timeout -k 10 120 dd if="$MNT/$IQN/lun0" of="$TEST_TMP/got" bs=64k iflag=direct status=none ||
+	fail "notice: reading the LUN failed"
+cmp "$TEST_TMP/expected" "$TEST_TMP/got" || fail "notice: the LUN read back wrong"
+grep -q "AsyncEvent 2: dropping the connection" "$FAKE_LOG2" ||
+	fail "notice: the fake target never announced the drop: the test did not test"
+grep -q "will drop connection 0; 5 s before it logs in again" "$ISCSIFS_LOG" ||
+	fail "notice: the daemon's log does not take the target's notice for connection 0"
+! grep -q "recovering the session\|session recovered" "$ISCSIFS_LOG" ||
+	fail "notice: the session was reinstated although a connection survived"
+wait_for 20 both || fail "notice: connection 0 did not log in again: $(ctl status)"
+gap=$(python3 - "$FAKE_LOG2" <<'EOF'
+import re, sys
+text = open(sys.argv[1]).read()
+drop = float(re.search(r"AsyncEvent 2: .* at ([0-9.]+)", text).group(1))
+later = [float(t) for t in re.findall(r"login at ([0-9.]+)", text) if float(t) > drop]
+print("%.1f" % (later[0] - drop) if later else "none")
+EOF
+)
+[ "$gap" != none ] || fail "notice: no login after the drop"
+python3 -c "import sys; sys.exit(0 if float('$gap') >= 4.0 else 1)" ||
+	fail "notice: connection 0 logged in again $gap s after the drop; the target asked for 5 (2 negotiated)"
+stop_iscsifs_checked
+msg "an announced cut: the session stayed on connection 1 and connection 0 came back $gap s later (5 asked)"

@@ -36,6 +36,9 @@ Cases, and what the misbehaving PDU is:
                         connection has joined the session, the first connection is closed
                         with a READ unanswered; a Logout "close the connection" for its
                         CID on the other connection is answered and that one goes on
+  mcs-drop-notice       the same, but the first connection is closed after an Async
+                        Message saying so (AsyncEvent 2, Parameter1 its CID) with a
+                        DefaultTime2Wait of 5 s; each login logs its time
 
   logout-request        not a broken PDU: after a READ, an Async Message asking for a
                         logout (AsyncEvent 1)
@@ -79,7 +82,7 @@ READ_CASES = ("unknown-itt", "data-beyond-buffer", "oversize-segment", "statsn-o
               "bad-header-digest", "bad-data-digest", "reject", "bad-opcode")
 WRITE_CASES = ("r2t-beyond-write",)
 LOGIN_CASES = ("malformed-login-keys",)
-MCS_CASES = ("mcs-lose-conn",)
+MCS_CASES = ("mcs-lose-conn", "mcs-drop-notice")
 # Commands the target loses: no answer, until the initiator aborts them.
 LOSE_CASES = ("lose-read",)
 # Asynchronous messages the target sends after serving a READ.
@@ -406,7 +409,7 @@ class Connection:
                           "CRC32C" if self.data_digest else "None", self.max_xmit_dsl,
                           self.max_burst, self.first_burst, yn(self.immediate_data),
                           yn(self.initial_r2t)))
-                if self.args.case == "drop-notice":
+                if self.args.case in ("drop-notice", "mcs-drop-notice"):
                     self.say("login at %.3f" % time.time())
                 return True
         raise Drop("login did not finish within 32 exchanges")
@@ -765,6 +768,8 @@ class Connection:
             return
         if (self.args.case in MCS_CASES and self.index == 1 and self.t.joined and
                 self.good_reads >= self.args.after and self.t.claim_misbehaviour()):
+            if self.args.case == "mcs-drop-notice":
+                self.drop_notice()
             raise Drop("closed by the target with READ 0x%08x unanswered" % pdu.itt)
         self.good_reads += 1
         self.say("READ lba %d, %d blocks (task 0x%08x, good read %d)" %
