@@ -33,3 +33,22 @@ fake_start() {
 		fail "the $name target did not start: $(cat "$FAKE_LOG")"
 	fi
 }
+
+# fake_relogin_gap LOG: the seconds, on the fake target's own clock, from its
+# AsyncEvent 2 drop (cases drop-notice, mcs-drop-notice) to the first login after
+# it, or "none".
+fake_relogin_gap() {
+	python3 - "$1" <<'EOF'
+import re, sys
+text = open(sys.argv[1]).read()
+m = re.search(r"AsyncEvent 2: .* at ([0-9.]+)", text)
+drop = float(m.group(1)) if m else None
+later = [float(t) for t in re.findall(r"login at ([0-9.]+)", text) if drop and float(t) > drop]
+print("%.1f" % (later[0] - drop) if later else "none")
+EOF
+}
+
+# at_least SECONDS MIN: SECONDS (from fake_relogin_gap) is a number of at least MIN.
+at_least() {
+	[ "$1" != none ] && awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'
+}
