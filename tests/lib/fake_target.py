@@ -44,6 +44,9 @@ Cases, and what the misbehaving PDU is:
                         logout (AsyncEvent 1)
   renegotiate-request   not a broken PDU: after a READ, an Async Message asking for
                         parameter negotiation (AsyncEvent 4)
+  write-error           not a broken PDU: every WRITE that touches blocks 2048-4095 (the
+                        second MiB) is answered, once its data is in, with CHECK CONDITION,
+                        MEDIUM ERROR 0c/00 (write error), and nothing of it is written
   no-report-luns        not a broken PDU: REPORT LUNS is refused as an unknown command
                         (ILLEGAL REQUEST 20/00), as by a target older than SPC-3
   drop-notice           not a broken PDU: after a READ, an Async Message saying the
@@ -92,10 +95,13 @@ DROP_NOTICE_WAIT = 5         # drop-notice: the DefaultTime2Wait the Async Messa
 SCSI_CASES = ("medium-error",)
 # SYNCHRONIZE CACHE refused as unknown (ILLEGAL REQUEST 20/00), or failing.
 SYNC_CASES = ("no-sync-cache", "sync-cache-error")
+# WRITEs touching this region fail (write-error), as on a disk that cannot write there.
+WRITE_ERROR_CASES = ("write-error",)
+BAD_WRITE_LBA, BAD_WRITE_BLOCKS = 2048, 2048
 # A target older than SPC-3: REPORT LUNS refused as an unknown command.
 OLD_CASES = ("no-report-luns",)
 CASES = ("none",) + READ_CASES + WRITE_CASES + LOGIN_CASES + MCS_CASES + LOSE_CASES + \
-    ASYNC_CASES + SCSI_CASES + SYNC_CASES + OLD_CASES
+    ASYNC_CASES + SCSI_CASES + SYNC_CASES + OLD_CASES + WRITE_ERROR_CASES
 
 GOOD, CHECK_CONDITION = 0x00, 0x02
 MEDIUM_ERROR, HARDWARE_ERROR, ILLEGAL_REQUEST = 0x03, 0x04, 0x05
@@ -916,6 +922,13 @@ class Connection:
 
     def continue_write(self, task):
         """Ask for the next burst, or finish the command when all its data is in."""
+        if task.received >= task.edtl and self.args.case == "write-error" and \
+                task.lba < BAD_WRITE_LBA + BAD_WRITE_BLOCKS and BAD_WRITE_LBA < task.lba + task.nblocks:
+            del self.writes[task.itt]
+            self.say("answering WRITE lba %d, %d blocks (task 0x%08x) with CHECK CONDITION, "
+                     "MEDIUM ERROR 0c/00; nothing written" % (task.lba, task.nblocks, task.itt))
+            self.respond(task, CHECK_CONDITION, sense_fixed(MEDIUM_ERROR, 0x0c, 0))
+            return
         if task.received >= task.edtl:
             with self.t.lock:
                 self.t.disk[task.lba * BLOCK:(task.lba + task.nblocks) * BLOCK] = task.buf
