@@ -763,10 +763,16 @@ static int node_io(struct fs_node *n, int write, uint64_t lba, uint32_t nblocks,
 static void gate_enter_aligned(struct fs_node *n)
 {
 	pthread_mutex_lock(&n->gate_lock);
-	while (n->rmw_active) {
+	if (n->rmw_active) {
+		/* About to wait: not under the gate's lock, since fs_loop_blocking writes the
+		 * commands this thread held back to their sockets, and a receive thread needs the
+		 * lock to complete a write (gate_leave_aligned). */
+		pthread_mutex_unlock(&n->gate_lock);
 		fs_loop_blocking();
-		pthread_cond_wait(&n->gate_cond, &n->gate_lock);
+		pthread_mutex_lock(&n->gate_lock);
 	}
+	while (n->rmw_active)
+		pthread_cond_wait(&n->gate_cond, &n->gate_lock);
 	n->aligned_writes++;
 	pthread_mutex_unlock(&n->gate_lock);
 }
