@@ -234,12 +234,23 @@ static void add_reader(struct loop *lp)
 	}
 }
 
+/* Out with the commands this worker held back. */
+static void uncork(struct worker *w)
+{
+	session_uncork();
+	w->ncorked = 0;
+}
+
 void fs_loop_blocking(void)
 {
 	struct worker *w = cur;
 
-	session_uncork();
-	if (!w || w->blocking)
+	if (!w) {
+		session_uncork();
+		return;
+	}
+	uncork(w);
+	if (w->blocking)
 		return;
 	w->blocking = 1;
 	pthread_mutex_lock(&w->lp->lock);
@@ -263,13 +274,6 @@ static void unlink_worker(struct loop *lp, struct worker *w)
 			return;
 		}
 	}
-}
-
-/* Out with the commands this worker held back. */
-static void uncork(struct worker *w)
-{
-	session_uncork();
-	w->ncorked = 0;
 }
 
 static void *worker_main(void *arg)
