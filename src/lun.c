@@ -45,6 +45,13 @@ static int exec_in(struct session *s, uint64_t wire, const uint8_t *cdb, unsigne
 	return r;
 }
 
+/* The target answered that it has no such command (ILLEGAL REQUEST, 20/00 invalid command
+ * operation code). */
+static int no_such_command(int r, const struct scsi_sense *sn)
+{
+	return r == -EINVAL && sn->valid && sn->key == SENSE_ILLEGAL_REQUEST && sn->asc == 0x20;
+}
+
 int lun_report(struct session *s, uint64_t **luns, int *count, char *err, size_t errlen)
 {
 	uint32_t alloc = 8 + 8 * 256, got = 0;
@@ -61,7 +68,7 @@ int lun_report(struct session *s, uint64_t **luns, int *count, char *err, size_t
 		if (!buf)
 			return -ENOMEM;
 		r = exec_in(s, 0, cdb, n, buf, alloc, &got, &sn);
-		if (r == -EINVAL && sn.valid && sn.key == SENSE_ILLEGAL_REQUEST && sn.asc == 0x20) {
+		if (no_such_command(r, &sn)) {
 			/* No REPORT LUNS (older than SPC-3, which asks it of every LUN 0): LUN 0
 			 * alone, as Linux scans such a target from LUN 0. */
 			free(buf);
@@ -516,7 +523,7 @@ int lun_sync_cache(struct lun *l)
 	if (l->readonly || __atomic_load_n(&l->no_sync_cache, __ATOMIC_RELAXED))
 		return 0;
 	r = exec_in(l->sess, l->wire, cdb, n, NULL, 0, NULL, &sn);
-	if (r == -EINVAL && sn.valid && sn.key == SENSE_ILLEGAL_REQUEST && sn.asc == 0x20) {
+	if (no_such_command(r, &sn)) {
 		if (!__atomic_exchange_n(&l->no_sync_cache, 1, __ATOMIC_RELAXED))
 			log_info("%s: the target has no SYNCHRONIZE CACHE: fsync ends once every "
 				 "write is acknowledged", l->label);
