@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "lun.h"
 #include "objcache.h"
@@ -325,20 +325,12 @@ static void io_free(struct lun_io *io)
 #define ERR_LOG_BURST 10
 #define ERR_LOG_WINDOW_MS 60000
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* A READ or WRITE the target answered with an error status, for the operator. */
 static void log_scsi_error(struct lun *l, const struct scsi_task *t)
 {
 	struct scsi_sense sn;
 	char what[128];
-	uint64_t lba = 0, now = now_ms();
+	uint64_t lba = 0, now = clock_ms();
 	uint32_t nb = 0, quiet = 0;
 	int show, w;
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "multipath.h"
@@ -70,14 +71,6 @@ struct mpath_set {
 	int stop, worker_running;
 	pthread_t worker;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Errors that say the path failed, not the logical unit. */
 static int is_path_error(int r)
@@ -213,7 +206,7 @@ static void path_done(void *arg, int result)
 	lost = is_path_error(result) || (result && p->released == io->lun);
 	if (lost) {
 		p->failures++;
-		p->hold_until = now_ms() + HOLD_MS;
+		p->hold_until = clock_ms() + HOLD_MS;
 	}
 	pthread_mutex_unlock(&d->lock);
 	if (lost && ++io->tries < MAX_TRIES) {
@@ -304,7 +297,7 @@ static void *worker_main(void *arg)
 	while (!set->stop) {
 		struct mp_io *list = set->pend_head, *keep = NULL, *last = NULL;
 		struct timespec until;
-		uint64_t now = now_ms();
+		uint64_t now = clock_ms();
 		int arrived;
 
 		set->pend_head = set->pend_tail = NULL;
@@ -695,7 +688,7 @@ void mpath_io_async(struct mpath_dev *d, int write, uint64_t lba, uint32_t nbloc
 	io->buf = buf;
 	io->cb = cb;
 	io->arg = arg;
-	r = try_dispatch(io, now_ms());
+	r = try_dispatch(io, clock_ms());
 	if (r < 0)
 		finish(io, r);
 	else if (r == 0)
@@ -716,7 +709,7 @@ static int with_path(struct mpath_dev *d, int (*fn)(struct lun *l, void *arg), v
 	uint64_t deadline = 0;
 
 	for (int tries = 0; tries < MAX_TRIES;) {
-		uint64_t now = now_ms();
+		uint64_t now = clock_ms();
 		struct mp_path *p;
 		struct lun *l;
 		int r, lost;
@@ -747,7 +740,7 @@ static int with_path(struct mpath_dev *d, int (*fn)(struct lun *l, void *arg), v
 		lost = is_path_error(r) || (r && p->released == l);
 		if (lost) {
 			p->failures++;
-			p->hold_until = now_ms() + HOLD_MS;
+			p->hold_until = clock_ms() + HOLD_MS;
 		}
 		pthread_mutex_unlock(&d->lock);
 		if (!lost)
@@ -802,7 +795,7 @@ const char *mpath_state_str(enum mpath_path_state st)
 
 void mpath_get_info(struct mpath_dev *d, struct mpath_info *out)
 {
-	uint64_t now = now_ms();
+	uint64_t now = clock_ms();
 	int act;
 
 	memset(out, 0, sizeof(*out));
