@@ -374,11 +374,11 @@ static void status_one(struct daemon *d, struct channel *ch, int json, FILE *f)
 		const struct lun *l = ch->luns[i];
 		char file[1024];
 		int firstmap = 1;
-		uint64_t errors = __atomic_load_n(&l->scsi_errors, __ATOMIC_RELAXED);
 		unsigned long long reads = __atomic_load_n(&l->reads, __ATOMIC_RELAXED),
 				   rbytes = __atomic_load_n(&l->read_bytes, __ATOMIC_RELAXED),
 				   writes = __atomic_load_n(&l->writes, __ATOMIC_RELAXED),
-				   wbytes = __atomic_load_n(&l->write_bytes, __ATOMIC_RELAXED);
+				   wbytes = __atomic_load_n(&l->write_bytes, __ATOMIC_RELAXED),
+				   errors = __atomic_load_n(&l->scsi_errors, __ATOMIC_RELAXED);
 
 		if (lun_gone(l))
 			continue;
@@ -397,7 +397,7 @@ static void status_one(struct daemon *d, struct channel *ch, int json, FILE *f)
 				",\"read_only\":%s,\"thin\":%s,\"reads\":%llu,\"read_bytes\":%llu,"
 				"\"writes\":%llu,\"write_bytes\":%llu,\"scsi_errors\":%llu,\"maps\":[",
 				l->readonly ? "true" : "false", l->unmap ? "true" : "false", reads, rbytes,
-				writes, wbytes, (unsigned long long)errors);
+				writes, wbytes, errors);
 		} else {
 			fprintf(f, "  lun%u: %llu bytes (%llu blocks of %u), %s %s%s%s%s, %s",
 				l->number, (unsigned long long)lun_size(l),
@@ -405,7 +405,7 @@ static void status_one(struct daemon *d, struct channel *ch, int json, FILE *f)
 				l->inq.product, l->ident[0] ? ", id " : "", l->ident,
 				l->readonly ? ", read-only" : "", file);
 			if (errors)
-				fprintf(f, ", %llu SCSI errors", (unsigned long long)errors);
+				fprintf(f, ", %llu SCSI errors", errors);
 			fputc('\n', f);
 			if (reads || writes)
 				fprintf(f, "    I/O: %llu reads, %llu bytes; %llu writes, %llu bytes\n",
