@@ -42,6 +42,10 @@ int scsi_status_to_errno(uint8_t status, const struct scsi_sense *s)
 		return -EAGAIN;
 	case SCSI_STATUS_CHECK_CONDITION:
 		break;
+	case SCSI_STATUS_RESERVATION_CONFLICT:
+		/* Another initiator holds a reservation: not retried, and told apart from a
+		 * failing medium with Linux's own errno for it (BLK_STS_RESV_CONFLICT). */
+		return -EBADE;
 	default:
 		return -EIO;
 	}

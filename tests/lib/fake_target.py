@@ -49,6 +49,9 @@ Cases, and what the misbehaving PDU is:
                         MEDIUM ERROR 0c/00 (write error), and nothing of it is written
   no-report-luns        not a broken PDU: REPORT LUNS is refused as an unknown command
                         (ILLEGAL REQUEST 20/00), as by a target older than SPC-3
+  reserved              not a broken PDU: every WRITE is answered at once, before any data
+                        is asked for, with RESERVATION CONFLICT, as when another
+                        initiator holds a Write Exclusive reservation; reads work
   drop-notice           not a broken PDU: after a READ, an Async Message saying the
                         connection is dropped (AsyncEvent 2) with a DefaultTime2Wait of 5 s,
                         then the connection is closed; each login logs its time
@@ -98,12 +101,14 @@ SYNC_CASES = ("no-sync-cache", "sync-cache-error")
 # WRITEs touching this region fail (write-error), as on a disk that cannot write there.
 WRITE_ERROR_CASES = ("write-error",)
 BAD_WRITE_LBA, BAD_WRITE_BLOCKS = 2048, 2048
+# Another initiator holds a Write Exclusive reservation: WRITEs conflict.
+RESERVED_CASES = ("reserved",)
 # A target older than SPC-3: REPORT LUNS refused as an unknown command.
 OLD_CASES = ("no-report-luns",)
 CASES = ("none",) + READ_CASES + WRITE_CASES + LOGIN_CASES + MCS_CASES + LOSE_CASES + \
-    ASYNC_CASES + SCSI_CASES + SYNC_CASES + OLD_CASES + WRITE_ERROR_CASES
+    ASYNC_CASES + SCSI_CASES + SYNC_CASES + OLD_CASES + WRITE_ERROR_CASES + RESERVED_CASES
 
-GOOD, CHECK_CONDITION = 0x00, 0x02
+GOOD, CHECK_CONDITION, RESERVATION_CONFLICT = 0x00, 0x02, 0x18
 MEDIUM_ERROR, HARDWARE_ERROR, ILLEGAL_REQUEST = 0x03, 0x04, 0x05
 
 
@@ -888,6 +893,11 @@ class Connection:
         lba, n = rng
         if pdu.w20 != n * BLOCK:
             self.check(pdu, 0x24, "WRITE of %d blocks with expected length %d" % (n, pdu.w20))
+            return
+        if self.args.case == "reserved":
+            self.say("answering WRITE lba %d, %d blocks (task 0x%08x) with RESERVATION CONFLICT"
+                     % (lba, n, pdu.itt))
+            self.respond(pdu, RESERVATION_CONFLICT)
             return
         task = WriteTask(pdu, lba, n)
         imm = len(pdu.data)

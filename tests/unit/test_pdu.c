@@ -164,6 +164,8 @@ static void test_sense_to_errno(void **state)
 	scsi_sense_parse(ua, sizeof(ua), &s);
 	assert_int_equal(scsi_status_to_errno(SCSI_STATUS_CHECK_CONDITION, &s), -EAGAIN);
 	assert_int_equal(scsi_status_to_errno(SCSI_STATUS_GOOD, NULL), 0);
+	assert_int_equal(scsi_status_to_errno(SCSI_STATUS_RESERVATION_CONFLICT, NULL), -EBADE);
+	assert_int_equal(scsi_status_to_errno(SCSI_STATUS_BUSY, NULL), -EAGAIN);
 }
 
 static void test_report_luns_and_capacity(void **state)
