@@ -93,7 +93,7 @@ static void fuzz_sense(const uint8_t *d, size_t len, uint8_t status)
 	CHECK(s.valid || (s.key == 0 && s.asc == 0 && s.ascq == 0));
 	e = scsi_status_to_errno(status, &s);
 	CHECK(e == 0 || e == -EAGAIN || e == -EIO || e == -EROFS || e == -EINVAL ||
-	      e == -ENOSPC);
+	      e == -ENOSPC || e == -EBADE);
 	/* What the log says of it: terminated within the buffer, however short. */
 	for (size_t outlen = 1; outlen <= sizeof(what); outlen += sizeof(what) / 4) {
 		memset(what, 'x', sizeof(what));
