@@ -32,7 +32,8 @@ struct scsi_sense {
 void scsi_sense_parse(const uint8_t *sense, size_t len, struct scsi_sense *out);
 
 /* errno for a finished command: 0 for GOOD, -EAGAIN when worth retrying (unit attention, busy,
- * becoming ready), -EROFS for write protect, -EIO otherwise. */
+ * becoming ready), -EROFS for write protect, -ENOSPC for a full thin pool, -EBADE for a
+ * reservation conflict, -EINVAL for an illegal request, -EIO otherwise. */
 int scsi_status_to_errno(uint8_t status, const struct scsi_sense *s);
 /* What an administrator reads in the log: "CHECK CONDITION, MEDIUM ERROR 11/00 (unrecovered
  * read error)", or the status alone when there is no sense. */
