@@ -70,6 +70,10 @@ out=$(timeout -k 10 60 python3 "$TEST_TMP/write.py" "$LUN" "$TEST_TMP/disk" rest
 	fail "writes to a reserved LUN: $out"
 n=$(conflicts)
 [ "$n" -ge 3 ] || fail "the target saw $n conflicting WRITEs, want at least 3: the test did not test"
+# A retry would ask for the same blocks again: no range may be refused twice.
+again=$(grep -o "WRITE lba [0-9]*, [0-9]* blocks .* with RESERVATION CONFLICT" "$FAKE_LOG" |
+	sed 's/ (task [^)]*)//' | sort | uniq -d)
+[ -z "$again" ] || fail "a conflicting WRITE was sent again: $again"
 errors=$(timeout -k 10 60 "$ISCTL" -s "$ISCSIFS_ETC/control.sock" status --json |
 	python3 -c 'import json, sys; print(json.load(sys.stdin)["channels"][0]["luns"][0]["scsi_errors"])')
 [ "$errors" = "$n" ] || fail "status counts $errors SCSI errors, want $n (one per conflicting WRITE)"
