@@ -1348,6 +1348,27 @@ static void retire_conn(struct session *s, struct sconn *sc)
 
 static void *add_main(void *arg);
 
+/* With commands held up (a lost connection leaves a gap in the CmdSN order, and the target
+ * then answers nothing on the others either), the connection silent the longest is the
+ * suspect: it alone is pinged, and only while no ping is out, so the healthy ones are not
+ * failed with it. NULL while a ping is out. Lock held. */
+static struct sconn *first_suspect(struct session *s)
+{
+	struct sconn *oldest = NULL;
+
+	for (int i = 0; i < s->nsc; i++) {
+		struct sconn *sc = &s->sc[i];
+
+		if (sc->state != SCONN_UP)
+			continue;
+		if (sc->ping_sent)
+			return NULL;
+		if (sc->active && (!oldest || sc->last_rx < oldest->last_rx))
+			oldest = sc;
+	}
+	return oldest;
+}
+
 /* Per connection: pings, cleaning up lost ones, adding the missing. Lock held. */
 static void check_conns(struct session *s, time_t now)
 {
@@ -1378,7 +1399,8 @@ static void check_conns(struct session *s, time_t now)
 
 				if (!elsewhere ||
 				    (sc->active && silent >= (time_t)(s->cfg.nopout_timeout +
-								     s->cfg.nopout_response_timeout)))
+								     s->cfg.nopout_response_timeout) &&
+				     sc == first_suspect(s)))
 					send_ping(s, sc);
 			}
 			break;
