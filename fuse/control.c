@@ -8,8 +8,9 @@
 
 #include "control.h"
 #include "ctl.h"
+#include "evloop.h"
 #include "log.h"
-#include "loop.h"
+#include "workq.h"
 
 static int replace(char **dst, const char *src)
 {
@@ -594,6 +595,34 @@ static int cmd_discover(struct daemon *d, FILE *f)
 	return CTL_OK;
 }
 
+/* The threads that carry the I/O: the event loops, the FUSE transport, the workers. */
+static void threads_json(struct daemon *d, FILE *f)
+{
+	struct workq_stats ws;
+
+	if (d->dev) {
+		struct fdev_stats fst;
+
+		fdev_get_stats(d->dev, &fst);
+		fprintf(f, ",\"fuse\":{\"transport\":\"%s\",\"requests\":%llu,\"inflight\":%u}",
+			fdev_mode_str(d->dev), fst.requests, fst.inflight);
+	} else {
+		fputs(",\"fuse\":null", f);
+	}
+	fputs(",\"loops\":[", f);
+	for (unsigned i = 0; i < evloops_count(); i++) {
+		struct evloop_stats es;
+
+		evloop_get_stats(i, &es);
+		fprintf(f, "%s{\"cpu\":%d,\"wakeups\":%llu,\"events\":%llu,\"tasks\":%llu}",
+			i ? "," : "", es.cpu, (unsigned long long)es.wakeups,
+			(unsigned long long)es.events, (unsigned long long)es.tasks);
+	}
+	workq_get_stats(&ws);
+	fprintf(f, "],\"workers\":{\"threads\":%u,\"busy\":%u,\"peak\":%u,\"done\":%llu}",
+		ws.threads, ws.busy, ws.peak, ws.done);
+}
+
 static int cmd_status(struct daemon *d, int argc, char **argv, FILE *f)
 {
 	struct channel *sel[256];
@@ -612,15 +641,8 @@ static int cmd_status(struct daemon *d, int argc, char **argv, FILE *f)
 	if (r)
 		return r;
 	if (json) {
-		struct fs_loop_stats ls;
-
 		fprintf(f, "{\"mountpoint\":\"%s\"", d->mountpoint);
-		if (fs_loop_stats(&ls) == 0)
-			fprintf(f, ",\"fuse_threads\":{\"running\":%u,\"reading\":%u,\"parked\":%u,"
-				   "\"peak\":%u,\"max_reading\":%u}",
-				ls.threads, ls.reading, ls.parked, ls.peak, ls.max_reading);
-		else
-			fputs(",\"fuse_threads\":null", f);
+		threads_json(d, f);
 		isns_status_json(d, f);
 		fputs(",\"channels\":[", f);
 	} else if (d->isns && nargs == 0) {

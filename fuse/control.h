@@ -27,6 +27,7 @@ struct daemon {
 	struct channel **retired; /* removed by a reload: kept until exit */
 	int nretired;
 	struct fs *fs;
+	struct fdev *dev;      /* the FUSE device, once mounted */
 	const char *mountpoint;
 	struct isns_client *isns; /* NULL: no ISNS= line when the daemon started */
 };

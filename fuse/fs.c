@@ -1,7 +1,9 @@
-/* FUSE low-level operations over the LUNs of the started channels.
+/* The file tree over the LUNs of the started channels, and the FUSE requests on it.
  * Files are opened with direct I/O: the kernel keeps no second page cache over the LUN, so a
  * loop device or a database above it sees the target's data, and unaligned I/O is handled
- * here with read-modify-write. */
+ * here with read-modify-write. Requests arrive on event loops: reads and aligned writes go
+ * to the target at once and are answered from their completion; what has to wait (a
+ * read-modify-write, a cache flush) is handed to a worker thread. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -14,33 +16,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bufpool.h"
 #include "fs.h"
+#include "fuse_dev.h"
 #include "log.h"
-#include "loop.h"
 #include "multipath.h"
-#include "objcache.h"
+#include "workq.h"
 
-#define FS_MAX_IO BUFPOOL_MAX
-_Static_assert(FS_MAX_IO <= FS_LOOP_MAX_WRITE, "a write request must fit loop.c's buffers");
-/* Free buffers kept for reuse: a queue's worth of 128 KiB requests, bounded all the same. */
-#define FS_POOL_CACHE (8 * 1024 * 1024)
-/* Writes up to this size keep their data (copied, or in the request's buffer from
- * FS_TAKE_MIN on) and are answered from their completion. Larger ones wait in their FUSE
- * thread: a queue of 1 MiB writes would otherwise hold twice its size in memory, while the
- * wait costs them little next to their transfer. */
-#define FS_ASYNC_WRITE_MAX (128 * 1024)
-#define ATTR_TIMEOUT 1.0
-/* Reads from this size on may reach the reader without a copy in this process: the data
- * goes from the socket into a pipe and from there to the FUSE device (splice). Below it, the
- * system calls cost more than the copy they save. */
-#define FS_SPLICE_MIN (32 * 1024)
-/* From this size on an async write keeps the request's buffer instead of a copy (smaller
- * ones would hold a 1 MiB buffer for a few pages). */
-#define FS_TAKE_MIN (32 * 1024)
+#define ATTR_TIMEOUT 1 /* seconds */
 
 struct fs_node {
-	fuse_ino_t parent;
+	uint64_t parent;
 	char name[256];
 	int is_dir;
 	int removed;       /* the LUN went away: no longer listed or found by name */
@@ -69,14 +54,12 @@ struct fs {
 	time_t mtime;
 	struct channel **chs;
 	int nchs;
-	struct fuse_session *se;
-	struct bufpool *pool;
+	struct fdev *dev;      /* where notifications go, once mounted */
 	struct mpath_set *mps; /* the multipath devices over the channels' LUNs */
-	int splice_write;      /* the kernel takes replies from a pipe */
 };
 
 /* Write lock held. */
-static int add_node(struct fs *fs, fuse_ino_t parent, const char *name, int is_dir,
+static int add_node(struct fs *fs, uint64_t parent, const char *name, int is_dir,
 		    struct lun *lun)
 {
 	struct fs_node *n;
@@ -115,7 +98,7 @@ static int is_file(const struct fs_node *n)
 }
 
 /* Lock held (either kind). */
-static int find_child(const struct fs *fs, fuse_ino_t parent, const char *name)
+static int find_child(const struct fs *fs, uint64_t parent, const char *name)
 {
 	for (int i = 2; i < fs->nnodes; i++)
 		if (fs->nodes[i]->parent == parent && !fs->nodes[i]->removed &&
@@ -134,7 +117,7 @@ static int find_lun_node(const struct fs *fs, const struct lun *l)
 
 struct notice {
 	enum { N_DELETE, N_INVAL_ENTRY, N_INVAL_INODE } kind;
-	fuse_ino_t parent, ino;
+	uint64_t parent, ino;
 	char name[256];
 };
 
@@ -188,7 +171,7 @@ static int channel_dir(struct fs *fs, struct channel *ch, struct notice **nt, in
 }
 
 /* One persistent name: a link in dir to the LUN's file, unless the name is taken. */
-static void ensure_link(struct fs *fs, fuse_ino_t dir, const char *name, const char *target,
+static void ensure_link(struct fs *fs, uint64_t dir, const char *name, const char *target,
 			struct lun *l, struct notice **nt, int *nnt, int *cap)
 {
 	int i = find_child(fs, dir, name);
@@ -218,7 +201,7 @@ static void sync_links(struct fs *fs, struct notice **nt, int *nnt, int *cap)
 			continue;
 		n->removed = 1;
 		e.parent = n->parent;
-		e.ino = (fuse_ino_t)i;
+		e.ino = (uint64_t)i;
 		snprintf(e.name, sizeof(e.name), "%s", n->name);
 		add_notice(nt, nnt, cap, &e);
 	}
@@ -291,11 +274,11 @@ static void sync_mpath_files(struct fs *fs, struct notice **nt, int *nnt, int *c
 			/* No path left, or one back: the same inode comes and goes. */
 			fs->nodes[ino]->removed = lun_gone(l);
 			n.kind = lun_gone(l) ? N_DELETE : N_INVAL_ENTRY;
-			n.ino = (fuse_ino_t)ino;
+			n.ino = (uint64_t)ino;
 		} else if (!lun_gone(l) && fs->nodes[ino]->size_seen != lun_size(l)) {
 			fs->nodes[ino]->size_seen = lun_size(l);
 			n.kind = N_INVAL_INODE;
-			n.ino = (fuse_ino_t)ino;
+			n.ino = (uint64_t)ino;
 		} else {
 			continue;
 		}
@@ -336,22 +319,22 @@ static void fs_refresh(struct fs *fs)
 				continue; /* a path: served as its multipath file */
 			if (ino < 0 && !lun_gone(l)) {
 				snprintf(n.name, sizeof(n.name), "lun%u", l->number);
-				if (find_child(fs, (fuse_ino_t)dir, n.name) >= 0 ||
-				    add_node(fs, (fuse_ino_t)dir, n.name, 0, l) < 0)
+				if (find_child(fs, (uint64_t)dir, n.name) >= 0 ||
+				    add_node(fs, (uint64_t)dir, n.name, 0, l) < 0)
 					continue;
 				n.kind = N_INVAL_ENTRY;
-				n.parent = (fuse_ino_t)dir;
+				n.parent = (uint64_t)dir;
 			} else if (ino >= 0 && lun_gone(l) && !fs->nodes[ino]->removed) {
 				fs->nodes[ino]->removed = 1;
 				n.kind = N_DELETE;
-				n.parent = (fuse_ino_t)dir;
-				n.ino = (fuse_ino_t)ino;
+				n.parent = (uint64_t)dir;
+				n.ino = (uint64_t)ino;
 				snprintf(n.name, sizeof(n.name), "%s", fs->nodes[ino]->name);
 			} else if (ino >= 0 && !lun_gone(l) &&
 				   fs->nodes[ino]->size_seen != lun_size(l)) {
 				fs->nodes[ino]->size_seen = lun_size(l);
 				n.kind = N_INVAL_INODE;
-				n.ino = (fuse_ino_t)ino;
+				n.ino = (uint64_t)ino;
 			} else {
 				continue;
 			}
@@ -361,7 +344,7 @@ static void fs_refresh(struct fs *fs)
 		/* A stopped channel's directory goes with its files. */
 		if (!live && ch->state == CH_STOPPED && !fs->nodes[dir]->removed) {
 			struct notice n = {.kind = N_DELETE, .parent = FUSE_ROOT_ID,
-					   .ino = (fuse_ino_t)dir};
+					   .ino = (uint64_t)dir};
 
 			fs->nodes[dir]->removed = 1;
 			snprintf(n.name, sizeof(n.name), "%s", fs->nodes[dir]->name);
@@ -372,18 +355,16 @@ static void fs_refresh(struct fs *fs)
 	sync_links(fs, &nt, &nnt, &cap);
 	fs->mtime = time(NULL);
 	pthread_rwlock_unlock(&fs->lock);
-	for (int i = 0; fs->se && i < nnt; i++) {
+	for (int i = 0; fs->dev && i < nnt; i++) {
 		switch (nt[i].kind) {
 		case N_DELETE:
-			fuse_lowlevel_notify_delete(fs->se, nt[i].parent, nt[i].ino, nt[i].name,
-						    strlen(nt[i].name));
+			fdev_notify_delete(fs->dev, nt[i].parent, nt[i].ino, nt[i].name);
 			break;
 		case N_INVAL_ENTRY:
-			fuse_lowlevel_notify_inval_entry(fs->se, nt[i].parent, nt[i].name,
-							 strlen(nt[i].name));
+			fdev_notify_inval_entry(fs->dev, nt[i].parent, nt[i].name);
 			break;
 		case N_INVAL_INODE:
-			fuse_lowlevel_notify_inval_inode(fs->se, nt[i].ino, 0, 0);
+			fdev_notify_inval_inode(fs->dev, nt[i].ino);
 			break;
 		}
 	}
@@ -403,10 +384,8 @@ struct fs *fs_new(void)
 		return NULL;
 	pthread_rwlock_init(&fs->lock, NULL);
 	fs->mtime = time(NULL);
-	fs->pool = bufpool_new(FS_POOL_CACHE);
 	fs->mps = mpath_set_new();
-	if (!fs->pool || !fs->mps || add_node(fs, 0, "", 1, NULL) < 0 ||
-	    add_node(fs, 0, "", 1, NULL) < 0 ||
+	if (!fs->mps || add_node(fs, 0, "", 1, NULL) < 0 || add_node(fs, 0, "", 1, NULL) < 0 ||
 	    add_node(fs, FUSE_ROOT_ID, "by-id", 1, NULL) != BY_ID_INO ||
 	    add_node(fs, FUSE_ROOT_ID, "by-path", 1, NULL) != BY_PATH_INO ||
 	    add_node(fs, FUSE_ROOT_ID, "multipath", 1, NULL) != MULTIPATH_INO) {
@@ -472,14 +451,12 @@ struct mpath_set *fs_multipath(struct fs *fs)
 	return fs ? fs->mps : NULL;
 }
 
-void fs_set_session(struct fs *fs, struct fuse_session *se)
+void fs_set_dev(struct fs *fs, struct fdev *dev)
 {
 	pthread_rwlock_wrlock(&fs->lock);
-	fs->se = se;
+	fs->dev = dev;
 	pthread_rwlock_unlock(&fs->lock);
 }
-
-static void drain_req_caches(void);
 
 void fs_free(struct fs *fs)
 {
@@ -493,158 +470,141 @@ void fs_free(struct fs *fs)
 	}
 	free(fs->nodes);
 	free(fs->chs);
-	bufpool_free(fs->pool);
-	drain_req_caches();
 	pthread_rwlock_destroy(&fs->lock);
 	free(fs);
 }
 
-static struct fs *fs_of(fuse_req_t req)
-{
-	return fuse_req_userdata(req);
-}
-
-static struct fs_node *node_of(struct fs *fs, fuse_ino_t ino)
+static struct fs_node *node_of(struct fs *fs, uint64_t ino)
 {
 	struct fs_node *n = NULL;
 
 	pthread_rwlock_rdlock(&fs->lock);
-	if (ino >= FUSE_ROOT_ID && ino < (fuse_ino_t)fs->nnodes)
+	if (ino >= FUSE_ROOT_ID && ino < (uint64_t)fs->nnodes)
 		n = fs->nodes[ino];
 	pthread_rwlock_unlock(&fs->lock);
 	return n;
 }
 
-static void fill_attr(const struct fs *fs, fuse_ino_t ino, const struct fs_node *n,
-		      struct stat *st)
+static void fill_attr(const struct fs *fs, uint64_t ino, const struct fs_node *n,
+		      struct fuse_attr *a)
 {
-	memset(st, 0, sizeof(*st));
-	st->st_ino = ino;
-	st->st_uid = getuid();
-	st->st_gid = getgid();
-	st->st_mtime = st->st_ctime = st->st_atime = fs->mtime;
+	memset(a, 0, sizeof(*a));
+	a->ino = ino;
+	a->uid = getuid();
+	a->gid = getgid();
+	a->mtime = a->ctime = a->atime = (uint64_t)fs->mtime;
+	a->blksize = 4096;
 	if (n->is_dir) {
-		st->st_mode = S_IFDIR | 0755;
-		st->st_nlink = 2;
+		a->mode = S_IFDIR | 0755;
+		a->nlink = 2;
 		return;
 	}
 	if (n->is_link) {
-		st->st_mode = S_IFLNK | 0777;
-		st->st_nlink = 1;
-		st->st_size = (off_t)strlen(n->link);
+		a->mode = S_IFLNK | 0777;
+		a->nlink = 1;
+		a->size = strlen(n->link);
 		return;
 	}
-	st->st_mode = S_IFREG | (n->lun->readonly ? 0400 : 0600);
-	st->st_nlink = 1;
-	st->st_size = (off_t)lun_size(n->lun);
-	st->st_blksize = n->lun->block_size;
-	st->st_blocks = st->st_size / 512;
+	a->mode = S_IFREG | (n->lun->readonly ? 0400 : 0600);
+	a->nlink = 1;
+	a->size = lun_size(n->lun);
+	a->blksize = n->lun->block_size;
+	a->blocks = a->size / 512;
 }
 
-static void op_init(void *userdata, struct fuse_conn_info *conn)
+static void reply_attr(struct freq *r, struct fs *fs, uint64_t ino, const struct fs_node *n)
 {
-	struct fs *fs = userdata;
+	struct fuse_attr_out o = {.attr_valid = ATTR_TIMEOUT};
 
-	/* Large requests and many of them in flight: the kernel's defaults (128 KiB, 12
-	 * background requests) starve a remote LUN. */
-	conn->max_write = FS_MAX_IO;
-	conn->max_background = 128;
-	conn->congestion_threshold = 96;
-	conn->want &= ~(unsigned)(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
-	/* Only fuse_reply_data splices, and only read_take calls it. */
-	if (conn->capable & FUSE_CAP_SPLICE_WRITE) {
-		conn->want |= FUSE_CAP_SPLICE_WRITE;
-		fs->splice_write = 1;
-	}
-	if (conn->capable & FUSE_CAP_ASYNC_DIO)
-		conn->want |= FUSE_CAP_ASYNC_DIO;
+	fill_attr(fs, ino, n, &o.attr);
+	freq_reply(r, &o, sizeof(o));
 }
 
-static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+static void op_lookup(struct freq *r, uint64_t parent, const char *name)
 {
-	struct fs *fs = fs_of(req);
-	struct fuse_entry_param e;
+	struct fs *fs = freq_fs(r);
+	struct fuse_entry_out e = {.entry_valid = ATTR_TIMEOUT, .attr_valid = ATTR_TIMEOUT};
 	int i;
 
-	memset(&e, 0, sizeof(e));
 	pthread_rwlock_rdlock(&fs->lock);
 	i = find_child(fs, parent, name);
 	if (i >= 0) {
-		e.ino = (fuse_ino_t)i;
-		e.attr_timeout = ATTR_TIMEOUT;
-		e.entry_timeout = ATTR_TIMEOUT;
-		fill_attr(fs, e.ino, fs->nodes[i], &e.attr);
+		e.nodeid = (uint64_t)i;
+		fill_attr(fs, e.nodeid, fs->nodes[i], &e.attr);
 	}
 	pthread_rwlock_unlock(&fs->lock);
 	if (i < 0)
-		fuse_reply_err(req, ENOENT);
+		freq_reply_err(r, ENOENT);
 	else
-		fuse_reply_entry(req, &e);
+		freq_reply(r, &e, sizeof(e));
 }
 
-static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void op_getattr(struct freq *r, uint64_t ino)
 {
-	struct fs *fs = fs_of(req);
+	struct fs *fs = freq_fs(r);
 	struct fs_node *n = node_of(fs, ino);
-	struct stat st;
 
-	(void)fi;
-	if (!n) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	fill_attr(fs, ino, n, &st);
-	fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+	if (!n)
+		freq_reply_err(r, ENOENT);
+	else
+		reply_attr(r, fs, ino, n);
 }
 
 /* A LUN file has the size of the LUN: truncation and time changes are accepted and change
  * nothing (as for a block device node); ownership and mode are fixed. */
-static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
-		       struct fuse_file_info *fi)
+static void op_setattr(struct freq *r, uint64_t ino, const struct fuse_setattr_in *in)
 {
-	struct fs *fs = fs_of(req);
+	struct fs *fs = freq_fs(r);
 	struct fs_node *n = node_of(fs, ino);
-	struct stat st;
 
-	(void)attr;
-	(void)fi;
-	if (!n) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-		fuse_reply_err(req, EPERM);
-		return;
-	}
-	fill_attr(fs, ino, n, &st);
-	fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+	if (!n)
+		freq_reply_err(r, ENOENT);
+	else if (in->valid & (FATTR_MODE | FATTR_UID | FATTR_GID))
+		freq_reply_err(r, EPERM);
+	else
+		reply_attr(r, fs, ino, n);
 }
 
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi)
+/* One directory entry into buf, as the kernel reads it; 0 when it does not fit. */
+static size_t add_dirent(char *buf, size_t room, const char *name, uint64_t ino, uint32_t mode,
+			 uint64_t next)
 {
-	struct fs *fs = fs_of(req);
-	struct fs_node *n = node_of(fs, ino);
-	char *buf;
-	size_t used = 0;
-	off_t idx = 0;
+	size_t namelen = strlen(name);
+	size_t len = FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET + namelen);
+	struct fuse_dirent *d = (struct fuse_dirent *)buf;
 
-	(void)fi;
+	if (len > room)
+		return 0;
+	d->ino = ino;
+	d->off = next;
+	d->namelen = (uint32_t)namelen;
+	d->type = mode >> 12;
+	memcpy(d->name, name, namelen);
+	memset(d->name + namelen, 0, len - FUSE_NAME_OFFSET - namelen);
+	return len;
+}
+
+static void op_readdir(struct freq *r, uint64_t ino, uint64_t off, uint32_t size)
+{
+	struct fs *fs = freq_fs(r);
+	struct fs_node *n = node_of(fs, ino);
+	size_t cap, used = 0;
+	char *buf = freq_buf(r, &cap);
+	uint64_t idx = 0;
+
 	if (!n || !n->is_dir) {
-		fuse_reply_err(req, n ? ENOTDIR : ENOENT);
+		freq_reply_err(r, n ? ENOTDIR : ENOENT);
 		return;
 	}
-	buf = malloc(size);
-	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
+	if (size < cap)
+		cap = size;
 	/* Entries: ".", "..", then children in inode order; off is the index of the next one.
 	 * Removed entries keep their index so offsets stay stable between calls. */
 	pthread_rwlock_rdlock(&fs->lock);
 	for (int i = -2; i < fs->nnodes; i++) {
-		struct stat st = {0};
 		const char *name;
+		uint64_t child;
+		uint32_t mode;
 		size_t sz;
 
 		if (i >= 0 && (i < 2 || fs->nodes[i]->parent != ino))
@@ -657,91 +617,84 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			continue;
 		if (i == -2) {
 			name = ".";
-			st.st_ino = ino;
-			st.st_mode = S_IFDIR;
+			child = ino;
+			mode = S_IFDIR;
 		} else if (i == -1) {
 			name = "..";
-			st.st_ino = n->parent ? n->parent : FUSE_ROOT_ID;
-			st.st_mode = S_IFDIR;
+			child = n->parent ? n->parent : FUSE_ROOT_ID;
+			mode = S_IFDIR;
 		} else {
 			name = fs->nodes[i]->name;
-			st.st_ino = (ino_t)i;
-			st.st_mode = fs->nodes[i]->is_dir    ? S_IFDIR
-				     : fs->nodes[i]->is_link ? S_IFLNK
-							     : S_IFREG;
+			child = (uint64_t)i;
+			mode = fs->nodes[i]->is_dir    ? S_IFDIR
+			       : fs->nodes[i]->is_link ? S_IFLNK
+						       : S_IFREG;
 		}
-		sz = fuse_add_direntry(req, buf + used, size - used, name, &st, idx);
-		if (sz > size - used)
+		sz = add_dirent(buf + used, cap - used, name, child, mode, idx);
+		if (!sz)
 			break;
 		used += sz;
 	}
 	pthread_rwlock_unlock(&fs->lock);
-	fuse_reply_buf(req, buf, used);
-	free(buf);
+	freq_reply_data(r, buf, used);
 }
 
-/* The open reply as the kernel reads it (struct fuse_open_out of <linux/fuse.h>), written
- * here because libfuse 3.14's fuse_file_info has no bit for FOPEN_PARALLEL_DIRECT_WRITES:
- * without it the kernel holds the inode's lock across each direct write, so the synchronous
- * writes of several threads or processes reach the daemon one at a time. NOFLUSH spares
- * each close() the FLUSH request (op_flush has nothing to do). Kernels before 6.0 and 5.16
- * ignore the two flags. */
-#define OPEN_DIRECT_IO (1u << 0)
-#define OPEN_NOFLUSH (1u << 5)
-#define OPEN_PARALLEL_DIRECT_WRITES (1u << 6)
-struct open_reply {
-	uint64_t fh;
-	uint32_t open_flags;
-	int32_t unused;
-};
-_Static_assert(sizeof(struct open_reply) == 16, "the kernel's fuse_open_out is 16 bytes");
-
-static int reply_open_direct(fuse_req_t req, const struct fuse_file_info *fi)
+static void op_readlink(struct freq *r, uint64_t ino)
 {
-	struct open_reply o = {.fh = fi->fh,
-			       .open_flags = OPEN_DIRECT_IO | OPEN_NOFLUSH |
-					     OPEN_PARALLEL_DIRECT_WRITES};
+	struct fs_node *n = node_of(freq_fs(r), ino);
 
-	return fuse_reply_buf(req, (const char *)&o, sizeof(o));
+	if (!n || !n->is_link)
+		freq_reply_err(r, n ? EINVAL : ENOENT);
+	else
+		freq_reply_data(r, n->link, strlen(n->link));
 }
 
-static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* Direct I/O (no page cache over the LUN), no FLUSH at each close (nothing to do), and
+ * direct writes of several threads at once (without it the kernel holds the inode's lock
+ * across each direct write, so the synchronous writes of several threads reach the daemon
+ * one at a time). */
+static void op_open(struct freq *r, uint64_t ino, uint32_t flags)
 {
-	struct fs_node *n = node_of(fs_of(req), ino);
+	struct fs_node *n = node_of(freq_fs(r), ino);
+	struct fuse_open_out o = {.open_flags = FOPEN_DIRECT_IO | FOPEN_NOFLUSH |
+						FOPEN_PARALLEL_DIRECT_WRITES};
 
-	if (!n) {
-		fuse_reply_err(req, ENOENT);
-		return;
+	if (!n)
+		freq_reply_err(r, ENOENT);
+	else if (n->is_dir)
+		freq_reply_err(r, EISDIR);
+	else if (n->is_link)
+		freq_reply_err(r, ELOOP);
+	else if (n->removed)
+		freq_reply_err(r, ENXIO);
+	else if (n->lun->readonly && (flags & O_ACCMODE) != O_RDONLY)
+		freq_reply_err(r, EROFS);
+	else {
+		__atomic_add_fetch(&n->opens, 1, __ATOMIC_ACQ_REL);
+		if (freq_reply(r, &o, sizeof(o)) != 0)
+			__atomic_sub_fetch(&n->opens, 1, __ATOMIC_ACQ_REL); /* the opener is gone */
 	}
-	if (n->is_dir) {
-		fuse_reply_err(req, EISDIR);
-		return;
-	}
-	if (n->is_link) {
-		fuse_reply_err(req, ELOOP);
-		return;
-	}
-	if (n->removed) {
-		fuse_reply_err(req, ENXIO);
-		return;
-	}
-	if (n->lun->readonly && (fi->flags & O_ACCMODE) != O_RDONLY) {
-		fuse_reply_err(req, EROFS);
-		return;
-	}
-	__atomic_add_fetch(&n->opens, 1, __ATOMIC_ACQ_REL);
-	if (reply_open_direct(req, fi) != 0)
-		__atomic_sub_fetch(&n->opens, 1, __ATOMIC_ACQ_REL); /* the opener is gone */
 }
 
-static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void op_release(struct freq *r, uint64_t ino)
 {
-	struct fs_node *n = node_of(fs_of(req), ino);
+	struct fs_node *n = node_of(freq_fs(r), ino);
 
-	(void)fi;
 	if (n && is_file(n))
 		__atomic_sub_fetch(&n->opens, 1, __ATOMIC_ACQ_REL);
-	fuse_reply_err(req, 0);
+	freq_reply_err(r, 0);
+}
+
+static void op_statfs(struct freq *r)
+{
+	struct fs *fs = freq_fs(r);
+	struct fuse_statfs_out o = {0};
+
+	o.st.bsize = 4096;
+	o.st.frsize = 4096;
+	o.st.files = (uint64_t)__atomic_load_n(&fs->nnodes, __ATOMIC_RELAXED);
+	o.st.namelen = 255;
+	freq_reply(r, &o, sizeof(o));
 }
 
 /* A LUN file's I/O goes to its LUN, a multipath file's to its device. */
@@ -760,17 +713,24 @@ static int node_io(struct fs_node *n, int write, uint64_t lba, uint32_t nblocks,
 		     : lun_io(n->lun, write, lba, nblocks, buf);
 }
 
+/* The write gate: aligned writes share it; a read-modify-write waits for them and holds it
+ * alone, so no aligned write to the same blocks can land between its read and its write.
+ * On a loop, an aligned write that finds a read-modify-write under way goes to a worker. */
+static int gate_try_aligned(struct fs_node *n)
+{
+	int ok;
+
+	pthread_mutex_lock(&n->gate_lock);
+	ok = !n->rmw_active;
+	if (ok)
+		n->aligned_writes++;
+	pthread_mutex_unlock(&n->gate_lock);
+	return ok;
+}
+
 static void gate_enter_aligned(struct fs_node *n)
 {
 	pthread_mutex_lock(&n->gate_lock);
-	if (n->rmw_active) {
-		/* About to wait: not under the gate's lock, since fs_loop_blocking writes the
-		 * commands this thread held back to their sockets, and a receive thread needs the
-		 * lock to complete a write (gate_leave_aligned). */
-		pthread_mutex_unlock(&n->gate_lock);
-		fs_loop_blocking();
-		pthread_mutex_lock(&n->gate_lock);
-	}
 	while (n->rmw_active)
 		pthread_cond_wait(&n->gate_cond, &n->gate_lock);
 	n->aligned_writes++;
@@ -806,108 +766,108 @@ static void gate_leave_rmw(struct fs_node *n)
 	pthread_mutex_unlock(&n->gate_lock);
 }
 
-struct read_req {
-	fuse_req_t req;
-	struct bufpool *pool;
-	char *buf;
-	size_t size;      /* of buf */
-	size_t skip, len; /* the part of buf the caller asked for */
+/* The state of a request in flight, in its scratch area. */
+struct io_state {
+	struct work work; /* for a worker, when it has to wait */
+	struct freq *r;
+	struct fs_node *n;
+	char *buf;        /* read: the blocks around the request */
+	int own_buf;      /* buf was allocated for it (blocks larger than freq_buf holds) */
+	size_t skip, len; /* read: the part of buf asked for; write: the length */
+	const char *data; /* write: the data, in the request */
+	uint64_t off;
+	uint64_t len64;   /* fallocate */
+	uint32_t mode;
 };
+_Static_assert(sizeof(struct io_state) <= FDEV_SCRATCH, "the state fits the request's scratch");
 
-static struct objcache read_reqs = OBJCACHE_INIT(sizeof(struct read_req), 256);
-
-static void read_req_free(struct read_req *rr)
+static struct io_state *io_state(struct freq *r, struct fs_node *n)
 {
-	bufpool_put(rr->pool, rr->buf, rr->size);
-	objcache_put(&read_reqs, rr);
+	struct io_state *st = freq_scratch(r);
+
+	memset(st, 0, sizeof(*st));
+	st->r = r;
+	st->n = n;
+	return st;
+}
+
+/* Clamp [off, off+size) to the LUN; 0 means nothing to do. */
+static size_t clamp(const struct lun *l, uint64_t off, size_t size)
+{
+	uint64_t end = lun_size(l);
+
+	if (off >= end)
+		return 0;
+	if (size > end - off)
+		size = (size_t)(end - off);
+	return size;
+}
+
+/* Hand a request that must wait to a worker; without one it is answered EIO. */
+static void to_worker(struct io_state *st, void (*fn)(struct work *w))
+{
+	st->work.fn = fn;
+	if (workq_run(&st->work) < 0)
+		freq_reply_err(st->r, EIO);
 }
 
 static void read_done(void *arg, int result)
 {
-	struct read_req *rr = arg;
+	struct io_state *st = arg; /* in the request: gone with the answer */
+	char *own = st->own_buf ? st->buf : NULL;
 
 	if (result)
-		fuse_reply_err(rr->req, -result);
+		freq_reply_err(st->r, -result);
 	else
-		fuse_reply_buf(rr->req, rr->buf + rr->skip, rr->len);
-	read_req_free(rr);
+		freq_reply_data(st->r, st->buf + st->skip, st->len);
+	free(own);
 }
 
-/* The data of a whole-block read, in a pipe on the receive thread: the kernel moves it to
- * the reader's pages (one copy, in the FUSE device) instead of a recv and a writev. */
-static void read_take(void *arg, int fd, size_t len)
+static void op_read(struct freq *r, uint64_t ino, uint64_t off, uint32_t size)
 {
-	struct read_req *rr = arg;
-	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(len);
-
-	bv.buf[0].flags = FUSE_BUF_IS_FD;
-	bv.buf[0].fd = fd;
-	fuse_reply_data(rr->req, &bv, 0);
-	read_req_free(rr);
-}
-
-/* Clamp [off, off+size) to the LUN; 0 means nothing to do. */
-static size_t clamp(const struct lun *l, off_t off, size_t size)
-{
-	uint64_t end = lun_size(l);
-
-	if (off < 0 || (uint64_t)off >= end)
-		return 0;
-	if (size > end - (uint64_t)off)
-		size = (size_t)(end - (uint64_t)off);
-	return size;
-}
-
-static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		    struct fuse_file_info *fi)
-{
-	struct fs_node *n = node_of(fs_of(req), ino);
-	struct read_req *rr;
+	struct fs_node *n = node_of(freq_fs(r), ino);
+	struct io_state *st;
 	struct lun *l;
 	uint64_t start, end;
+	size_t cap, len;
 
-	(void)fi;
 	if (!n || !is_file(n)) {
-		fuse_reply_err(req, !n ? ENOENT : n->is_dir ? EISDIR : EINVAL);
+		freq_reply_err(r, !n ? ENOENT : n->is_dir ? EISDIR : EINVAL);
 		return;
 	}
 	l = n->lun;
-	size = clamp(l, off, size);
-	if (!size) {
-		fuse_reply_buf(req, NULL, 0);
+	len = clamp(l, off, size);
+	if (!len) {
+		freq_reply_data(r, NULL, 0);
 		return;
 	}
-	/* Whole blocks around the request; the data lands in this buffer straight off the
-	 * socket, and the reply is sent from the receive thread. */
-	start = (uint64_t)off / l->block_size * l->block_size;
-	end = ((uint64_t)off + size + l->block_size - 1) / l->block_size * l->block_size;
-	rr = objcache_get(&read_reqs);
-	if (!rr || !(rr->buf = bufpool_get(fs_of(req)->pool, end - start))) {
-		objcache_put(&read_reqs, rr);
-		fuse_reply_err(req, ENOMEM);
-		return;
+	/* Whole blocks around the request; the data lands in the request's buffer straight
+	 * off the socket, and is answered from there. */
+	start = off / l->block_size * l->block_size;
+	end = (off + len + l->block_size - 1) / l->block_size * l->block_size;
+	st = io_state(r, n);
+	st->buf = freq_buf(r, &cap);
+	if (end - start > cap) {
+		st->buf = malloc(end - start);
+		st->own_buf = 1;
+		if (!st->buf) {
+			freq_reply_err(r, ENOMEM);
+			return;
+		}
 	}
-	rr->pool = fs_of(req)->pool;
-	rr->size = end - start;
-	rr->req = req;
-	rr->skip = (size_t)((uint64_t)off - start);
-	rr->len = size;
-	if (!n->mp && fs_of(req)->splice_write && !rr->skip && rr->len == rr->size &&
-	    rr->len >= FS_SPLICE_MIN)
-		lun_read_async_pipe(l, start / l->block_size,
-				    (uint32_t)((end - start) / l->block_size), rr->buf, read_done,
-				    read_take, rr);
-	else
-		node_io_async(n, 0, start / l->block_size,
-			      (uint32_t)((end - start) / l->block_size), rr->buf, read_done, rr);
+	st->skip = (size_t)(off - start);
+	st->len = len;
+	node_io_async(n, 0, start / l->block_size, (uint32_t)((end - start) / l->block_size),
+		      st->buf, read_done, st);
 }
 
-/* A write that does not cover whole blocks: read the blocks around it, patch, write back. */
-static int write_rmw(struct fs_node *n, const char *buf, size_t size, off_t off)
+/* A write that does not cover whole blocks: read the blocks around it, patch, write back.
+ * On a worker. */
+static int write_rmw(struct fs_node *n, const char *buf, size_t size, uint64_t off)
 {
 	const struct lun *l = n->lun;
-	uint64_t start = (uint64_t)off / l->block_size * l->block_size;
-	uint64_t end = ((uint64_t)off + size + l->block_size - 1) / l->block_size * l->block_size;
+	uint64_t start = off / l->block_size * l->block_size;
+	uint64_t end = (off + size + l->block_size - 1) / l->block_size * l->block_size;
 	uint32_t nblocks = (uint32_t)((end - start) / l->block_size);
 	char *b = malloc(end - start);
 	int r;
@@ -916,121 +876,92 @@ static int write_rmw(struct fs_node *n, const char *buf, size_t size, off_t off)
 		return -ENOMEM;
 	r = node_io(n, 0, start / l->block_size, nblocks, b);
 	if (!r) {
-		memcpy(b + ((uint64_t)off - start), buf, size);
+		memcpy(b + (off - start), buf, size);
 		r = node_io(n, 1, start / l->block_size, nblocks, b);
 	}
 	free(b);
 	return r;
 }
 
-struct write_req {
-	fuse_req_t req;
-	struct fs_node *n;
-	struct bufpool *pool;
-	void *buf;  /* a copy of the data, or the data in rbuf */
-	struct fs_rbuf *rbuf; /* the buffer the request was read into, taken over */
-	size_t len;
-};
-
-static struct objcache write_reqs = OBJCACHE_INIT(sizeof(struct write_req), 256);
-
-static void drain_req_caches(void)
+static void reply_write(struct freq *r, int result, size_t len)
 {
-	objcache_drain(&read_reqs);
-	objcache_drain(&write_reqs);
+	struct fuse_write_out o = {.size = (uint32_t)len};
+
+	if (result)
+		freq_reply_err(r, -result);
+	else
+		freq_reply(r, &o, sizeof(o));
 }
 
 static void write_done(void *arg, int result)
 {
-	struct write_req *wr = arg;
+	struct io_state *st = arg;
 
-	gate_leave_aligned(wr->n);
-	if (result)
-		fuse_reply_err(wr->req, -result);
-	else
-		fuse_reply_write(wr->req, wr->len);
-	if (wr->rbuf)
-		fs_loop_put(wr->rbuf);
-	else
-		bufpool_put(wr->pool, wr->buf, wr->len);
-	objcache_put(&write_reqs, wr);
+	gate_leave_aligned(st->n);
+	reply_write(st->r, result, st->len);
 }
 
-/* Up to FS_ASYNC_WRITE_MAX: keep the data (from FS_TAKE_MIN on, the very buffer the request
- * was read into; below, a copy) and answer from the completion, so the FUSE thread is free at
- * once and no thread waits per command. Larger writes, or when no buffer can be had: send
- * from the request's buffer and wait. */
-static void write_aligned(fuse_req_t req, struct fs_node *n, const char *buf, size_t len,
-			  off_t off)
+static void rmw_work(struct work *w)
 {
-	struct fs *fs = fs_of(req);
-	struct lun *l = n->lun;
-	struct write_req *wr = len <= FS_ASYNC_WRITE_MAX ? objcache_get(&write_reqs) : NULL;
+	struct io_state *st = (struct io_state *)w;
 	int r;
 
-	if (wr) {
-		wr->rbuf = len >= FS_TAKE_MIN ? fs_loop_take(buf, len) : NULL;
-		wr->buf = wr->rbuf ? (void *)buf : bufpool_get(fs->pool, len);
-		if (wr->buf && !wr->rbuf)
-			memcpy(wr->buf, buf, len);
-	}
-	if (wr && wr->buf) {
-		wr->req = req;
-		wr->n = n;
-		wr->pool = fs->pool;
-		wr->len = len;
-		gate_enter_aligned(n);
-		node_io_async(n, 1, (uint64_t)off / l->block_size, (uint32_t)(len / l->block_size),
-			      wr->buf, write_done, wr);
-		return;
-	}
-	objcache_put(&write_reqs, wr);
-	fs_loop_blocking();
-	gate_enter_aligned(n);
-	r = node_io(n, 1, (uint64_t)off / l->block_size, (uint32_t)(len / l->block_size),
-		    (void *)buf);
-	gate_leave_aligned(n);
-	if (r)
-		fuse_reply_err(req, -r);
-	else
-		fuse_reply_write(req, len);
+	gate_enter_rmw(st->n);
+	r = write_rmw(st->n, st->data, st->len, st->off);
+	gate_leave_rmw(st->n);
+	reply_write(st->r, r, st->len);
 }
 
-static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-		     struct fuse_file_info *fi)
+/* An aligned write that found a read-modify-write under way: it waits on a worker. */
+static void aligned_work(struct work *w)
 {
-	struct fs_node *n = node_of(fs_of(req), ino);
+	struct io_state *st = (struct io_state *)w;
+	const struct lun *l = st->n->lun;
+	int r;
+
+	gate_enter_aligned(st->n);
+	r = node_io(st->n, 1, st->off / l->block_size, (uint32_t)(st->len / l->block_size),
+		    (void *)st->data);
+	gate_leave_aligned(st->n);
+	reply_write(st->r, r, st->len);
+}
+
+/* The data stays in the request's buffer until the target has it: nothing is copied. */
+static void op_write(struct freq *r, uint64_t ino, uint64_t off, const void *data, uint32_t size)
+{
+	struct fs_node *n = node_of(freq_fs(r), ino);
+	struct io_state *st;
 	struct lun *l;
 	size_t len;
-	int r;
 
-	(void)fi;
 	if (!n || !is_file(n)) {
-		fuse_reply_err(req, !n ? ENOENT : n->is_dir ? EISDIR : EINVAL);
+		freq_reply_err(r, !n ? ENOENT : n->is_dir ? EISDIR : EINVAL);
 		return;
 	}
 	l = n->lun;
 	len = clamp(l, off, size);
 	if (!len) {
-		fuse_reply_err(req, size ? ENOSPC : 0);
+		freq_reply_err(r, size ? ENOSPC : 0);
 		return;
 	}
-	if ((uint64_t)off % l->block_size == 0 && len % l->block_size == 0) {
-		write_aligned(req, n, buf, len, off);
+	st = io_state(r, n);
+	st->data = data;
+	st->len = len;
+	st->off = off;
+	if (off % l->block_size || len % l->block_size) {
+		to_worker(st, rmw_work);
 		return;
 	}
-	fs_loop_blocking();
-	gate_enter_rmw(n);
-	r = write_rmw(n, buf, len, off);
-	gate_leave_rmw(n);
-	if (r)
-		fuse_reply_err(req, -r);
-	else
-		fuse_reply_write(req, len);
+	if (!gate_try_aligned(n)) {
+		to_worker(st, aligned_work);
+		return;
+	}
+	node_io_async(n, 1, off / l->block_size, (uint32_t)(len / l->block_size), (void *)data,
+		      write_done, st);
 }
 
 /* Zero [off, off+len) inside one block range with read-modify-write. Gate held alone. */
-static int zero_range(struct fs_node *n, off_t off, size_t len)
+static int zero_range(struct fs_node *n, uint64_t off, size_t len)
 {
 	char *z;
 	int r;
@@ -1046,119 +977,101 @@ static int zero_range(struct fs_node *n, off_t off, size_t len)
 }
 
 /* PUNCH_HOLE becomes UNMAP for the whole blocks and zeroes for the partial ones at the
- * edges; plain allocation inside the LUN has nothing to do. */
-static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t length,
-			 struct fuse_file_info *fi)
+ * edges. On a worker. */
+static void punch_work(struct work *w)
 {
-	struct fs_node *n = node_of(fs_of(req), ino);
-	struct lun *l;
-	uint64_t start, end, first, last;
-	size_t len;
+	struct io_state *st = (struct io_state *)w;
+	struct fs_node *n = st->n;
+	struct lun *l = n->lun;
+	uint64_t start = st->off, end = st->off + st->len64;
+	uint64_t first = (start + l->block_size - 1) / l->block_size, last = end / l->block_size;
 	int r;
 
-	(void)fi;
-	if (!n || !is_file(n)) {
-		fuse_reply_err(req, !n ? ENOENT : n->is_dir ? EISDIR : EINVAL);
-		return;
-	}
-	l = n->lun;
-	if (mode == 0) {
-		fuse_reply_err(req, (uint64_t)off + (uint64_t)length <= lun_size(l) ? 0 : ENOSPC);
-		return;
-	}
-	if (mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) || !l->unmap) {
-		fuse_reply_err(req, EOPNOTSUPP);
-		return;
-	}
-	len = clamp(l, off, (size_t)length);
-	if (!len) {
-		fuse_reply_err(req, 0);
-		return;
-	}
-	start = (uint64_t)off;
-	end = start + len;
-	first = (start + l->block_size - 1) / l->block_size;
-	last = end / l->block_size;
 	gate_enter_rmw(n);
 	if (first >= last) {
-		r = zero_range(n, off, len); /* within one block */
+		r = zero_range(n, start, (size_t)(end - start)); /* within one block */
 	} else {
-		r = zero_range(n, off, (size_t)(first * l->block_size - start));
+		r = zero_range(n, start, (size_t)(first * l->block_size - start));
 		if (!r)
-			r = zero_range(n, (off_t)(last * l->block_size), (size_t)(end - last * l->block_size));
+			r = zero_range(n, last * l->block_size, (size_t)(end - last * l->block_size));
 		if (!r)
 			r = n->mp ? mpath_unmap(n->mp, first, last - first)
 				  : lun_unmap(l, first, last - first);
 	}
 	gate_leave_rmw(n);
-	fuse_reply_err(req, r ? -r : 0);
+	freq_reply_err(st->r, r ? -r : 0);
 }
 
-static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+/* Plain allocation inside the LUN has nothing to do. */
+static void op_fallocate(struct freq *r, uint64_t ino, uint64_t off, uint64_t length,
+			 uint32_t mode)
 {
-	struct fs_node *n = node_of(fs_of(req), ino);
+	struct fs_node *n = node_of(freq_fs(r), ino);
+	struct io_state *st;
+	struct lun *l;
+	size_t len;
 
-	if (!n || !n->is_link)
-		fuse_reply_err(req, n ? EINVAL : ENOENT);
-	else
-		fuse_reply_readlink(req, n->link);
-}
-
-static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
-{
-	struct fs_node *n = node_of(fs_of(req), ino);
-	int r;
-
-	(void)datasync;
-	(void)fi;
 	if (!n || !is_file(n)) {
-		fuse_reply_err(req, 0);
+		freq_reply_err(r, !n ? ENOENT : n->is_dir ? EISDIR : EINVAL);
 		return;
 	}
+	l = n->lun;
+	if (mode == 0) {
+		freq_reply_err(r, off + length <= lun_size(l) ? 0 : ENOSPC);
+		return;
+	}
+	if (mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) || !l->unmap) {
+		freq_reply_err(r, EOPNOTSUPP);
+		return;
+	}
+	len = clamp(l, off, length > SIZE_MAX ? SIZE_MAX : (size_t)length);
+	if (!len) {
+		freq_reply_err(r, 0);
+		return;
+	}
+	st = io_state(r, n);
+	st->off = off;
+	st->len64 = len;
+	to_worker(st, punch_work);
+}
+
+static void fsync_work(struct work *w)
+{
+	struct io_state *st = (struct io_state *)w;
 	/* Every write was acknowledged by the target before it was acknowledged here; what is
 	 * left is the target's own cache. */
-	r = n->mp ? mpath_sync_cache(n->mp) : lun_sync_cache(n->lun);
-	fuse_reply_err(req, r ? -r : 0);
+	int r = st->n->mp ? mpath_sync_cache(st->n->mp) : lun_sync_cache(st->n->lun);
+
+	freq_reply_err(st->r, r ? -r : 0);
 }
 
-static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void op_fsync(struct freq *r, uint64_t ino)
 {
-	(void)ino;
-	(void)fi;
-	fuse_reply_err(req, 0);
+	struct fs_node *n = node_of(freq_fs(r), ino);
+
+	if (!n || !is_file(n))
+		freq_reply_err(r, 0);
+	else
+		to_worker(io_state(r, n), fsync_work);
 }
 
-static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+struct fdev_ops fs_dev_ops(struct fs *fs)
 {
-	struct fs *fs = fs_of(req);
-	struct statvfs sv = {0};
+	struct fdev_ops o = {
+		.lookup = op_lookup,
+		.getattr = op_getattr,
+		.setattr = op_setattr,
+		.readlink = op_readlink,
+		.open = op_open,
+		.release = op_release,
+		.read = op_read,
+		.write = op_write,
+		.fsync = op_fsync,
+		.readdir = op_readdir,
+		.fallocate = op_fallocate,
+		.statfs = op_statfs,
+		.fs = fs,
+	};
 
-	(void)ino;
-	sv.f_bsize = 4096;
-	sv.f_frsize = 4096;
-	sv.f_files = (fsfilcnt_t)__atomic_load_n(&fs->nnodes, __ATOMIC_RELAXED);
-	sv.f_namemax = 255;
-	fuse_reply_statfs(req, &sv);
-}
-
-static const struct fuse_lowlevel_ops ops = {
-	.init = op_init,
-	.lookup = op_lookup,
-	.getattr = op_getattr,
-	.setattr = op_setattr,
-	.readdir = op_readdir,
-	.readlink = op_readlink,
-	.open = op_open,
-	.release = op_release,
-	.read = op_read,
-	.write = op_write,
-	.fsync = op_fsync,
-	.fallocate = op_fallocate,
-	.flush = op_flush,
-	.statfs = op_statfs,
-};
-
-const struct fuse_lowlevel_ops *fs_ops(void)
-{
-	return &ops;
+	return o;
 }

@@ -1,13 +1,11 @@
 /* The filesystem the daemon serves: <mountpoint>/<target-iqn>/lun<N>, one block-image file per
  * LUN, and <mountpoint>/multipath/<identifier> per multipath device. FUSE requests become LUN
- * I/O; reads are answered from the receive thread. */
+ * I/O, answered from their completion. */
 #ifndef ISCSIFS_FS_H
 #define ISCSIFS_FS_H
 
-#define FUSE_USE_VERSION 312
-#include <fuse_lowlevel.h>
-
 #include "channel.h"
+#include "fuse_dev.h"
 #include "multipath.h"
 
 struct fs;
@@ -24,8 +22,9 @@ void fs_channel_stopping(struct fs *fs, struct channel *ch);
 /* The multipath devices (for status and maps). */
 struct mpath_set *fs_multipath(struct fs *fs);
 /* Where to send the kernel notifications of rescans (added, removed, resized files). */
-void fs_set_session(struct fs *fs, struct fuse_session *se);
+void fs_set_dev(struct fs *fs, struct fdev *dev);
 void fs_free(struct fs *fs);
-const struct fuse_lowlevel_ops *fs_ops(void);
+/* The request handlers, for fdev_start. */
+struct fdev_ops fs_dev_ops(struct fs *fs);
 
 #endif

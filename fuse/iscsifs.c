@@ -12,32 +12,36 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
 
 #include "channel.h"
 #include "config.h"
 #include "control.h"
 #include "ctl.h"
+#include "evloop.h"
 #include "fs.h"
+#include "fuse_dev.h"
 #include "isns_client.h"
 #include "log.h"
-#include "loop.h"
 #include "session.h"
+#include "workq.h"
 
 #ifndef PR_SET_IO_FLUSHER
 #define PR_SET_IO_FLUSHER 57
 #endif
 
-#define FUSE_THREADS 32
-/* Threads stay once started: ending those beyond 8 idle made threads come and go under a
- * queue of small I/O, at up to a sixth of the daemon's CPU (bench/compare, 4K QD32: 1.06x-1.17x
- * IOPS with all kept). */
-#define FUSE_IDLE_THREADS FUSE_THREADS
+/* Threads for requests that wait (read-modify-write, fsync, ...). */
+#define WORKER_THREADS 32
 
 struct options {
 	char *config, *initiator, *auth, *maps, *initiatorname, *log_level, *control_socket;
-	int check, idle;
+	char *fuse_io;
+	int check, idle, loops, pin;
 	char *nonopt[3];
 	int nnonopt;
 };
@@ -51,6 +55,10 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("--initiatorname=%s", initiatorname), OPT("initiatorname=%s", initiatorname),
 	OPT("--log-level=%s", log_level), OPT("log_level=%s", log_level),
 	OPT("--control-socket=%s", control_socket), OPT("control_socket=%s", control_socket),
+	OPT("--loops=%d", loops), OPT("loops=%d", loops),
+	OPT("--fuse-io=%s", fuse_io), OPT("fuse_io=%s", fuse_io),
+	{"--pin-loops", offsetof(struct options, pin), 1},
+	{"pin_loops", offsetof(struct options, pin), 1},
 	{"--check", offsetof(struct options, check), 1},
 	{"--idle", offsetof(struct options, idle), 1},
 	{"idle", offsetof(struct options, idle), 1},
@@ -91,6 +99,9 @@ static void usage(const char *prog)
 	       "                             (default /run/iscsifs/control.sock)\n"
 	       "    --idle                   mount, but start no channel (initiator-ctl start does)\n"
 	       "    --check                  check the configuration and exit\n"
+	       "    --loops=N                event loops serving I/O (default: one per CPU)\n"
+	       "    --pin-loops              bind event loop i to the i-th CPU\n"
+	       "    --fuse-io=MODE           auto, classic or uring (default auto)\n"
 	       "\n",
 	       prog, prog);
 	fuse_cmdline_help();
@@ -195,14 +206,42 @@ static void memory_for_writeback(void)
 #endif
 }
 
+/* SIGTERM, SIGINT, SIGHUP end the daemon: they are taken from a signalfd by the main thread,
+ * blocked everywhere else (every thread inherits the mask set before the first one). */
+static int block_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -1;
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static int parse_fuse_io(const char *s, enum fdev_mode *m)
+{
+	if (!s || strcmp(s, "auto") == 0)
+		*m = FDEV_AUTO;
+	else if (strcmp(s, "classic") == 0)
+		*m = FDEV_CLASSIC;
+	else if (strcmp(s, "uring") == 0 || strcmp(s, "io_uring") == 0)
+		*m = FDEV_URING;
+	else
+		return -1;
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts co = {0};
 	struct options o = {0};
 	struct fuse_session *se = NULL;
-	struct fuse_loop_config *lc;
-	unsigned idle;
+	static const struct fuse_lowlevel_ops no_ops;
+	struct fdev_ops ops;
 	struct ctl_server *ctl = NULL;
 	struct daemon d = {.lock = PTHREAD_MUTEX_INITIALIZER};
 	struct cfg *c = NULL;
@@ -210,7 +249,8 @@ int main(int argc, char *argv[])
 	const char *mnt, *sock;
 	char *abs_mnt = NULL;
 	enum log_level lvl;
-	int r, ret = 1;
+	enum fdev_mode mode;
+	int r, ret = 1, sig_fd = -1, loops_up = 0, mounted = 0;
 
 	signal(SIGPIPE, SIG_IGN);
 	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) < 0)
@@ -232,6 +272,17 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "iscsifs: no mountpoint given (see %s --help)\n", argv[0]);
 		goto out;
 	}
+	if (parse_fuse_io(o.fuse_io, &mode) < 0) {
+		fprintf(stderr, "iscsifs: unknown FUSE transport '%s' (auto, classic, uring)\n",
+			o.fuse_io);
+		goto out;
+	}
+	if (o.loops < 0 || o.loops > 64) {
+		fprintf(stderr, "iscsifs: loops must be between 1 and 64\n");
+		goto out;
+	}
+	if (co.singlethread)
+		o.loops = 1; /* -s: one loop serves everything */
 	log_init("iscsifs", 0, LOG_LVL_INFO);
 
 	d.src.settings = o.config;
@@ -277,6 +328,20 @@ int main(int argc, char *argv[])
 	if (!co.foreground)
 		daemon_begin();
 
+	/* Before the first thread, so that every thread inherits the mask. */
+	sig_fd = block_signals();
+	if (sig_fd < 0) {
+		log_err("cannot take signals: %s", strerror(errno));
+		goto out_fail;
+	}
+	r = evloops_start((unsigned)o.loops, o.pin);
+	if (r) {
+		log_err("cannot start the event loops: %s", strerror(-r));
+		goto out_fail;
+	}
+	loops_up = 1;
+	workq_set_max(WORKER_THREADS);
+
 	/* iSNS is a help, not a condition: without the server, channels that name their portal
 	 * still start (the client keeps trying). */
 	if (c->isns.addr[0]) {
@@ -321,53 +386,51 @@ int main(int argc, char *argv[])
 	if (fuse_opt_add_arg(&args, "-ofsname=iscsifs,subtype=iscsifs,default_permissions") ||
 	    (geteuid() == 0 && fuse_opt_add_arg(&args, "-oallow_other")))
 		goto out_fail;
-	se = fuse_session_new(&args, fs_ops(), sizeof(*fs_ops()), d.fs);
+	/* libfuse mounts; the protocol on the device is ours (fuse_dev.c). */
+	se = fuse_session_new(&args, &no_ops, sizeof(no_ops), NULL);
 	if (!se)
-		goto out_fail;
-	fs_set_session(d.fs, se);
-	session_set_wait_hook(fs_loop_blocking);
-	if (fuse_set_signal_handlers(se) < 0)
 		goto out_fail;
 	if (fuse_session_mount(se, mnt) < 0) {
 		log_err("cannot mount on %s", mnt);
-		fuse_remove_signal_handlers(se);
 		goto out_fail;
 	}
+	mounted = 1;
+	ops = fs_dev_ops(d.fs);
+	d.dev = fdev_start(fuse_session_fd(se), &ops, mode, err, sizeof(err));
+	if (!d.dev) {
+		log_err("%s", err);
+		goto out_fail;
+	}
+	fs_set_dev(d.fs, d.dev);
 	memory_for_writeback();
-	log_info("serving %d channel(s) on %s%s; control socket %s", d.nchs, mnt,
-		 o.idle ? " (idle: no channel started)" : "", sock);
+	log_info("serving %d channel(s) on %s%s with %u event loop(s), FUSE %s; control socket %s",
+		 d.nchs, mnt, o.idle ? " (idle: no channel started)" : "", evloops_count(),
+		 fdev_mode_str(d.dev), sock);
 	if (!co.foreground) {
 		daemon_finish(0);
 		log_init("iscsifs", 1, lvl);
 	}
 
-	/* UINT_MAX means -o max_idle_threads was not given. */
-	idle = co.max_idle_threads != UINT_MAX ? co.max_idle_threads : FUSE_IDLE_THREADS;
-	if (co.singlethread) {
-		ret = fuse_session_loop(se);
-	} else if (co.clone_fd) { /* a device per thread: only libfuse's loop has them */
-		lc = fuse_loop_cfg_create();
-		fuse_loop_cfg_set_clone_fd(lc, 1);
-		fuse_loop_cfg_set_max_threads(lc, FUSE_THREADS);
-		fuse_loop_cfg_set_idle_threads(lc, idle);
-		ret = fuse_session_loop_mt(se, lc);
-		fuse_loop_cfg_destroy(lc);
-	} else {
-		ret = fs_loop_run(se, FUSE_THREADS, idle);
-		if (ret < 0)
-			log_err("reading the FUSE device: %s", strerror(-ret));
+	if (fdev_wait(d.dev, sig_fd) == 0) {
+		struct signalfd_siginfo si;
+
+		if (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+			log_info("signal %u: unmounting %s", si.ssi_signo, mnt);
 	}
-	/* libfuse's loops return the number of a signal that ended them: a stop, not an error. */
-	ret = ret < 0;
-	fuse_session_unmount(se);
-	fuse_remove_signal_handlers(se);
-	log_info("unmounted %s", mnt);
+	ret = 0;
 	goto out_stop;
 
 out_fail:
 	ret = 1;
 	daemon_finish(1);
 out_stop:
+	/* The device goes with the mount: no more notifications. */
+	if (d.fs)
+		fs_set_dev(d.fs, NULL);
+	if (mounted) {
+		fuse_session_unmount(se);
+		log_info("unmounted %s", mnt);
+	}
 	/* No command and no rescan may touch the session or the tree from here on. */
 	ctl_stop(ctl);
 	for (int i = 0; i < d.nchs; i++) {
@@ -379,13 +442,18 @@ out_stop:
 		channel_set_change_callback(d.retired[i], NULL, NULL);
 	}
 out_daemon:
-	daemon_free(&d); /* logs every channel out */
+	daemon_free(&d); /* logs every channel out: what waits for the target ends */
 	isns_client_free(d.isns); /* deregisters */
-	/* After the channels: a receive thread may still answer a request, and its exit frees
-	 * the pipe libfuse keeps for it only while the session exists. */
+	workq_stop();             /* every request a worker had is answered by now */
+	fdev_stop(d.dev);
+	if (loops_up)
+		evloops_stop();
+	fdev_free(d.dev);
 	if (se)
 		fuse_session_destroy(se);
 	fs_free(d.fs);
+	if (sig_fd >= 0)
+		close(sig_fd);
 out:
 	fuse_opt_free_args(&args);
 	free(co.mountpoint);
@@ -396,6 +464,7 @@ out:
 	free(o.initiatorname);
 	free(o.log_level);
 	free(o.control_socket);
+	free(o.fuse_io);
 	free(abs_mnt);
 	for (int i = 0; i < o.nnonopt; i++)
 		free(o.nonopt[i]);

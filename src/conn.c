@@ -1,6 +1,6 @@
-/* One TCP connection: connect, synchronous login-phase exchange, then a receive thread that
- * decodes PDUs and a queue of PDUs written with one writev per batch, by whichever thread
- * holds the writer's place: a submitter flushing its own command, or the send thread. */
+/* One TCP connection: connect, the synchronous login-phase exchange, then full-feature phase
+ * on an event loop: the loop decodes what arrives, as it arrives, and a queue of PDUs is
+ * written with one sendmsg per batch by whichever loop flushes it, never waiting for room. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,43 +9,78 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "conn.h"
 #include "crc32c.h"
+#include "evloop.h"
 #include "log.h"
 
 #define MAX_AHS 1024
-#define TX_BATCH 256 /* PDUs per writev */
+#define HDR_MAX (BHS_LEN + MAX_AHS + 4)
+#define TX_BATCH 128 /* PDUs per sendmsg */
 #define IOV_PER_PDU 5 /* header, header digest, data, padding, data digest */
-#define RX_BUF 65536 /* the receive thread reads ahead this much: several PDUs per recv */
-#define RX_LARGE 16384 /* a data segment this long is worth a recv of its own */
+#define RX_BUF 65536 /* read ahead: several small PDUs per recv */
+#define RX_LARGE 16384 /* this much of a data segment still to come goes straight to its place */
+#define RX_BUDGET (1024 * 1024) /* bytes one readiness event may take before others' turn */
+
+struct sent_cb {
+	void (*fn)(void *ctx, int err);
+	void *ctx;
+};
+
+/* What one sendmsg takes: headers are copied here, so a txreq is not read after it is
+ * taken off the queue. Partly written batches are finished by the next writer. */
+struct tx_batch {
+	uint8_t hdrs[TX_BATCH][BHS_LEN];
+	uint8_t hdig[TX_BATCH][4], ddig[TX_BATCH][4];
+	struct iovec iov[TX_BATCH * IOV_PER_PDU];
+	int niov, cur; /* iov[cur..niov) is still to be written */
+	struct txreq *owned[TX_BATCH];
+	struct sent_cb cbs[TX_BATCH];
+	int nowned, ncb;
+	uint64_t bytes;
+};
+
+enum rx_phase { RX_HDR, RX_DATA };
 
 struct conn {
 	char label[128];
 	int fd;
-	pthread_t rx_thread, tx_thread;
-	int threads_started;
+	int refs; /* atomic: the owner's, one per queued flush, one per sync call */
+	struct evloop *loop;
+	struct ev_watch watch;
+	struct ev_task flush_task;
 	struct conn_handler handler;
 	uint32_t max_recv_dsl;
 	int hdr_digest, data_digest; /* CRC32C, from the first full-feature PDU on */
-	uint8_t *scratch;
-	uint8_t *rxbuf; /* full-feature phase only; rx_start..rx_end not yet consumed */
-	size_t rx_start, rx_end;
-	int rx_large; /* the last data segment was large: read just what is asked for */
-	int pipe_r, pipe_w; /* -1, or where large read data is moved off the socket unread */
+	int started, failed, out_armed;
 
-	int refs; /* atomic: the owner's, plus one per caller between conn_ref and conn_unref */
+	/* Receive side: the loop's alone. */
+	uint8_t *scratch;
+	uint8_t *rxbuf; /* rx_start..rx_end not yet consumed */
+	size_t rx_start, rx_end;
+	enum rx_phase phase;
+	struct pdu_hdr h;
+	uint8_t *dst;
+	uint32_t seg_got;  /* of the data segment */
+	uint32_t tail_got; /* of the padding and data digest after it */
+	uint8_t tail[8];
+	uint32_t crc;
+
+	/* Send side. */
 	pthread_mutex_t tx_lock;
-	pthread_cond_t tx_cond;
 	struct txreq *tx_head, *tx_tail;
-	int writer; /* a thread (the send thread or a submitter) is writing the queue out */
+	struct tx_batch *batch;
+	int writer;      /* a thread is writing the queue out */
+	int flush_again; /* someone queued or the socket freed up while it did */
 	int stopping;
 	int tx_failed;
 	char abort_reason[160]; /* under tx_lock */
@@ -60,16 +95,37 @@ struct conn *conn_new(const char *label)
 		return NULL;
 	snprintf(c->label, sizeof(c->label), "%s", label);
 	c->fd = -1;
-	c->pipe_r = c->pipe_w = -1;
 	c->refs = 1;
 	pthread_mutex_init(&c->tx_lock, NULL);
-	pthread_cond_init(&c->tx_cond, NULL);
 	return c;
 }
 
 const char *conn_label(const struct conn *c)
 {
 	return c->label;
+}
+
+struct evloop *conn_loop(const struct conn *c)
+{
+	return c->loop;
+}
+
+static void conn_ref(struct conn *c)
+{
+	__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+}
+
+static void conn_unref(struct conn *c)
+{
+	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL))
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->scratch);
+	free(c->rxbuf);
+	free(c->batch);
+	pthread_mutex_destroy(&c->tx_lock);
+	free(c);
 }
 
 int conn_connect(struct conn *c, const char *addr, uint16_t port, const char *netdev,
@@ -120,150 +176,53 @@ int conn_connect(struct conn *c, const char *addr, uint16_t port, const char *ne
 		close(fd);
 		return -soerr;
 	}
-	/* Back to blocking mode: each thread blocks on its own direction. */
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	/* The socket stays non-blocking: the login exchange waits in poll, the loop never. */
 	c->fd = fd;
 	return 0;
 }
 
-/* Read exactly len bytes; timeout_ms < 0 waits forever. 0, -ECONNRESET on EOF, -errno. */
+/* Wait until fd is ready for events; 0, -ETIMEDOUT or -errno. */
+static int wait_fd(int fd, short events, int timeout_ms)
+{
+	struct pollfd pfd = {.fd = fd, .events = events};
+
+	for (;;) {
+		int r = poll(&pfd, 1, timeout_ms);
+
+		if (r > 0)
+			return 0;
+		if (r == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+/* Login phase: read exactly len bytes within timeout_ms each wait. 0, -ECONNRESET on EOF,
+ * -ETIMEDOUT, -errno. */
 static int recv_all(int fd, void *buf, size_t len, int timeout_ms)
 {
 	uint8_t *p = buf;
 
 	while (len) {
-		ssize_t n;
+		ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
 
-		if (timeout_ms >= 0) {
-			struct pollfd pfd = {.fd = fd, .events = POLLIN};
-			int r = poll(&pfd, 1, timeout_ms);
-
-			if (r == 0)
-				return -ETIMEDOUT;
-			if (r < 0) {
-				if (errno == EINTR)
-					continue;
-				return -errno;
-			}
-		}
-		n = recv(fd, p, len, timeout_ms >= 0 ? MSG_DONTWAIT : MSG_WAITALL);
 		if (n == 0)
 			return -ECONNRESET;
 		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			int r;
+
+			if (errno == EINTR)
 				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Read len bytes through the read-ahead buffer: small PDUs (headers, 4 KiB of data) come
- * several per recv; a large remainder goes straight from the socket into buf. After a large
- * segment no more than asked is read, so the next one is not read ahead only to be copied. */
-static int read_buffered(struct conn *c, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-
-	while (len) {
-		size_t have = c->rx_end - c->rx_start;
-		ssize_t n;
-
-		if (have) {
-			size_t k = have < len ? have : len;
-
-			memcpy(p, c->rxbuf + c->rx_start, k);
-			c->rx_start += k;
-			p += k;
-			len -= k;
+			if (errno != EAGAIN)
+				return -errno;
+			r = wait_fd(fd, POLLIN, timeout_ms);
+			if (r)
+				return r;
 			continue;
 		}
-		c->rx_start = c->rx_end = 0;
-		if (len >= RX_BUF / 2)
-			return recv_all(c->fd, p, len, -1);
-		n = recv(c->fd, c->rxbuf, c->rx_large ? len : RX_BUF, 0);
-		if (n == 0)
-			return -ECONNRESET;
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		c->rx_end = (size_t)n;
-	}
-	return 0;
-}
-
-/* Login phase (timeouts, nothing read ahead) or full-feature phase (the receive thread). */
-static int conn_read(struct conn *c, void *buf, size_t len, int timeout_ms)
-{
-	if (timeout_ms < 0 && c->rxbuf)
-		return read_buffered(c, buf, len);
-	return recv_all(c->fd, buf, len, timeout_ms);
-}
-
-/* Exactly len bytes out of a pipe that holds at least that many. */
-int conn_pipe_read(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n == 0)
-			return -EIO;
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
 		p += n;
 		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static void (*block_hook)(void);
-
-void conn_set_block_hook(void (*hook)(void))
-{
-	block_hook = hook;
-}
-
-/* Write a whole iovec array, advancing over partial writes. With before_block, the first
- * attempt does not wait: when the socket is full, before_block is called once and the rest
- * is written waiting. */
-static int writev_all(int fd, struct iovec *iov, int cnt, void (*before_block)(void))
-{
-	while (cnt > 0) {
-		struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)(cnt > IOV_MAX ? IOV_MAX : cnt)};
-		ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL | (before_block ? MSG_DONTWAIT : 0));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN && before_block) {
-				before_block();
-				before_block = NULL;
-				continue;
-			}
-			return -errno;
-		}
-		while (cnt > 0 && (size_t)n >= iov->iov_len) {
-			n -= (ssize_t)iov->iov_len;
-			iov++;
-			cnt--;
-		}
-		if (cnt > 0) {
-			iov->iov_base = (uint8_t *)iov->iov_base + n;
-			iov->iov_len -= (size_t)n;
-			if (before_block) { /* the socket took only part: it is full */
-				before_block();
-				before_block = NULL;
-			}
-		}
 	}
 	return 0;
 }
@@ -278,8 +237,31 @@ int conn_send_sync(struct conn *c, const uint8_t bhs[BHS_LEN], const void *data,
 		{(void *)data, dsl},
 		{(void *)zero_pad, pad4(dsl) - dsl},
 	};
-	int r = writev_all(c->fd, iov, 3, NULL);
+	struct iovec *v = iov;
+	int cnt = 3, r = 0;
 
+	while (cnt > 0) {
+		struct msghdr m = {.msg_iov = v, .msg_iovlen = (size_t)cnt};
+		ssize_t n = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN && !(r = wait_fd(c->fd, POLLOUT, 30000)))
+				continue;
+			r = r ? r : -errno;
+			break;
+		}
+		while (cnt > 0 && (size_t)n >= v->iov_len) {
+			n -= (ssize_t)v->iov_len;
+			v++;
+			cnt--;
+		}
+		if (cnt > 0) {
+			v->iov_base = (uint8_t *)v->iov_base + n;
+			v->iov_len -= (size_t)n;
+		}
+	}
 	if (r < 0)
 		snprintf(err, errlen, "send: %s", strerror(-r));
 	return r;
@@ -295,49 +277,22 @@ static void recv_error(int r, int timeout_ms, char *err, size_t errlen)
 		snprintf(err, errlen, "receive: %s", strerror(-r));
 }
 
-/* Check a received digest against the CRC of what it covers. */
-static int check_digest(struct conn *c, uint32_t crc, const char *what, int timeout_ms, char *err,
-			size_t errlen)
+static int digest_error(uint32_t wire, uint32_t crc, const char *what, char *err, size_t errlen)
 {
-	uint8_t wire[4];
-	int r = conn_read(c, wire, 4, timeout_ms);
-
-	if (r) {
-		recv_error(r, timeout_ms, err, errlen);
-		return r;
-	}
-	if (crc32c_from_wire(wire) != crc) {
-		snprintf(err, errlen, "%s digest error (received 0x%08x, computed 0x%08x)", what,
-			 crc32c_from_wire(wire), crc);
-		return -EBADMSG;
-	}
-	return 0;
+	if (wire == crc)
+		return 0;
+	snprintf(err, errlen, "%s digest error (received 0x%08x, computed 0x%08x)", what, wire, crc);
+	return -EBADMSG;
 }
 
-/* Read a header, its AHS and its digest; only a header whose digest holds is decoded. */
-static int recv_header(struct conn *c, struct pdu_hdr *h, int timeout_ms, char *err, size_t errlen)
+/* Check a header (BHS, AHS, and its digest when on) and decode it. */
+static int decode_header(struct conn *c, const uint8_t *buf, uint32_t ahs_len, struct pdu_hdr *h,
+			 char *err, size_t errlen)
 {
-	uint8_t buf[BHS_LEN + MAX_AHS];
-	uint32_t ahs_len;
-	int r = conn_read(c, buf, BHS_LEN, timeout_ms);
-
-	if (r) {
-		recv_error(r, timeout_ms, err, errlen);
-		return r;
-	}
-	ahs_len = (uint32_t)buf[4] * 4;
-	if (ahs_len > MAX_AHS) {
-		snprintf(err, errlen, "PDU with %u bytes of AHS", ahs_len);
-		return -EPROTO;
-	}
-	r = conn_read(c, buf + BHS_LEN, ahs_len, timeout_ms);
-	if (r) {
-		recv_error(r, timeout_ms, err, errlen);
-		return r;
-	}
 	if (c->hdr_digest) {
-		r = check_digest(c, crc32c(buf, BHS_LEN + ahs_len), "header", timeout_ms, err,
-				 errlen);
+		int r = digest_error(crc32c_from_wire(buf + BHS_LEN + ahs_len),
+				     crc32c(buf, BHS_LEN + ahs_len), "header", err, errlen);
+
 		if (r)
 			return r;
 	}
@@ -345,87 +300,23 @@ static int recv_header(struct conn *c, struct pdu_hdr *h, int timeout_ms, char *
 	return pdu_decode(buf, h, err, errlen);
 }
 
-static int recv_data(struct conn *c, const struct pdu_hdr *h, void *dst, int timeout_ms,
-		     char *err, size_t errlen)
+int conn_recv_sync(struct conn *c, struct pdu_hdr *h, void *buf, uint32_t bufmax, int timeout_s,
+		   char *err, size_t errlen)
 {
-	uint8_t pad[4];
-	uint32_t npad = pad4(h->dsl) - h->dsl;
-	int r = conn_read(c, dst, h->dsl, timeout_ms);
+	uint8_t hdr[HDR_MAX], tail[8];
+	int timeout_ms = timeout_s * 1000;
+	uint32_t ahs_len, npad;
+	int r = recv_all(c->fd, hdr, BHS_LEN, timeout_ms);
 
-	if (!r)
-		r = conn_read(c, pad, npad, timeout_ms);
+	if (!r) {
+		ahs_len = (uint32_t)hdr[4] * 4;
+		r = recv_all(c->fd, hdr + BHS_LEN, ahs_len + (c->hdr_digest ? 4 : 0), timeout_ms);
+	}
 	if (r) {
 		recv_error(r, timeout_ms, err, errlen);
 		return r;
 	}
-	if (c->data_digest && h->dsl) {
-		uint32_t st = crc32c_update(CRC32C_INIT, dst, h->dsl);
-
-		st = crc32c_update(st, pad, npad);
-		return check_digest(c, crc32c_final(st), "data", timeout_ms, err, errlen);
-	}
-	return 0;
-}
-
-/* Move a data segment (no digest, no padding) from the socket into the pipe, unread: the
- * consumer hands the pages on (to FUSE) without copying them here. A pipe too small for
- * the segment gives back what it holds and the rest is read into dst; *in_pipe says which
- * way it went. */
-static int recv_data_pipe(struct conn *c, const struct pdu_hdr *h, void *dst, int *in_pipe,
-			  char *err, size_t errlen)
-{
-	size_t got = 0;
-	int r = 0;
-
-	while (got < h->dsl) {
-		ssize_t n = splice(c->fd, NULL, c->pipe_w, NULL, h->dsl - got,
-				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-
-		if (n > 0) {
-			got += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			/* The socket blocks, so only a full pipe says EAGAIN. */
-			r = conn_pipe_read(c->pipe_r, dst, got);
-			if (!r)
-				r = conn_read(c, (uint8_t *)dst + got, h->dsl - got, -1);
-		} else {
-			r = n == 0 ? -ECONNRESET : -errno;
-		}
-		break;
-	}
-	if (r)
-		recv_error(r, -1, err, errlen);
-	*in_pipe = !r && got == h->dsl;
-	return r;
-}
-
-/* Nothing may stay in the pipe for the next segment: throw away what a consumer left. */
-static void empty_pipe(struct conn *c)
-{
-	int left = 0;
-
-	if (ioctl(c->pipe_r, FIONREAD, &left) < 0 || left <= 0)
-		return;
-	log_warn("%s: %d bytes of received data were not consumed; discarded", c->label, left);
-	while (left > 0) {
-		ssize_t n = read(c->pipe_r, c->scratch, (size_t)left < c->max_recv_dsl
-								? (size_t)left : c->max_recv_dsl);
-
-		if (n <= 0)
-			break;
-		left -= (int)n;
-	}
-}
-
-int conn_recv_sync(struct conn *c, struct pdu_hdr *h, void *buf, uint32_t bufmax, int timeout_s,
-		   char *err, size_t errlen)
-{
-	int r = recv_header(c, h, timeout_s * 1000, err, errlen);
-
+	r = decode_header(c, hdr, ahs_len, h, err, errlen);
 	if (r)
 		return r;
 	if (h->dsl > bufmax) {
@@ -433,105 +324,247 @@ int conn_recv_sync(struct conn *c, struct pdu_hdr *h, void *buf, uint32_t bufmax
 			 pdu_opcode_name(h->opcode), h->dsl, bufmax);
 		return -EPROTO;
 	}
-	return recv_data(c, h, buf, timeout_s * 1000, err, errlen);
+	npad = pad4(h->dsl) - h->dsl;
+	r = recv_all(c->fd, buf, h->dsl, timeout_ms);
+	if (!r)
+		r = recv_all(c->fd, tail, npad + (c->data_digest && h->dsl ? 4 : 0), timeout_ms);
+	if (r) {
+		recv_error(r, timeout_ms, err, errlen);
+		return r;
+	}
+	if (c->data_digest && h->dsl) {
+		uint32_t st = crc32c_update(CRC32C_INIT, buf, h->dsl);
+
+		st = crc32c_update(st, tail, npad);
+		return digest_error(crc32c_from_wire(tail + npad), crc32c_final(st), "data", err,
+				    errlen);
+	}
+	return 0;
 }
 
-static void *rx_main(void *arg)
+/* ---- Full-feature phase: the receive side, on the connection's loop ---- */
+
+/* Fail the connection once: the loop lets go of the socket and the session hears why. */
+static void conn_fail(struct conn *c, int err, const char *reason)
 {
-	struct conn *c = arg;
+	char why[256];
+	int stopping;
+
+	if (c->failed)
+		return;
+	c->failed = 1;
+	evloop_del(c->loop, &c->watch);
+	pthread_mutex_lock(&c->tx_lock);
+	stopping = c->stopping;
+	c->tx_failed = 1;
+	snprintf(why, sizeof(why), "%s", c->abort_reason[0] ? c->abort_reason : reason);
+	pthread_mutex_unlock(&c->tx_lock);
+	shutdown(c->fd, SHUT_RDWR);
+	if (!stopping)
+		c->handler.failed(c->handler.arg, err, why);
+}
+
+/* Read more into the read-ahead buffer: >0 bytes, 0 when nothing is there now, -errno. */
+static int fill_rxbuf(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->rx_start == c->rx_end) {
+		c->rx_start = c->rx_end = 0;
+	} else if (RX_BUF - c->rx_end < RX_BUF / 4) {
+		/* What is left is less than a header: room for it and much more. */
+		memmove(c->rxbuf, c->rxbuf + c->rx_start, c->rx_end - c->rx_start);
+		c->rx_end -= c->rx_start;
+		c->rx_start = 0;
+	}
+	for (;;) {
+		n = recv(c->fd, c->rxbuf + c->rx_end, RX_BUF - c->rx_end, MSG_DONTWAIT);
+		if (n > 0) {
+			c->rx_end += (size_t)n;
+			return (int)n;
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN ? 0 : -errno;
+	}
+}
+
+/* Take up to len bytes of the data segment's remainder into p: from the read-ahead buffer,
+ * or, when a large part is still to come, straight from the socket. Bytes taken, or -errno;
+ * 0 when nothing is there now. */
+static int take_bytes(struct conn *c, uint8_t *p, size_t len)
+{
+	size_t have = c->rx_end - c->rx_start;
+
+	if (have) {
+		size_t k = have < len ? have : len;
+
+		memcpy(p, c->rxbuf + c->rx_start, k);
+		c->rx_start += k;
+		return (int)k;
+	}
+	if (len >= RX_LARGE) {
+		for (;;) {
+			ssize_t n = recv(c->fd, p, len, MSG_DONTWAIT);
+
+			if (n > 0)
+				return (int)n;
+			if (n == 0)
+				return -ECONNRESET;
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 0 : -errno;
+		}
+	}
+	{
+		int r = fill_rxbuf(c);
+
+		return r <= 0 ? r : take_bytes(c, p, len);
+	}
+}
+
+/* A header is complete in the read-ahead buffer: decode it and find where its data goes. */
+static int begin_pdu(struct conn *c, char *err, size_t errlen)
+{
+	const uint8_t *buf = c->rxbuf + c->rx_start;
+	uint32_t ahs_len = (uint32_t)buf[4] * 4;
+	void *dst = NULL;
+	int r = decode_header(c, buf, ahs_len, &c->h, err, errlen);
+
+	if (r)
+		return r;
+	c->rx_start += BHS_LEN + ahs_len + (c->hdr_digest ? 4 : 0);
+	if (c->h.dsl > c->max_recv_dsl) {
+		snprintf(err, errlen,
+			 "%s with a %u-byte data segment, more than MaxRecvDataSegmentLength %u",
+			 pdu_opcode_name(c->h.opcode), c->h.dsl, c->max_recv_dsl);
+		return -EPROTO;
+	}
+	r = c->handler.rx_begin(c->handler.arg, &c->h, &dst, err, errlen);
+	if (r)
+		return r;
+	c->dst = dst ? dst : c->scratch;
+	c->seg_got = c->tail_got = 0;
+	c->crc = CRC32C_INIT;
+	c->phase = RX_DATA;
+	return 0;
+}
+
+/* Bytes of the header still missing from the read-ahead buffer (0: it is all there). */
+static size_t header_missing(const struct conn *c)
+{
+	size_t have = c->rx_end - c->rx_start, need = BHS_LEN;
+
+	if (have >= BHS_LEN)
+		need += (size_t)c->rxbuf[c->rx_start + 4] * 4 + (c->hdr_digest ? 4 : 0);
+	return have >= need ? 0 : need - have;
+}
+
+/* What a read that took nothing means: 0 for "nothing more now", or the error, described. */
+static int rx_stopped(int r, char *err, size_t errlen)
+{
+	if (r < 0)
+		recv_error(r, -1, err, errlen);
+	return r;
+}
+
+/* Read and decode until the socket has nothing more or the budget is spent: 1 to be called
+ * again (budget spent), 0 (nothing more now), -errno with err set. */
+static int rx_some(struct conn *c, char *err, size_t errlen)
+{
+	uint64_t taken = 0;
+
+	while (taken < RX_BUDGET) {
+		int r;
+
+		if (c->phase == RX_HDR) {
+			if (header_missing(c)) {
+				r = fill_rxbuf(c);
+				if (r <= 0)
+					return rx_stopped(r, err, errlen);
+				taken += (uint64_t)r;
+				continue;
+			}
+			r = begin_pdu(c, err, errlen);
+			if (r)
+				return r;
+		}
+		/* RX_DATA: the segment, then its padding and digest. */
+		if (c->seg_got < c->h.dsl) {
+			r = take_bytes(c, c->dst + c->seg_got, c->h.dsl - c->seg_got);
+			if (r <= 0)
+				return rx_stopped(r, err, errlen);
+			if (c->data_digest)
+				c->crc = crc32c_update(c->crc, c->dst + c->seg_got, (size_t)r);
+			c->seg_got += (uint32_t)r;
+			taken += (uint64_t)r;
+			continue;
+		}
+		{
+			uint32_t npad = pad4(c->h.dsl) - c->h.dsl;
+			uint32_t tail = npad + (c->data_digest && c->h.dsl ? 4 : 0);
+
+			if (c->tail_got < tail) {
+				r = take_bytes(c, c->tail + c->tail_got, tail - c->tail_got);
+				if (r <= 0)
+					return rx_stopped(r, err, errlen);
+				c->tail_got += (uint32_t)r;
+				continue;
+			}
+			if (c->data_digest && c->h.dsl) {
+				c->crc = crc32c_update(c->crc, c->tail, npad);
+				r = digest_error(crc32c_from_wire(c->tail + npad),
+						 crc32c_final(c->crc), "data", err, errlen);
+				if (r)
+					return r;
+			}
+			c->phase = RX_HDR;
+			r = c->handler.rx_end(c->handler.arg, &c->h, c->h.dsl ? c->dst : NULL, err,
+					      errlen);
+			if (r)
+				return r;
+			__atomic_add_fetch(&c->bytes_received,
+					   BHS_LEN + c->h.ahs_len + tail + c->h.dsl +
+						   (c->hdr_digest ? 4 : 0),
+					   __ATOMIC_RELAXED);
+		}
+	}
+	return 1;
+}
+
+static void flush(struct conn *c);
+
+static void on_events(struct ev_watch *w, uint32_t events)
+{
+	struct conn *c = (struct conn *)((char *)w - offsetof(struct conn, watch));
 	char err[256] = "";
 	int r;
 
-	for (;;) {
-		struct pdu_hdr h;
-		void *dst = NULL;
-		int to_pipe = 0, in_pipe = 0;
-
-		r = recv_header(c, &h, -1, err, sizeof(err));
-		if (r)
-			break;
-		if (h.dsl > c->max_recv_dsl) {
-			snprintf(err, sizeof(err),
-				 "%s with a %u-byte data segment, more than MaxRecvDataSegmentLength %u",
-				 pdu_opcode_name(h.opcode), h.dsl, c->max_recv_dsl);
-			r = -EPROTO;
-			break;
-		}
-		r = c->handler.rx_begin(c->handler.arg, &h, &dst, &to_pipe, err, sizeof(err));
-		if (r)
-			break;
-		if (h.dsl) {
-			if (!dst)
-				dst = c->scratch;
-			/* Nothing of the segment may already sit in the read-ahead buffer. */
-			if (to_pipe && c->pipe_w >= 0 && h.dsl % 4 == 0 && c->rx_start == c->rx_end)
-				r = recv_data_pipe(c, &h, dst, &in_pipe, err, sizeof(err));
-			else
-				r = recv_data(c, &h, dst, -1, err, sizeof(err));
-			if (r)
-				break;
-		}
-		c->rx_large = h.dsl >= RX_LARGE;
-		r = c->handler.rx_end(c->handler.arg, &h, h.dsl && !in_pipe ? dst : NULL,
-				      in_pipe ? c->pipe_r : -1, err, sizeof(err));
-		if (in_pipe)
-			empty_pipe(c);
-		if (r)
-			break;
-		__atomic_add_fetch(&c->bytes_received,
-				   BHS_LEN + h.ahs_len + pad4(h.dsl) + (c->hdr_digest ? 4 : 0) +
-					   (c->data_digest && h.dsl ? 4 : 0),
-				   __ATOMIC_RELAXED);
+	if (events & EPOLLOUT)
+		flush(c);
+	if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP)) || c->failed)
+		return;
+	r = rx_some(c, err, sizeof(err));
+	if (r == 1) {
+		/* Budget spent with more to read: the level-triggered watch calls again. */
+		return;
 	}
-	pthread_mutex_lock(&c->tx_lock);
-	r = c->stopping;
-	c->stopping = 1;
-	if (c->abort_reason[0])
-		snprintf(err, sizeof(err), "%s", c->abort_reason);
-	pthread_cond_signal(&c->tx_cond);
-	pthread_mutex_unlock(&c->tx_lock);
-	shutdown(c->fd, SHUT_RDWR);
-	if (!r)
-		c->handler.failed(c->handler.arg, -EIO, err);
-	return NULL;
+	if (r < 0)
+		conn_fail(c, r, err);
 }
 
-static void free_owned(struct txreq *r)
+/* ---- The send side ---- */
+
+/* Take queued PDUs into the batch. tx_lock held. */
+static void fill_batch(struct conn *c)
 {
-	while (r) {
-		struct txreq *next = r->next;
+	struct tx_batch *b = c->batch;
+	int n = 0, cnt = 0;
 
-		if (r->owned)
-			free(r);
-		r = next;
-	}
-}
-
-struct sent_cb {
-	void (*fn)(void *ctx, int err);
-	void *ctx;
-};
-
-/* What one writev takes: headers are copied here, so a txreq is not read after the write. */
-struct tx_batch {
-	uint8_t hdrs[TX_BATCH][BHS_LEN];
-	uint8_t hdig[TX_BATCH][4], ddig[TX_BATCH][4];
-	struct iovec iov[TX_BATCH * IOV_PER_PDU];
-	struct txreq *owned[TX_BATCH];
-	struct sent_cb cbs[TX_BATCH];
-};
-
-/* Write up to TX_BATCH queued PDUs in one writev. Called by the writer with tx_lock held; the
- * lock is dropped around the write and the callbacks. 0, or -errno when the write failed (the
- * connection is then marked failed and shut down). submitter: the writer is a thread with
- * other work, which a full socket must not hold without notice (conn_set_block_hook). */
-static int write_batch(struct conn *c, struct tx_batch *b, int submitter)
-{
-	int cnt = 0, nowned = 0, ncb = 0, n = 0, r;
-	uint64_t total = 0;
-
-	/* Each txreq is read here and never after the write: once its bytes are out, the task
-	 * it belongs to may complete. */
+	b->nowned = b->ncb = 0;
+	b->bytes = 0;
 	while (c->tx_head && n < TX_BATCH) {
 		struct txreq *t = c->tx_head;
 
@@ -562,100 +595,125 @@ static int write_batch(struct conn *c, struct tx_batch *b, int submitter)
 				b->iov[cnt++].iov_len = 4;
 			}
 		}
-		if (t->sent)
-			b->cbs[ncb++] = (struct sent_cb){t->sent, t->ctx};
+		if (t->sent) {
+			b->cbs[b->ncb].fn = t->sent;
+			b->cbs[b->ncb++].ctx = t->ctx;
+		}
 		if (t->owned)
-			b->owned[nowned++] = t;
+			b->owned[b->nowned++] = t;
 		n++;
 	}
 	if (!c->tx_head)
 		c->tx_tail = NULL;
-	pthread_mutex_unlock(&c->tx_lock);
 	for (int i = 0; i < cnt; i++)
-		total += b->iov[i].iov_len;
-	r = writev_all(c->fd, b->iov, cnt, submitter ? block_hook : NULL);
-	if (!r)
-		__atomic_add_fetch(&c->bytes_sent, total, __ATOMIC_RELAXED);
-	for (int i = 0; i < ncb; i++)
-		b->cbs[i].fn(b->cbs[i].ctx, r);
-	for (int i = 0; i < nowned; i++)
-		free(b->owned[i]);
-	pthread_mutex_lock(&c->tx_lock);
-	if (r) {
-		log_err("%s: send failed: %s", c->label, strerror(-r));
-		c->tx_failed = 1;
-		shutdown(c->fd, SHUT_RDWR); /* the receive thread reports the failure */
-	}
-	return r;
+		b->bytes += b->iov[i].iov_len;
+	b->niov = cnt;
+	b->cur = 0;
 }
 
-static void *tx_main(void *arg)
+/* The batch is written (err 0) or dropped: tell the owners, free the owned. tx_lock held;
+ * dropped meanwhile. */
+static void finish_batch(struct conn *c, int err)
 {
-	struct conn *c = arg;
-	struct tx_batch *b = malloc(sizeof(*b));
-	struct txreq *rest;
-	int r;
+	struct tx_batch *b = c->batch;
+	int ncb = b->ncb, nowned = b->nowned;
+	struct txreq *owned[TX_BATCH];
+	struct sent_cb cbs[TX_BATCH];
 
-	pthread_mutex_lock(&c->tx_lock);
-	for (;;) {
-		/* A submitter writing its own PDUs holds the queue; it leaves nothing behind. */
-		while ((!c->tx_head || c->writer) && !c->stopping)
-			pthread_cond_wait(&c->tx_cond, &c->tx_lock);
-		if (c->stopping)
-			break;
-		if (!b) {
-			log_err("%s: send failed: out of memory", c->label);
-			c->tx_failed = 1;
-			shutdown(c->fd, SHUT_RDWR);
-			break;
-		}
-		c->writer = 1;
-		do {
-			r = write_batch(c, b, 0);
-		} while (!r && c->tx_head && !c->stopping);
-		c->writer = 0;
-		if (r)
-			break;
-	}
-	/* What was never sent is dropped; its owners hear of it. */
-	rest = c->tx_head;
-	c->tx_head = c->tx_tail = NULL;
-	c->tx_failed = 1;
+	if (!err)
+		__atomic_add_fetch(&c->bytes_sent, b->bytes, __ATOMIC_RELAXED);
+	memcpy(cbs, b->cbs, sizeof(cbs[0]) * (size_t)ncb);
+	memcpy(owned, b->owned, sizeof(owned[0]) * (size_t)nowned);
+	b->niov = b->cur = b->ncb = b->nowned = 0;
 	pthread_mutex_unlock(&c->tx_lock);
-	free(b);
-	while (rest) {
-		struct txreq *next = rest->next;
-
-		if (rest->sent)
-			rest->sent(rest->ctx, -EPIPE);
-		if (rest->owned)
-			free(rest);
-		rest = next;
-	}
-	return NULL;
+	for (int i = 0; i < ncb; i++)
+		cbs[i].fn(cbs[i].ctx, err);
+	for (int i = 0; i < nowned; i++)
+		free(owned[i]);
+	pthread_mutex_lock(&c->tx_lock);
 }
 
-/* Room for a whole data segment even in page-sized pieces, twice over; without the room (a
- * user's pipe limit) segments that do not fit are read as usual. No pipe, no splicing. */
-static void open_pipe(struct conn *c)
+/* Have the loop call back when the socket takes more, or stop it. tx_lock held. */
+static void want_out(struct conn *c, int on)
 {
-	int fds[2];
-	int want = (int)(c->max_recv_dsl < 65536 ? 131072 : c->max_recv_dsl * 2);
+	if (c->out_armed == on || !c->started)
+		return;
+	c->out_armed = on;
+	evloop_mod(c->loop, &c->watch, EPOLLIN | (on ? EPOLLOUT : 0));
+}
 
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		log_dbg("%s: no pipe for received data: %s", c->label, strerror(errno));
+/* Write what is queued, without waiting: when the socket is full, the loop's EPOLLOUT goes
+ * on later. One writer at a time; another that comes meanwhile leaves a note. No lock held
+ * by the caller (the sent() callbacks take the session's). */
+static void flush(struct conn *c)
+{
+	struct tx_batch *b = c->batch;
+
+	pthread_mutex_lock(&c->tx_lock);
+	if (c->writer) {
+		c->flush_again = 1;
+		pthread_mutex_unlock(&c->tx_lock);
 		return;
 	}
-	if (fcntl(fds[1], F_SETPIPE_SZ, want) < 0)
-		log_dbg("%s: pipe of %d bytes refused: %s", c->label, want, strerror(errno));
-	c->pipe_r = fds[0];
-	c->pipe_w = fds[1];
-	log_dbg("%s: large reads pass through a pipe of %d bytes", c->label,
-		fcntl(fds[1], F_GETPIPE_SZ));
+	c->writer = 1;
+	while (!c->stopping && !c->tx_failed) {
+		struct msghdr m;
+		ssize_t n;
+
+		if (b->cur == b->niov) {
+			if (b->niov)
+				finish_batch(c, 0);
+			if (!c->tx_head) {
+				want_out(c, 0);
+				break;
+			}
+			fill_batch(c);
+		}
+		c->flush_again = 0;
+		pthread_mutex_unlock(&c->tx_lock);
+		memset(&m, 0, sizeof(m));
+		m.msg_iov = b->iov + b->cur;
+		m.msg_iovlen = (size_t)(b->niov - b->cur > IOV_MAX ? IOV_MAX : b->niov - b->cur);
+		n = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+		pthread_mutex_lock(&c->tx_lock);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				if (c->flush_again)
+					continue; /* the loop looked while this one wrote */
+				want_out(c, 1);
+				break;
+			}
+			log_err("%s: send failed: %s", c->label, strerror(errno));
+			c->tx_failed = 1;
+			shutdown(c->fd, SHUT_RDWR); /* the loop reports the failure */
+			break;
+		}
+		while (b->cur < b->niov && (size_t)n >= b->iov[b->cur].iov_len) {
+			n -= (ssize_t)b->iov[b->cur].iov_len;
+			b->cur++;
+		}
+		if (b->cur < b->niov) {
+			b->iov[b->cur].iov_base = (uint8_t *)b->iov[b->cur].iov_base + n;
+			b->iov[b->cur].iov_len -= (size_t)n;
+		}
+	}
+	c->writer = 0;
+	pthread_mutex_unlock(&c->tx_lock);
 }
 
+static void flush_task(struct ev_task *t)
+{
+	struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, flush_task));
+
+	flush(c);
+	conn_unref(c);
+}
+
+/* Room for the receive side, a batch for the send side, and the socket on the loop. */
 int conn_start(struct conn *c, const struct conn_handler *handler, uint32_t max_recv_dsl,
-	       int hdr_digest, int data_digest)
+	       int hdr_digest, int data_digest, struct evloop *loop)
 {
 	int r;
 
@@ -665,34 +723,35 @@ int conn_start(struct conn *c, const struct conn_handler *handler, uint32_t max_
 	c->max_recv_dsl = max_recv_dsl;
 	c->scratch = malloc(max_recv_dsl ? max_recv_dsl : 1);
 	c->rxbuf = malloc(RX_BUF);
-	if (!c->scratch || !c->rxbuf)
+	c->batch = calloc(1, sizeof(*c->batch));
+	if (!c->scratch || !c->rxbuf || !c->batch || !loop)
 		return -ENOMEM;
-	if (!data_digest)
-		open_pipe(c);
-	r = pthread_create(&c->tx_thread, NULL, tx_main, c);
+	c->loop = loop;
+	c->watch.fd = c->fd;
+	c->watch.cb = on_events;
+	c->flush_task.fn = flush_task;
+	c->started = 1;
+	r = evloop_add(loop, &c->watch, EPOLLIN);
 	if (r)
-		return -r;
-	r = pthread_create(&c->rx_thread, NULL, rx_main, c);
-	if (r) {
-		pthread_mutex_lock(&c->tx_lock);
-		c->stopping = 1;
-		pthread_cond_signal(&c->tx_cond);
-		pthread_mutex_unlock(&c->tx_lock);
-		pthread_join(c->tx_thread, NULL);
-		return -r;
-	}
-	c->threads_started = 1;
-	return 0;
+		c->started = 0;
+	return r;
 }
 
-/* Append a chain; wake the send thread unless told not to or a writer is at work. */
-static int enqueue(struct conn *c, struct txreq *first, struct txreq *last, int wake)
+int conn_queue(struct conn *c, struct txreq *first, struct txreq *last)
 {
+	struct evloop *l = evloop_current();
+
 	last->next = NULL;
 	pthread_mutex_lock(&c->tx_lock);
-	if (c->stopping || c->tx_failed) {
+	if (c->stopping || c->tx_failed || !c->started) {
 		pthread_mutex_unlock(&c->tx_lock);
-		free_owned(first);
+		while (first) {
+			struct txreq *next = first->next;
+
+			if (first->owned)
+				free(first);
+			first = next;
+		}
 		return -EPIPE;
 	}
 	if (c->tx_tail)
@@ -700,65 +759,13 @@ static int enqueue(struct conn *c, struct txreq *first, struct txreq *last, int 
 	else
 		c->tx_head = first;
 	c->tx_tail = last;
-	if (wake && !c->writer)
-		pthread_cond_signal(&c->tx_cond);
 	pthread_mutex_unlock(&c->tx_lock);
+	/* On a loop: at the end of its iteration, with what else it queues. Elsewhere: the
+	 * connection's own loop writes it. */
+	conn_ref(c);
+	if (!evloop_post(l ? l : c->loop, &c->flush_task))
+		conn_unref(c); /* a flush is due anyway and will take this too */
 	return 0;
-}
-
-int conn_queue(struct conn *c, struct txreq *first, struct txreq *last)
-{
-	return enqueue(c, first, last, 1);
-}
-
-int conn_queue_deferred(struct conn *c, struct txreq *first, struct txreq *last)
-{
-	return enqueue(c, first, last, 0);
-}
-
-/* A few batches at most: a submitter is a FUSE worker, not a second send thread. */
-#define FLUSH_BATCHES 4
-
-void conn_flush(struct conn *c)
-{
-	struct tx_batch b;
-	int r = 0, n = 0;
-
-	pthread_mutex_lock(&c->tx_lock);
-	if (c->writer || !c->tx_head || c->stopping || c->tx_failed) {
-		pthread_mutex_unlock(&c->tx_lock);
-		return;
-	}
-	c->writer = 1;
-	do {
-		r = write_batch(c, &b, 1);
-	} while (!r && c->tx_head && !c->stopping && ++n < FLUSH_BATCHES);
-	c->writer = 0;
-	if (c->tx_head || c->stopping)
-		pthread_cond_signal(&c->tx_cond); /* the rest, or the stop, is the send thread's */
-	pthread_mutex_unlock(&c->tx_lock);
-}
-
-void conn_ref(struct conn *c)
-{
-	__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
-}
-
-void conn_unref(struct conn *c)
-{
-	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL))
-		return;
-	if (c->fd >= 0)
-		close(c->fd);
-	if (c->pipe_r >= 0) {
-		close(c->pipe_r);
-		close(c->pipe_w);
-	}
-	free(c->scratch);
-	free(c->rxbuf);
-	pthread_mutex_destroy(&c->tx_lock);
-	pthread_cond_destroy(&c->tx_cond);
-	free(c);
 }
 
 void conn_counters(const struct conn *c, uint64_t *sent, uint64_t *received)
@@ -774,23 +781,59 @@ void conn_abort(struct conn *c, const char *reason)
 		snprintf(c->abort_reason, sizeof(c->abort_reason), "%s", reason);
 	pthread_mutex_unlock(&c->tx_lock);
 	if (c->fd >= 0)
-		shutdown(c->fd, SHUT_RDWR);
+		shutdown(c->fd, SHUT_RDWR); /* the loop finds the end and reports it */
+}
+
+/* On the loop: it no longer watches the socket. */
+static void detach_from_loop(void *arg)
+{
+	struct conn *c = arg;
+
+	if (!c->failed) {
+		c->failed = 1;
+		evloop_del(c->loop, &c->watch);
+	}
 }
 
 void conn_stop(struct conn *c)
 {
+	struct txreq *rest;
+
 	if (!c)
 		return;
 	pthread_mutex_lock(&c->tx_lock);
+	if (c->stopping) {
+		pthread_mutex_unlock(&c->tx_lock);
+		return;
+	}
 	c->stopping = 1;
-	pthread_cond_signal(&c->tx_cond);
 	pthread_mutex_unlock(&c->tx_lock);
 	if (c->fd >= 0)
 		shutdown(c->fd, SHUT_RDWR);
-	if (c->threads_started) {
-		pthread_join(c->tx_thread, NULL);
-		pthread_join(c->rx_thread, NULL);
-		c->threads_started = 0;
+	if (c->started)
+		evloop_call_sync(c->loop, detach_from_loop, c);
+	/* A writer elsewhere sees the stop at its next look; wait for it to let go. */
+	pthread_mutex_lock(&c->tx_lock);
+	while (c->writer) {
+		pthread_mutex_unlock(&c->tx_lock);
+		sched_yield();
+		pthread_mutex_lock(&c->tx_lock);
+	}
+	c->tx_failed = 1;
+	if (c->batch && c->batch->niov)
+		finish_batch(c, -EPIPE);
+	rest = c->tx_head;
+	c->tx_head = c->tx_tail = NULL;
+	pthread_mutex_unlock(&c->tx_lock);
+	/* What was never sent is dropped; its owners hear of it. */
+	while (rest) {
+		struct txreq *next = rest->next;
+
+		if (rest->sent)
+			rest->sent(rest->ctx, -EPIPE);
+		if (rest->owned)
+			free(rest);
+		rest = next;
 	}
 }
 

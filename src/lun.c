@@ -246,63 +246,23 @@ int lun_probe(struct session *s, uint64_t wire, const char *chlabel, struct lun 
 void lun_init_queue(struct lun *l, uint32_t queue_depth)
 {
 	pthread_mutex_init(&l->q_lock, NULL);
-	pthread_cond_init(&l->q_cond, NULL);
 	l->queue_depth = queue_depth ? queue_depth : 32;
 	l->inflight = 0;
-	l->q_waiters = 0;
+	l->q_head = l->q_tail = NULL;
 }
 
 void lun_destroy(struct lun *l)
 {
 	pthread_mutex_destroy(&l->q_lock);
-	pthread_cond_destroy(&l->q_cond);
-}
-
-/* Take room for n commands if there is (an I/O larger than the queue takes an empty one). */
-static int queue_try_enter(struct lun *l, uint32_t n)
-{
-	uint32_t cur = __atomic_load_n(&l->inflight, __ATOMIC_SEQ_CST);
-
-	while (!cur || cur + n <= l->queue_depth)
-		if (__atomic_compare_exchange_n(&l->inflight, &cur, cur + n, 0, __ATOMIC_SEQ_CST,
-						__ATOMIC_SEQ_CST))
-			return 1;
-	return 0;
-}
-
-/* Wait for room for n commands. No lock while there is room: only a full queue waits. */
-static void queue_enter(struct lun *l, uint32_t n)
-{
-	if (queue_try_enter(l, n))
-		return;
-	session_before_wait();
-	pthread_mutex_lock(&l->q_lock);
-	/* Counted as waiting before looking again: a leaver that does not see the waiter
-	 * has already made the room that the look finds. */
-	__atomic_add_fetch(&l->q_waiters, 1, __ATOMIC_SEQ_CST);
-	while (!queue_try_enter(l, n))
-		pthread_cond_wait(&l->q_cond, &l->q_lock);
-	__atomic_sub_fetch(&l->q_waiters, 1, __ATOMIC_SEQ_CST);
-	pthread_mutex_unlock(&l->q_lock);
-}
-
-static void queue_leave(struct lun *l, uint32_t n)
-{
-	__atomic_sub_fetch(&l->inflight, n, __ATOMIC_SEQ_CST);
-	if (!__atomic_load_n(&l->q_waiters, __ATOMIC_SEQ_CST))
-		return;
-	pthread_mutex_lock(&l->q_lock);
-	pthread_cond_broadcast(&l->q_cond);
-	pthread_mutex_unlock(&l->q_lock);
 }
 
 /* One I/O split into several commands; completes when the last one does. */
 struct lun_io {
+	struct lun_io *next; /* in the LUN's line */
 	int remaining; /* atomic */
 	int result;    /* atomic: the first error */
 	uint32_t pieces;
 	lun_io_cb cb;
-	lun_pipe_cb take; /* or NULL */
 	void *arg;
 	struct lun *l;
 	struct scsi_task tasks[];
@@ -318,6 +278,65 @@ static void io_free(struct lun_io *io)
 		objcache_put(&single_ios, io);
 	else
 		free(io);
+}
+
+/* Whether n more commands fit (an I/O larger than the queue takes an empty one). q_lock
+ * held. */
+static int queue_fits(const struct lun *l, uint32_t n)
+{
+	return !l->inflight || l->inflight + n <= l->queue_depth;
+}
+
+/* Send every piece. io lives until its last piece completes, and that piece is submitted
+ * last: io is not touched after the final submit. */
+static void io_submit(struct lun_io *io)
+{
+	uint32_t pieces = io->pieces;
+	struct session *s = io->l->sess;
+
+	for (uint32_t i = 0; i < pieces; i++)
+		session_submit(s, &io->tasks[i]);
+}
+
+/* n commands of the LUN completed: start what waited for their room, in order. One thread
+ * at a time starts them; one that finds another at it leaves it the work (a start that
+ * completes at once, as when the session is down, would otherwise recurse per waiting I/O). */
+static void queue_leave(struct lun *l, uint32_t n)
+{
+	pthread_mutex_lock(&l->q_lock);
+	l->inflight -= n;
+	if (l->draining) {
+		l->drain_again = 1;
+		pthread_mutex_unlock(&l->q_lock);
+		return;
+	}
+	l->draining = 1;
+	do {
+		struct lun_io *go = NULL, **tail = &go;
+
+		l->drain_again = 0;
+		while (l->q_head && queue_fits(l, l->q_head->pieces)) {
+			struct lun_io *io = l->q_head;
+
+			l->q_head = io->next;
+			if (!l->q_head)
+				l->q_tail = NULL;
+			l->inflight += io->pieces;
+			io->next = NULL;
+			*tail = io;
+			tail = &io->next;
+		}
+		pthread_mutex_unlock(&l->q_lock);
+		while (go) {
+			struct lun_io *io = go;
+
+			go = io->next;
+			io_submit(io);
+		}
+		pthread_mutex_lock(&l->q_lock);
+	} while (l->drain_again);
+	l->draining = 0;
+	pthread_mutex_unlock(&l->q_lock);
 }
 
 /* At most this many SCSI errors a minute in the log for each LUN: a failing region read
@@ -362,6 +381,7 @@ static void log_scsi_error(struct lun *l, const struct scsi_task *t)
 static void io_piece_done(struct scsi_task *t)
 {
 	struct lun_io *io = t->priv;
+	struct lun *l = io->l;
 	int r = task_errno(t), none = 0;
 
 	if (!r && t->residual)
@@ -375,36 +395,22 @@ static void io_piece_done(struct scsi_task *t)
 		__atomic_add_fetch(w ? &io->l->write_bytes : &io->l->read_bytes, t->len,
 				   __ATOMIC_RELAXED);
 	}
-	if (t->in_pipe) {
-		/* Only the single piece of a read with a taker (pipe_ok) is sent to a pipe. */
-		if (!r) {
-			lun_pipe_cb take = io->take;
-			void *arg = io->arg;
-			int fd = t->pipe_fd;
-			size_t len = t->len;
-
-			queue_leave(io->l, 1);
-			io_free(io); /* and t with it */
-			take(arg, fd, len);
-			return;
-		}
-		(void)task_data_to_buf(t); /* only empties the pipe: r already fails the read */
-	}
 	if (r)
 		__atomic_compare_exchange_n(&io->result, &none, r, 0, __ATOMIC_RELAXED,
 					    __ATOMIC_RELAXED);
-	queue_leave(io->l, 1);
 	/* acq_rel: the last piece sees every other piece's result and data. */
-	if (__atomic_sub_fetch(&io->remaining, 1, __ATOMIC_ACQ_REL))
-		return;
-	if (io->result)
-		log_dbg("%s: I/O failed: %s", io->l->label, strerror(-io->result));
-	io->cb(io->arg, io->result);
-	io_free(io);
+	if (__atomic_sub_fetch(&io->remaining, 1, __ATOMIC_ACQ_REL) == 0) {
+		if (io->result)
+			log_dbg("%s: I/O failed: %s", l->label, strerror(-io->result));
+		io->cb(io->arg, io->result);
+		io_free(io);
+	}
+	/* After the answer: what waited for the room starts behind it. */
+	queue_leave(l, 1);
 }
 
-static void io_start(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void *buf,
-		     lun_io_cb cb, lun_pipe_cb take, void *arg)
+void lun_io_async(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void *buf,
+		  lun_io_cb cb, void *arg)
 {
 	uint32_t per = l->max_xfer / l->block_size;
 	uint32_t pieces = nblocks ? (nblocks + per - 1) / per : 0;
@@ -435,7 +441,6 @@ static void io_start(struct lun *l, int write, uint64_t lba, uint32_t nblocks, v
 	io->pieces = pieces;
 	io->remaining = (int)pieces;
 	io->cb = cb;
-	io->take = pieces == 1 && !write ? take : NULL;
 	io->arg = arg;
 	io->l = l;
 	for (uint32_t i = 0; i < pieces; i++) {
@@ -449,25 +454,21 @@ static void io_start(struct lun *l, int write, uint64_t lba, uint32_t nblocks, v
 		t->len = nb * l->block_size;
 		t->done = io_piece_done;
 		t->priv = io;
-		t->pipe_ok = io->take != NULL;
 	}
-	/* io lives until its last piece completes, and that piece is submitted last: io is
-	 * not touched after the final submit. */
-	queue_enter(l, pieces);
-	for (uint32_t i = 0; i < pieces; i++)
-		session_submit(l->sess, &io->tasks[i]);
-}
-
-void lun_io_async(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void *buf,
-		  lun_io_cb cb, void *arg)
-{
-	io_start(l, write, lba, nblocks, buf, cb, NULL, arg);
-}
-
-void lun_read_async_pipe(struct lun *l, uint64_t lba, uint32_t nblocks, void *buf,
-			 lun_io_cb cb, lun_pipe_cb take, void *arg)
-{
-	io_start(l, 0, lba, nblocks, buf, cb, take, arg);
+	/* In line behind what waits already, or at once when the queue has room. */
+	pthread_mutex_lock(&l->q_lock);
+	if (!l->q_head && queue_fits(l, pieces)) {
+		l->inflight += pieces;
+		pthread_mutex_unlock(&l->q_lock);
+		io_submit(io);
+		return;
+	}
+	if (l->q_tail)
+		l->q_tail->next = io;
+	else
+		l->q_head = io;
+	l->q_tail = io;
+	pthread_mutex_unlock(&l->q_lock);
 }
 
 void io_wait_cb(void *arg, int result)
@@ -483,7 +484,6 @@ void io_wait_cb(void *arg, int result)
 
 int io_wait_for(struct io_wait *w)
 {
-	session_uncork();
 	pthread_mutex_lock(&w->m);
 	while (!w->done)
 		pthread_cond_wait(&w->c, &w->m);

@@ -12,6 +12,8 @@
 
 #define LUN_DEFAULT_MAX_XFER (1024 * 1024)
 
+struct lun_io;
+
 struct lun {
 	struct session *sess; /* not owned */
 	uint64_t wire;        /* 8-byte LUN */
@@ -26,11 +28,12 @@ struct lun {
 	uint32_t max_unmap_blocks;
 	int gone;             /* removed from the target: I/O fails with ENXIO */
 	int no_sync_cache;    /* atomic: the target refused SYNCHRONIZE CACHE as unsupported */
-	/* queue_depth: commands in flight on this LUN; submitters wait beyond it. */
+	/* queue_depth: commands in flight on this LUN; I/O beyond it waits in line (q_head),
+	 * without a thread, until commands complete. */
 	pthread_mutex_t q_lock;
-	pthread_cond_t q_cond;
-	uint32_t queue_depth, inflight; /* inflight: atomic */
-	uint32_t q_waiters;             /* atomic: submitters waiting for room */
+	uint32_t queue_depth, inflight; /* under q_lock */
+	struct lun_io *q_head, *q_tail;
+	int draining, drain_again;      /* under q_lock: see queue_leave */
 	/* atomic: READ and WRITE commands completed with GOOD status, and their bytes */
 	uint64_t reads, read_bytes, writes, write_bytes;
 	/* Under q_lock: the SCSI errors logged in the minute from err_window (ms), and those
@@ -68,16 +71,10 @@ static inline int lun_gone(const struct lun *l)
 
 typedef void (*lun_io_cb)(void *arg, int result);
 
-/* Read or write whole blocks. The callback gets 0 or -errno, once, from any thread; buf must
- * stay valid until then. */
+/* Read or write whole blocks. The callback gets 0 or -errno, once, from any thread (often
+ * before this returns); buf must stay valid until then. Never waits. */
 void lun_io_async(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void *buf,
 		  lun_io_cb cb, void *arg);
-/* A read whose data may be handed over in a pipe: take(arg, fd, len) gets it instead of
- * cb when the whole read came in one piece, on the receive thread, and must read the len
- * bytes out of fd (FUSE splices them on) before it returns; else cb as above, data in buf. */
-typedef void (*lun_pipe_cb)(void *arg, int fd, size_t len);
-void lun_read_async_pipe(struct lun *l, uint64_t lba, uint32_t nblocks, void *buf,
-			 lun_io_cb cb, lun_pipe_cb take, void *arg);
 
 /* Waiting for one lun_io_cb: pass io_wait_cb and &w, then io_wait_for(&w) gives the result. */
 struct io_wait {
@@ -89,7 +86,7 @@ struct io_wait {
 void io_wait_cb(void *arg, int result);
 int io_wait_for(struct io_wait *w);
 
-/* The same, waiting for the result. */
+/* The same, waiting for the result (not on an event loop). */
 int lun_io(struct lun *l, int write, uint64_t lba, uint32_t nblocks, void *buf);
 /* SYNCHRONIZE CACHE over the whole LUN. */
 int lun_sync_cache(struct lun *l);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "evloop.h"
 #include "log.h"
 #include "login.h"
 #include "pdu.h"
@@ -63,7 +64,6 @@ struct sconn {
 	uint32_t notice_wait;      /* AsyncEvent 2 for it: seconds to wait once it is gone */
 	uint64_t commands;
 	uint64_t old_tx, old_rx;   /* bytes of its retired connections (atomic) */
-	uint64_t spliced;          /* Data-In bytes left in the pipe for the reader */
 	time_t next_attempt;       /* DOWN: when to log in again; FAILED: when to clean up */
 	int attempts;
 	char reason[160];
@@ -94,6 +94,8 @@ struct session {
 	int *free_slots;
 	int nfree;
 	struct scsi_task *pend_head, *pend_tail; /* waiting for the CmdSN window */
+	struct scsi_task *slot_head, *slot_tail; /* waiting for a place in the table */
+	unsigned loop_base; /* connection i goes to event loop loop_base + i */
 
 	struct txreq logout_tx;
 	int logout_answered;
@@ -165,6 +167,11 @@ struct session *session_new(const struct session_config *cfg)
 	}
 	for (uint32_t i = 0; i < n; i++)
 		s->free_slots[s->nfree++] = (int)(n - 1 - i);
+	{
+		static unsigned sessions; /* spreads sessions over the loops */
+
+		s->loop_base = __atomic_fetch_add(&sessions, 1, __ATOMIC_RELAXED);
+	}
 	/* ISID type "random" (RFC 7143 10.12.5): kept for the life of the session object, so a
 	 * re-login reinstates rather than adds a session. */
 	s->isid[0] = 0x80;
@@ -269,24 +276,13 @@ static int can_send(const struct session *s)
 	return s->state == SS_LOGGED_IN && s->nup > 0 && !s->logout_requested;
 }
 
-/* Queue a chain whose last PDU holds a reference on the task. With flush non-NULL the send
- * thread is not woken: *flush gets the connection, with a reference, for the caller to write
- * out once it has dropped the lock. Lock held. */
+/* Queue a chain whose last PDU holds a reference on the task. Lock held. */
 static void queue_chain(struct sconn *sc, struct scsi_task *t, struct txreq *first,
-			struct txreq *last, struct conn **flush)
+			struct txreq *last)
 {
 	last->sent = tx_sent;
 	last->ctx = t;
 	t->tx_refs++;
-	if (flush && !*flush) {
-		if (conn_queue_deferred(sc->conn, first, last) < 0) {
-			t->tx_refs--;
-			return;
-		}
-		conn_ref(sc->conn);
-		*flush = sc->conn;
-		return;
-	}
 	if (conn_queue(sc->conn, first, last) < 0)
 		t->tx_refs--; /* the connection is going down and will take the task with it */
 }
@@ -294,7 +290,7 @@ static void queue_chain(struct sconn *sc, struct scsi_task *t, struct txreq *fir
 /* Build the command PDU and any unsolicited data (ImmediateData, InitialR2T=No) and queue them
  * on the least busy connection. A retry (RFC 7143 7.2.1) keeps the tag and CmdSN. Called with
  * the lock held, can_send() true and, unless a retry, the window open. */
-static void send_task_via(struct session *s, struct scsi_task *t, int retry, struct conn **flush)
+static void send_task(struct session *s, struct scsi_task *t, int retry)
 {
 	const struct iscsi_params *p = &s->params;
 	struct sconn *sc = pick_conn(s);
@@ -341,12 +337,7 @@ static void send_task_via(struct session *s, struct scsi_task *t, int retry, str
 		last = d;
 		off += n;
 	}
-	queue_chain(sc, t, first, last, flush);
-}
-
-static void send_task(struct session *s, struct scsi_task *t, int retry)
-{
-	send_task_via(s, t, retry, NULL);
+	queue_chain(sc, t, first, last);
 }
 
 /* Send what the window allows from the pending list. Lock held. */
@@ -376,9 +367,7 @@ static int no_wait_error(const struct session *s)
 	return s->state == SS_RECOVERING && s->cfg.fast_fail ? -ENOTCONN : -EIO;
 }
 
-/* flush: as for queue_chain. */
-static void start_task_via(struct session *s, struct scsi_task *t, struct scsi_task **done_list,
-			   struct conn **flush)
+static void start_task(struct session *s, struct scsi_task *t, struct scsi_task **done_list)
 {
 	detach(t);
 	if (!may_wait(s)) {
@@ -397,7 +386,7 @@ static void start_task_via(struct session *s, struct scsi_task *t, struct scsi_t
 	t->result = 0;
 	t->next = NULL;
 	if (can_send(s) && !s->pend_head && sn_le(s->cmd_sn, s->max_cmd_sn)) {
-		send_task_via(s, t, 0, flush);
+		send_task(s, t, 0);
 		return;
 	}
 	if (s->pend_tail)
@@ -407,115 +396,45 @@ static void start_task_via(struct session *s, struct scsi_task *t, struct scsi_t
 	s->pend_tail = t;
 }
 
-static void start_task(struct session *s, struct scsi_task *t, struct scsi_task **done_list)
+/* Give t a place in the table and start it. Lock held. */
+static void admit(struct session *s, struct scsi_task *t, struct scsi_task **done_list)
 {
-	start_task_via(s, t, done_list, NULL);
-}
-
-int task_data_to_buf(struct scsi_task *t)
-{
-	if (!t->in_pipe)
-		return 0;
-	t->in_pipe = 0;
-	return conn_pipe_read(t->pipe_fd, t->buf, t->len);
-}
-
-static void (*wait_hook)(void);
-
-void session_set_wait_hook(void (*hook)(void))
-{
-	wait_hook = hook;
-	conn_set_block_hook(session_before_wait);
-}
-
-void session_before_wait(void)
-{
-	session_uncork();
-	if (wait_hook)
-		wait_hook();
-}
-
-#define CORK_CONNS 8
-
-static __thread struct {
-	int on, n;
-	struct conn *conns[CORK_CONNS]; /* to be flushed, a reference each */
-} cork;
-
-void session_cork(void)
-{
-	cork.on = 1;
-}
-
-void session_uncork(void)
-{
-	struct conn *conns[CORK_CONNS];
-	int n = cork.n;
-
-	/* Taken off the list first: a flush that would block calls back in here. */
-	memcpy(conns, cork.conns, sizeof(conns[0]) * (size_t)n);
-	cork.on = 0;
-	cork.n = 0;
-	for (int i = 0; i < n; i++) {
-		conn_flush(conns[i]);
-		conn_unref(conns[i]);
-	}
-}
-
-/* Keep c's flush for the uncork: 1, or 0 when the caller is to flush now. */
-static int cork_keep(struct conn *c)
-{
-	if (!cork.on)
-		return 0;
-	for (int i = 0; i < cork.n; i++)
-		if (cork.conns[i] == c) {
-			conn_unref(c);
-			return 1;
-		}
-	if (cork.n == CORK_CONNS)
-		return 0;
-	cork.conns[cork.n++] = c;
-	return 1;
-}
-
-void session_submit(struct session *s, struct scsi_task *t)
-{
-	struct conn *flush = NULL;
-
-	pthread_mutex_lock(&s->lock);
-	if (may_wait(s) && s->nfree == 0) {
-		pthread_mutex_unlock(&s->lock);
-		session_before_wait();
-		pthread_mutex_lock(&s->lock);
-	}
-	while (may_wait(s) && s->nfree == 0)
-		pthread_cond_wait(&s->cond, &s->lock);
-	if (!may_wait(s)) {
-		t->result = no_wait_error(s);
-		pthread_mutex_unlock(&s->lock);
-		t->done(t);
-		return;
-	}
 	t->slot = s->free_slots[--s->nfree];
 	s->slots[t->slot] = t;
-	t->sess = s;
 	t->sc = NULL;
 	t->seq = s->next_seq++;
 	t->retries = 0;
-	t->in_pipe = 0;
 	t->timeouts = 0;
 	t->aborting = 0;
 	t->tx_refs = 0;
 	t->awaiting_tx = 0;
 	t->retry_pending = 0;
-	/* The submitter writes the command itself: no wake-up of the send thread on the way
-	 * out. t may complete (and be freed) from here on; only flush is used. */
-	start_task_via(s, t, NULL, &flush);
-	pthread_mutex_unlock(&s->lock);
-	if (flush && !cork_keep(flush)) {
-		conn_flush(flush);
-		conn_unref(flush);
+	start_task(s, t, done_list);
+}
+
+void session_submit(struct session *s, struct scsi_task *t)
+{
+	struct scsi_task *done_list = NULL;
+
+	t->sess = s;
+	t->next = NULL;
+	pthread_mutex_lock(&s->lock);
+	if (!may_wait(s)) {
+		t->result = no_wait_error(s);
+		t->next = done_list;
+		done_list = t;
+	} else if (s->nfree == 0 || s->slot_head) {
+		/* In line for a place: complete_task hands it the next one that frees. */
+		if (s->slot_tail)
+			s->slot_tail->next = t;
+		else
+			s->slot_head = t;
+		s->slot_tail = t;
+	} else {
+		admit(s, t, &done_list);
 	}
+	pthread_mutex_unlock(&s->lock);
+	run_done(done_list);
 }
 
 struct sync_wait {
@@ -538,10 +457,15 @@ int session_exec(struct session *s, struct scsi_task *t)
 {
 	struct sync_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
 
+	if (evloop_current()) {
+		/* The loop would wait for itself. */
+		log_err("%s: internal error: a synchronous command on an event loop", s->cfg.label);
+		t->result = -EDEADLK;
+		return t->result;
+	}
 	t->done = sync_done;
 	t->priv = &w;
 	session_submit(s, t);
-	session_uncork();
 	pthread_mutex_lock(&w.m);
 	while (!w.done)
 		pthread_cond_wait(&w.c, &w.m);
@@ -562,9 +486,17 @@ static void complete_task(struct session *s, struct scsi_task *t, struct scsi_ta
 	}
 	s->slots[t->slot] = NULL;
 	s->free_slots[s->nfree++] = t->slot;
-	pthread_cond_signal(&s->cond);
 	t->next = *done_list;
 	*done_list = t;
+	if (s->slot_head) {
+		struct scsi_task *w = s->slot_head;
+
+		s->slot_head = w->next;
+		if (!s->slot_head)
+			s->slot_tail = NULL;
+		w->next = NULL;
+		admit(s, w, done_list);
+	}
 }
 
 static void run_done(struct scsi_task *list)
@@ -641,8 +573,7 @@ static void update_window(struct session *s, uint32_t exp, uint32_t max)
 	flush_pending(s);
 }
 
-static int rx_begin(void *arg, const struct pdu_hdr *h, void **dst, int *to_pipe, char *err,
-		    size_t errlen)
+static int rx_begin(void *arg, const struct pdu_hdr *h, void **dst, char *err, size_t errlen)
 {
 	struct sconn *sc = arg;
 	struct session *s = sc->s;
@@ -673,14 +604,6 @@ static int rx_begin(void *arg, const struct pdu_hdr *h, void **dst, int *to_pipe
 		r = -EPROTO;
 	} else {
 		*dst = (uint8_t *)t->buf + h->w40;
-		/* All of a read in one PDU with a good status: it completes in rx_end, on this
-		 * thread, and its consumer may take the data from the pipe. Only with other
-		 * commands in flight: the pipe saves CPU time, but alone on the connection
-		 * (queue depth 1) the copy answers sooner. */
-		*to_pipe = t->pipe_ok && sc->active > 1 && !t->tx_refs && !t->result &&
-			   h->w40 == 0 && h->dsl == t->len && (h->flags & FL_FINAL) &&
-			   (h->flags & FL_STATUS) && h->b3 == SCSI_STATUS_GOOD &&
-			   !(h->flags & (FL_UNDERFLOW | FL_OVERFLOW));
 	}
 	pthread_mutex_unlock(&s->lock);
 	return r;
@@ -739,7 +662,7 @@ static int answer_r2t(struct session *s, struct sconn *sc, const struct pdu_hdr 
 		last = d;
 		off += n;
 	}
-	queue_chain(sc, t, first, last, NULL);
+	queue_chain(sc, t, first, last);
 	return 0;
 }
 
@@ -845,8 +768,7 @@ static void on_drop_notice(struct session *s, const struct pdu_hdr *h)
 		 s->cfg.label, s->cfg.target_name, wait);
 }
 
-static int rx_end(void *arg, const struct pdu_hdr *h, void *data, int pipe_fd, char *err,
-		  size_t errlen)
+static int rx_end(void *arg, const struct pdu_hdr *h, void *data, char *err, size_t errlen)
 {
 	struct sconn *sc = arg;
 	struct session *s = sc->s;
@@ -886,21 +808,6 @@ static int rx_end(void *arg, const struct pdu_hdr *h, void *data, int pipe_fd, c
 			break;
 		}
 		t->xferred += h->dsl;
-		if (pipe_fd >= 0) {
-			/* Only a completion from here may leave the data in the pipe. */
-			if (!(h->flags & FL_STATUS) || t->tx_refs || t->result) {
-				r = conn_pipe_read(pipe_fd, (uint8_t *)t->buf + h->w40, h->dsl);
-				if (r) {
-					snprintf(err, errlen, "cannot read back received data: %s",
-						 strerror(-r));
-					break;
-				}
-			} else {
-				t->in_pipe = 1;
-				t->pipe_fd = pipe_fd;
-				sc->spliced += h->dsl;
-			}
-		}
 		if (h->flags & FL_STATUS) {
 			t->status = h->b3;
 			take_residual(t, h);
@@ -1021,6 +928,15 @@ static void fail_all(struct session *s, struct scsi_task **done_list)
 		complete_task(s, t, done_list);
 	}
 	s->pend_head = s->pend_tail = NULL; /* pending tasks are in the table too */
+	while (s->slot_head) {
+		struct scsi_task *t = s->slot_head;
+
+		s->slot_head = t->next;
+		t->result = no_wait_error(s);
+		t->next = *done_list;
+		*done_list = t;
+	}
+	s->slot_tail = NULL;
 	pthread_cond_broadcast(&s->cond);
 }
 
@@ -1705,10 +1621,11 @@ static int install_conn(struct session *s, struct sconn *sc, struct conn *c,
 			 p->netdev ? p->netdev : "", s->tsih);
 	}
 	r = conn_start(c, &h, res->params.max_recv_dsl, res->params.header_digest,
-		       res->params.data_digest);
+		       res->params.data_digest,
+		       evloop_get((s->loop_base + sc->cid) % (evloops_count() ? evloops_count() : 1)));
 	if (r) {
 		sc->conn = NULL;
-		snprintf(err, errlen, "cannot start connection threads: %s", strerror(-r));
+		snprintf(err, errlen, "cannot start the connection: %s", strerror(-r));
 	}
 	return r;
 }
@@ -2040,13 +1957,11 @@ void session_get_info(struct session *s, struct session_info *out)
 			conn_counters(sc->conn, &tx, &rx);
 		ci->bytes_sent = tx + __atomic_load_n(&sc->old_tx, __ATOMIC_RELAXED);
 		ci->bytes_received = rx + __atomic_load_n(&sc->old_rx, __ATOMIC_RELAXED);
-		ci->bytes_spliced = sc->spliced;
 		ci->header_digest = sc->header_digest;
 		ci->data_digest = sc->data_digest;
 		ci->max_xmit_dsl = sc->max_xmit_dsl;
 		out->bytes_sent += ci->bytes_sent;
 		out->bytes_received += ci->bytes_received;
-		out->bytes_spliced += ci->bytes_spliced;
 	}
 	pthread_mutex_unlock(&s->lock);
 }

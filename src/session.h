@@ -1,7 +1,7 @@
 /* One iSCSI session: the CmdSN window, the task table and the connections under it (MC/S,
  * RFC 7143 4.2). Callers hand in SCSI tasks; each completes exactly once through its done()
- * callback, which runs on a connection's receive thread (or the caller's, when the session is
- * down). */
+ * callback, which runs on a connection's event loop (or on the caller's thread, when the
+ * session is down, or the thread that let go of its last PDU). */
 #ifndef ISCSIFS_SESSION_H
 #define ISCSIFS_SESSION_H
 
@@ -24,7 +24,6 @@ struct scsi_task {
 	uint32_t len;       /* expected data transfer length */
 	void (*done)(struct scsi_task *t);
 	void *priv;
-	int pipe_ok;        /* read: done() can take the data out of a pipe (in_pipe) */
 
 	/* Results, valid in done(). */
 	int result;         /* 0: the target gave a SCSI status; -errno: transport failure */
@@ -32,9 +31,6 @@ struct scsi_task {
 	uint8_t sense[96];
 	uint32_t sense_len;
 	uint32_t residual;  /* bytes not transferred (underflow) */
-	int in_pipe;        /* the t->len bytes read are in pipe_fd, not in buf: done() reads
-			     * them out of it before it returns (task_data_to_buf) */
-	int pipe_fd;
 
 	/* Session-private. */
 	struct session *sess;
@@ -96,25 +92,11 @@ struct session;
 struct session *session_new(const struct session_config *cfg);
 /* Connect, log in, enter full-feature phase. 0 or -errno with a reason. */
 int session_login(struct session *s, char *err, size_t errlen);
-/* Start a task; done() is called exactly once. May block while the task table is full. */
+/* Start a task; done() is called exactly once. Never waits: a task that finds the task
+ * table full waits in line for a free place, without its thread. */
 void session_submit(struct session *s, struct scsi_task *t);
-
-/* hook is called on a submitting thread about to wait for room (a free command slot of a
- * session, a LUN's queue, a full socket), so that a thread pool can have another thread
- * take its place.
- * Set once, before any I/O. session_before_wait calls it, if set. */
-void session_set_wait_hook(void (*hook)(void));
-void session_before_wait(void);
-
-/* While a thread is corked, the commands it submits are queued on their connections and
- * not written; session_uncork writes them, each connection's in one go, and ends the cork.
- * Any wait (session_exec, io_wait_for, session_before_wait) uncorks first. */
-void session_cork(void);
-void session_uncork(void);
-/* Run a task and wait for it; returns t->result. */
+/* Run a task and wait for it; returns t->result. Not on an event loop. */
 int session_exec(struct session *s, struct scsi_task *t);
-/* In done(): bring data left in a pipe (in_pipe) into t->buf. 0 or -errno. */
-int task_data_to_buf(struct scsi_task *t);
 /* Log out (waiting a bounded time for the answer) and stop the connection. */
 void session_logout(struct session *s);
 void session_free(struct session *s);
