@@ -36,6 +36,7 @@ static int on_pair(const char *key, const char *value, void *arg)
 		ps->list = l;
 		memset(&l[ps->count], 0, sizeof(*l));
 		snprintf(l[ps->count].name, sizeof(l[ps->count].name), "%s", value);
+		l[ps->count].name_too_long = strlen(value) >= sizeof(l[ps->count].name);
 		ps->count++;
 	} else if (strcmp(key, "TargetAddress") == 0) {
 		struct disc_target *t;

@@ -4,7 +4,7 @@
 
 DEPS_DEBIAN_PACKAGES=(
 	build-essential autoconf automake pkg-config
-	libfuse3-dev fuse3 libssl-dev libconfig-dev libcmocka-dev
+	libfuse3-dev fuse3 libssl-dev libconfig-dev libidn-dev libcmocka-dev
 	tgt istgt open-isns-server open-isns-utils
 	e2fsprogs fdisk util-linux psmisc iproute2 python3 kmod
 	tshark
