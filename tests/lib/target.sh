@@ -112,11 +112,13 @@ tgt_start() {
 	fail "tgtd did not start"
 }
 
+_tgt_listens_on() { _tgt_in_ns ss -Hltn "src $1" 2>/dev/null | grep -q .; }
+
 # tgt_add_portal ADDR: tgtd listens on ADDR (127.0.0.1, ::1) too, on the same port.
 tgt_add_portal() {
 	tgt_cfg --op new --mode portal --param "portal=$(portal_of "$1" "$TGT_PORT")" ||
 		fail "tgtadm: new portal $1 failed"
-	wait_for 10 _tgt_in_ns ss -Hltn "src $(portal_of "$1" "$TGT_PORT")" ||
+	wait_for 10 _tgt_listens_on "$(portal_of "$1" "$TGT_PORT")" ||
 		fail "tgtd does not listen on $(portal_of "$1" "$TGT_PORT")"
 	msg "tgtd listens on $(portal_of "$1" "$TGT_PORT") too"
 }
@@ -142,6 +144,17 @@ tgt_add_lun() {
 	TGT_LUN_FILES["$tid:$lun"]=$file
 	# shellcheck disable=SC2034 # for the tests
 	TGT_LUN_FILE=$file
+}
+
+# tgt_add_lun_file TID LUN FILE [TYPE]: a LUN backed by FILE, an image the test
+# made in /dev/shm (removed with the others at the end). TYPE is tgtd's device
+# type: disk (the default), or cd for a read-only CD/DVD LUN of 2048-byte blocks.
+tgt_add_lun_file() {
+	local tid=$1 lun=$2 file=$3 type=${4:-disk}
+	TGT_FILES+=("$file")
+	tgt_cfg --op new --mode logicalunit --tid "$tid" --lun "$lun" -b "$file" --device-type "$type" ||
+		fail "tgtadm: new $type LUN $tid:$lun ($file) failed"
+	TGT_LUN_FILES["$tid:$lun"]=$file
 }
 
 tgt_lun_file() {
