@@ -44,7 +44,8 @@ static int on_pair(const char *key, const char *value, void *arg)
 		if (!ps->count)
 			return -EPROTO; /* an address before any name */
 		t = &ps->list[ps->count - 1];
-		if (t->naddrs < DISC_MAX_ADDRS)
+		/* One too long for any portal is left out, not cut into another one. */
+		if (t->naddrs < DISC_MAX_ADDRS && strlen(value) < sizeof(t->addrs[0]))
 			snprintf(t->addrs[t->naddrs++], sizeof(t->addrs[0]), "%s", value);
 	}
 	return 0;

@@ -311,6 +311,11 @@ int portal_parse_target_address(const char *value, uint16_t default_port,
 	out->port = default_port;
 	if (!value || !*value)
 		return perr(err, errlen, "empty TargetAddress");
+	/* What a target sends is quoted in messages: never its control characters. */
+	for (const char *p = value; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return perr(err, errlen, "a TargetAddress with control character 0x%02x",
+				    (unsigned char)*p);
 	comma = strrchr(value, ',');
 	end = comma ? comma : value + strlen(value);
 	if (comma) {

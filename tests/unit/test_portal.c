@@ -161,6 +161,7 @@ static void test_target_address(void **state)
 		{"192.168.0.1:3260,70000", "portal group tag '70000'"},
 		{"192.168.0.300:3260,1", "'192.168.0.300' is not an IPv4 address"},
 		{"st orage:3260", "' ' is not allowed"},
+		{"10.0.0.1:3260\n,1", "a TargetAddress with control character 0x0a"},
 	};
 	struct portal_addr pa;
 	char err[512];
