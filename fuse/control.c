@@ -136,7 +136,8 @@ static const struct cfg *newest_cfg(const struct daemon *d)
 	return d->cfgs[d->ncfgs - 1];
 }
 
-/* The channels a command names: all, or the one with id argv[1]. */
+/* The channels a command names: all, the one with id argv[1], or those whose target is
+ * argv[1] (an iSCSI name, in any case). */
 static int pick(struct daemon *d, int argc, char **argv, struct channel **out, int *n, FILE *f)
 {
 	char *end;
@@ -150,8 +151,20 @@ static int pick(struct daemon *d, int argc, char **argv, struct channel **out, i
 	}
 	id = strtol(argv[1], &end, 10);
 	if (*end || end == argv[1] || id < 0) {
-		fprintf(f, "'%s' is not a channel id\n", argv[1]);
-		return CTL_USAGE;
+		char why[CFG_ERR_MAX];
+
+		if (iscsi_name_check(argv[1], why, sizeof(why)) < 0) {
+			fprintf(f, "'%s' is neither a channel id nor an iSCSI name\n", argv[1]);
+			return CTL_USAGE;
+		}
+		for (int i = 0; i < d->nchs; i++)
+			if (iscsi_name_equal(d->chs[i]->target_name, argv[1]) ||
+			    iscsi_name_equal(d->chs[i]->cc->target_name, argv[1]))
+				out[(*n)++] = d->chs[i];
+		if (*n)
+			return 0;
+		fprintf(f, "no channel has the target %s\n", argv[1]);
+		return CTL_FAILED;
 	}
 	for (int i = 0; i < d->nchs; i++)
 		if (d->chs[i]->cc->id == id) {
@@ -267,7 +280,7 @@ static void status_one(struct daemon *d, struct channel *ch, int json, FILE *f)
 	const struct cfg *c = newest_cfg(d);
 	const struct cfg_portal *p = &ch->cc->portals[0];
 	const char *state = channel_state_str(ch);
-	char portal[128];
+	char portal[PORTAL_STR_MAX + 16];
 	struct session_info si = {0};
 	int have = ch->sess != NULL, first = 1;
 

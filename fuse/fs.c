@@ -137,16 +137,19 @@ static int add_notice(struct notice **nt, int *nnt, int *cap, const struct notic
 }
 
 /* The directory node of a channel's target, created or brought back as needed; -1 when the
- * target is shown by another channel. Write lock held. */
+ * target is shown by another channel (its name in any case: RFC 3722 makes it the same
+ * target). A directory is named as its channel writes the name. Write lock held. */
 static int channel_dir(struct fs *fs, struct channel *ch, struct notice **nt, int *nnt, int *cap)
 {
 	for (int i = 2; i < fs->nnodes; i++) {
 		struct fs_node *n = fs->nodes[i];
 
-		if (n->parent != FUSE_ROOT_ID || strcmp(n->name, ch->target_name) != 0)
+		if (n->parent != FUSE_ROOT_ID || !iscsi_name_equal(n->name, ch->target_name))
 			continue;
 		if (!n->removed && n->owner != ch)
 			return -1;
+		if (n->removed && strcmp(n->name, ch->target_name) != 0)
+			continue; /* written otherwise now: a new directory of the new name */
 		if (n->removed) {
 			struct notice e = {.kind = N_INVAL_ENTRY, .parent = FUSE_ROOT_ID};
 

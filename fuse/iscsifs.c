@@ -161,13 +161,32 @@ static void daemon_finish(unsigned char status)
 	ready_fd = -1;
 }
 
+/* Host names are looked up at each login; one that does not resolve now is worth a word. */
+static void warn_unresolved(const struct cfg *c)
+{
+	char why[CFG_ERR_MAX];
+
+	for (int i = 0; i < c->nchannels; i++)
+		for (int p = 0; p < c->channels[i].nportals; p++) {
+			const struct cfg_portal *cp = &c->channels[i].portals[p];
+
+			if (!cp->from_isns && portal_resolve_check(cp->addr, why, sizeof(why)) < 0)
+				fprintf(stderr, "iscsifs: warning: %s:%d: %s (looked up again at "
+					"each login)\n", c->paths.initiator, cp->line, why);
+		}
+	if (c->isns.addr[0] && portal_resolve_check(c->isns.addr, why, sizeof(why)) < 0)
+		fprintf(stderr, "iscsifs: warning: %s:%d: %s (looked up again at each "
+			"registration)\n", c->paths.initiator, c->isns.line, why);
+}
+
 static void print_summary(const struct cfg *c)
 {
+	warn_unresolved(c);
 	printf("initiator %s\n", c->initiator_name);
 	for (int i = 0; i < c->nchannels; i++) {
 		const struct cfg_channel *ch = &c->channels[i];
 
-		char first[96];
+		char first[PORTAL_STR_MAX + 8];
 
 		if (ch->portals[0].from_isns)
 			snprintf(first, sizeof(first), "from iSNS");

@@ -8,6 +8,31 @@
 #include "discovery.h"
 #include "log.h"
 
+/* "[::1]:3260 (group 1), 127.0.0.1:3260 (group 1)": the portals a SendTargets answer gives
+ * for t, as parsed; one that cannot be used says why. */
+static void disc_portals(const struct disc_target *t, char *out, size_t outlen)
+{
+	size_t off = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < t->naddrs && off < outlen; i++) {
+		struct portal_addr pa;
+		char why[CFG_ERR_MAX], shown[PORTAL_STR_MAX];
+
+		if (portal_parse_target_address(t->addrs[i], 3260, &pa, why, sizeof(why)) < 0) {
+			off += (size_t)snprintf(out + off, outlen - off, "%s%s", off ? "; " : "", why);
+			continue;
+		}
+		portal_format(pa.host, pa.port, shown, sizeof(shown));
+		if (pa.tpgt >= 0)
+			off += (size_t)snprintf(out + off, outlen - off, "%s%s (group %d)",
+						off ? ", " : "", shown, pa.tpgt);
+		else
+			off += (size_t)snprintf(out + off, outlen - off, "%s%s", off ? ", " : "",
+						shown);
+	}
+}
+
 static int discover_target(struct channel *ch, char *err, size_t errlen)
 {
 	const struct cfg_portal *p = &ch->cc->portals[0];
@@ -20,7 +45,7 @@ static int discover_target(struct channel *ch, char *err, size_t errlen)
 		.timeout_s = (int)ch->cc->attrs.login_timeout,
 	};
 	struct disc_target *list = NULL;
-	int n = 0, r;
+	int n = 0, r, nvalid = 0, first = -1;
 
 	r = discovery_sendtargets(&rq, &list, &n, err, errlen);
 	if (r) {
@@ -31,23 +56,48 @@ static int discover_target(struct channel *ch, char *err, size_t errlen)
 			 p->port, why);
 		return r;
 	}
-	if (n == 1) {
-		snprintf(ch->target_name, sizeof(ch->target_name), "%s", list[0].name);
-		log_info("%s: discovered %s at %s:%u", ch->label, ch->target_name, p->addr, p->port);
+	/* A name the target reports becomes a directory: one that is no iSCSI name is left out. */
+	for (int i = 0; i < n; i++) {
+		char why[CFG_ERR_MAX];
+
+		if (list[i].name_too_long)
+			snprintf(why, sizeof(why), "a target name longer than %zu bytes",
+				 sizeof(list[i].name) - 1);
+		else if (iscsi_name_check(list[i].name, why, sizeof(why)) == 0)
+			why[0] = '\0';
+		if (why[0]) {
+			log_warn("%s: discovery at %s:%u: %s; left out", ch->label, p->addr, p->port,
+				 why);
+			list[i].name[0] = '\0';
+			continue;
+		}
+		if (first < 0)
+			first = i;
+		nvalid++;
+	}
+	if (nvalid == 1) {
+		char portals[1024];
+
+		/* Named as the target reports it. */
+		snprintf(ch->target_name, sizeof(ch->target_name), "%s", list[first].name);
+		disc_portals(&list[first], portals, sizeof(portals));
+		log_info("%s: discovered %s at %s:%u%s%s", ch->label, ch->target_name, p->addr,
+			 p->port, portals[0] ? "; its portals: " : "", portals);
 		free(list);
 		return 0;
 	}
-	if (n == 0) {
+	if (nvalid == 0) {
 		snprintf(err, errlen, "%s: no target found at %s:%u (name one as the 9th argument)",
 			 ch->label, p->addr, p->port);
 	} else {
 		size_t off = (size_t)snprintf(err, errlen,
 					      "%s: %d targets found at %s:%u; name one as the "
 					      "9th argument of the CHANNEL line:",
-					      ch->label, n, p->addr, p->port);
+					      ch->label, nvalid, p->addr, p->port);
 
 		for (int i = 0; i < n && off < errlen; i++)
-			off += (size_t)snprintf(err + off, errlen - off, " %s", list[i].name);
+			if (list[i].name[0])
+				off += (size_t)snprintf(err + off, errlen - off, " %s", list[i].name);
 	}
 	free(list);
 	return -ENOENT;

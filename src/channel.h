@@ -39,7 +39,7 @@ struct channel {
 	/* A CHANNEL line with the address "isns": the portal is asked for at each start. */
 	channel_resolver resolve;
 	void *resolve_arg;
-	char isns_addr[64];
+	char isns_addr[PORTAL_HOST_MAX];
 	uint16_t isns_port;
 };
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <libconfig.h>
+#include <net/if.h>
 #include <openssl/crypto.h>
 
 #include "config.h"
@@ -558,14 +559,6 @@ struct attr_marks {
 	int n;
 };
 
-/* Digits and dots, or what could be an IPv6 address: the 3rd word is then no device name. */
-static int is_addr_like(const char *s)
-{
-	const char *set = strchr(s, ':') ? "0123456789abcdefABCDEF.:[]" : "0123456789.";
-
-	return strspn(s, set) == strlen(s);
-}
-
 static int is_name_word(const char *s)
 {
 	return (strncasecmp(s, "iqn.", 4) == 0 || strncasecmp(s, "eui.", 4) == 0 ||
@@ -588,40 +581,33 @@ static int check_netdev(struct reader *r, const char *s)
 	return 0;
 }
 
-static int check_ipv4(struct reader *r, const char *s)
+/* A word that is an IPv4 or IPv6 address (not a host name). */
+static int is_address(const char *s)
 {
-	struct in_addr in;
-	const char *p = s;
-	int parts = 0;
+	enum portal_kind kind;
 
-	if (strchr(s, ':') || s[0] == '[')
-		return rd_err(r, "'%s': IPv6 addresses are not supported (IPv4 only)", s);
-	for (const char *q = s; *q; q++)
-		if (!(*q == '.' || (*q >= '0' && *q <= '9')))
-			return rd_err(r, "'%s' is not an IPv4 address (host names are not "
-				      "supported: write the address as a.b.c.d)", s);
-	if (inet_pton(AF_INET, s, &in) == 1)
+	return portal_host_parse(s, NULL, 0, &kind, NULL, 0) == 0 && kind != PORTAL_NAME;
+}
+
+/* The 4th word of CHANNEL (after the device, if any, is known) or the first of ISNS: an
+ * address or a host name, kept in written form. */
+static int parse_host(struct reader *r, const char *w, const char *netdev, char *host,
+		      size_t hostlen)
+{
+	char why[CFG_ERR_MAX], zone[CFG_IFNAME_MAX + 2];
+
+	if (portal_host_parse(w, host, hostlen, NULL, why, sizeof(why)) < 0)
+		return rd_err(r, "%s", why);
+	if (!portal_host_zone(host, zone, sizeof(zone)))
 		return 0;
-	/* Say what is wrong with it. */
-	for (;;) {
-		const char *dot = strchr(p, '.');
-		size_t n = dot ? (size_t)(dot - p) : strlen(p);
-		unsigned long v = 0;
-
-		parts++;
-		if (n == 0)
-			return rd_err(r, "'%s' is not an IPv4 address: empty number", s);
-		if (n > 3 || (sscanf(p, "%3lu", &v) == 1 && v > 255))
-			return rd_err(r, "'%s' is not an IPv4 address: %.*s is larger than 255", s,
-				      (int)n, p);
-		if (!dot)
-			break;
-		p = dot + 1;
-	}
-	if (parts != 4)
-		return rd_err(r, "'%s' is not an IPv4 address: it has %d number%s, an address has "
-			      "4 (a.b.c.d)", s, parts, parts == 1 ? "" : "s");
-	return rd_err(r, "'%s' is not an IPv4 address (no leading zeros)", s);
+	/* A link-local address means nothing without the link it is on. */
+	if (!zone[0] && !(netdev && netdev[0]))
+		return rd_err(r, "link-local address '%s' needs its zone ('%s%%eth0')%s", w, w,
+			      netdev ? " or a network device (3rd argument)" : "");
+	if (zone[0] && netdev && netdev[0] && strcmp(zone, netdev) != 0)
+		return rd_err(r, "the zone of '%s' is not the network device %s of the 3rd "
+			      "argument", w, netdev);
+	return 0;
 }
 
 static int unknown_key(struct reader *r, const char *name)
@@ -749,25 +735,41 @@ static int parse_channel_words(struct reader *r, char *value, const struct cfg_a
 	if (rc < 0)
 		return rc;
 
-	/* The device name is optional: the 3rd word is one when it is not an address and the
-	 * word after it is not a port number. */
+	/* The device name is optional. The rule (initiator(5)): the 3rd word is the network device
+	 * exactly when the 4th word is not a number; otherwise the 4th is the port and the 3rd
+	 * the address. Lines that read one way but look meant the other way are refused. */
 	i = 2;
-	if (n > 2 && !is_addr_like(w[2]) && (n == 3 || !all_digits(w[3]))) {
+	if (n > 3 && !all_digits(w[3])) {
+		if (is_address(w[2]) || strcmp(w[2], "isns") == 0)
+			return rd_err(r, "ambiguous line: '%s' is an address, so the 4th word '%s' "
+				      "should be the TCP port (a network device comes before the "
+				      "address: id, connections, [device], address, port)", w[2],
+				      w[3]);
+		i = 3;
+	} else if (n == 3 && !is_address(w[2]) && strcmp(w[2], "isns") != 0) {
+		i = 3; /* "0 1 eth0": the device, and nothing after it */
+	} else if (n > 3 && !is_address(w[2]) && strcmp(w[2], "isns") != 0 &&
+		   if_nametoindex(w[2]) != 0) {
+		return rd_err(r, "ambiguous line: '%s' is read as the target's host name, since the "
+			      "4th word is a port, but it is a network device here: is the address "
+			      "missing after it? (a host of that name is written with a final '.', "
+			      "'%s.')", w[2], w[2]);
+	}
+	if (i == 3) {
 		rc = check_netdev(r, w[2]);
 		if (rc < 0)
 			return rc;
 		snprintf(cl->portal.netdev, sizeof(cl->portal.netdev), "%s", w[2]);
-		i = 3;
 	}
 	if (n <= i)
-		return rd_err(r, "missing the target's IPv4 address (4th argument)");
+		return rd_err(r, "missing the target's address (4th argument)");
 	if (strcmp(w[i], "isns") == 0) {
 		cl->portal.from_isns = 1;
 	} else {
-		rc = check_ipv4(r, w[i]);
+		rc = parse_host(r, w[i], cl->portal.netdev, cl->portal.addr,
+				sizeof(cl->portal.addr));
 		if (rc < 0)
 			return rc;
-		snprintf(cl->portal.addr, sizeof(cl->portal.addr), "%s", w[i]);
 	}
 	if (n <= i + 1)
 		return rd_err(r, "missing the TCP port (5th argument)");
@@ -933,7 +935,7 @@ static int merge_channel(struct cfg *c, struct reader *r, struct cfg_channel *ch
 	if (cl->portal.from_isns || ch->portals[0].from_isns)
 		return rd_err(r, "channel %d takes its portal from iSNS (line %d): it has one "
 			      "CHANNEL line only", ch->id, ch->line);
-	if (cl->target && ch->target_name[0] && strcmp(cl->target, ch->target_name) != 0)
+	if (cl->target && ch->target_name[0] && !iscsi_name_equal(cl->target, ch->target_name))
 		return rd_err(r, "target name %s differs from %s given before for channel %d",
 			      cl->target, ch->target_name, ch->id);
 	for (int k = 0; k < K_COUNT; k++) {
@@ -961,7 +963,8 @@ static int merge_channel(struct cfg *c, struct reader *r, struct cfg_channel *ch
 	for (int p = 0; p < ch->nportals; p++) {
 		const struct cfg_portal *o = &ch->portals[p];
 
-		if (strcmp(o->addr, cl->portal.addr) == 0 && o->port == cl->portal.port &&
+		/* Host names are not case-sensitive; IPv6 addresses are in one form already. */
+		if (strcasecmp(o->addr, cl->portal.addr) == 0 && o->port == cl->portal.port &&
 		    strcmp(o->netdev, cl->portal.netdev) == 0)
 			return rd_err(r, "portal %s:%u%s%s is already listed for channel %d on "
 				      "line %d", o->addr, o->port, o->netdev[0] ? " via " : "",
@@ -1008,10 +1011,9 @@ static int parse_isns(struct reader *r, char *value, struct cfg_isns *is)
 			      "[query_interval=N]\")");
 	if (n == 0)
 		return rd_err(r, "ISNS is empty (write ISNS=\"address [port]\")");
-	rc = check_ipv4(r, w[0]);
+	rc = parse_host(r, w[0], NULL, is->addr, sizeof(is->addr));
 	if (rc < 0)
 		return rc;
-	snprintf(is->addr, sizeof(is->addr), "%s", w[0]);
 	is->port = 3205;
 	is->query_interval = 15;
 	if (i < n && all_digits(w[i])) {
@@ -1237,7 +1239,7 @@ static int check_map_dups(struct cfg *c, struct reader *r, const struct cfg_map 
 		/* Channels to one target share its directory. */
 		mch = cfg_channel_find(c, m->channel);
 		if (mch && ch && ch->target_name[0] &&
-		    strcmp(mch->target_name, ch->target_name) == 0)
+		    iscsi_name_equal(mch->target_name, ch->target_name))
 			return rd_err(r, "mount name '%s' is already used on line %d by channel "
 				      "%d, which has the same target %s", nm->name, m->line,
 				      m->channel, ch->target_name);

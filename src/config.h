@@ -7,7 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "iname.h"
 #include "keys.h"
+#include "portal.h"
 
 #define CFG_NAME_MAX 224 /* iSCSI names are at most 223 bytes (RFC 7143 4.2.7.1) */
 #define CFG_IFNAME_MAX 16
@@ -42,7 +44,7 @@ const char *cfg_multipath_str(uint32_t policy);
 /* One portal of a channel: one CHANNEL line. */
 struct cfg_portal {
 	char netdev[CFG_IFNAME_MAX]; /* "" when the 3rd argument is absent */
-	char addr[64];               /* IPv4 dotted quad as written */
+	char addr[PORTAL_HOST_MAX];  /* host in portal.h's written form ("[fd00::10]") */
 	uint16_t port;
 	int interconnect;            /* 6th argument; 0 = TCP/IP, the only one supported */
 	int line;                    /* line in the initiator file */
@@ -90,7 +92,7 @@ struct cfg_settings {
 
 /* ISNS="address [port] [query_interval=N]" in the initiator file; addr "" = no iSNS. */
 struct cfg_isns {
-	char addr[64];
+	char addr[PORTAL_HOST_MAX];
 	uint16_t port;           /* 3205 */
 	uint32_t query_interval; /* 15 s: the target list is queried again this often */
 	int line;
@@ -130,11 +132,5 @@ int cfg_parse_maps(struct cfg *c, const char *path, char *err, size_t errlen);
 int cfg_load_all(struct cfg *c, char *err, size_t errlen);
 
 struct cfg_channel *cfg_channel_find(struct cfg *c, int id);
-
-/* iSCSI name checks (RFC 7143 4.2.7): iqn., eui. and naa. forms. 0 or -EINVAL with reason. */
-int iscsi_name_check(const char *name, char *err, size_t errlen);
-
-/* Generate a fresh unique IQN "<prefix>:<12 hex digits>" from random bytes. */
-int iscsi_name_generate(const char *prefix, char *out, size_t outlen);
 
 #endif

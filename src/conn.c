@@ -22,6 +22,7 @@
 #include "crc32c.h"
 #include "evloop.h"
 #include "log.h"
+#include "portal.h"
 
 #define MAX_AHS 1024
 #define HDR_MAX (BHS_LEN + MAX_AHS + 4)
@@ -131,51 +132,19 @@ static void conn_unref(struct conn *c)
 int conn_connect(struct conn *c, const char *addr, uint16_t port, const char *netdev,
 		 int timeout_s, char *err, size_t errlen)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
-	struct pollfd pfd;
-	int fd, one = 1, r, soerr = 0;
-	socklen_t sl = sizeof(soerr);
+	char peer[PORTAL_STR_MAX], shown[PORTAL_STR_MAX], why[512];
+	int fd, one = 1, r;
 
-	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1) {
-		snprintf(err, errlen, "bad IPv4 address '%s'", addr);
-		return -EINVAL;
-	}
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -errno;
-	}
-	if (netdev && *netdev &&
-	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, netdev, (socklen_t)strlen(netdev)) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot bind to network device %s: %s", netdev, strerror(errno));
-		close(fd);
+	r = portal_connect(addr, port, netdev, timeout_s * 1000, &fd, peer, sizeof(peer), why,
+			   sizeof(why));
+	if (r) {
+		portal_format(addr, port, shown, sizeof(shown));
+		snprintf(err, errlen, "connect to %s: %s", shown, why);
 		return r;
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (portal_host_kind(addr) == PORTAL_NAME)
+		log_dbg("%s: %s answered at %s", c->label, addr, peer);
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	r = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
-	if (r < 0 && errno != EINPROGRESS) {
-		r = -errno;
-		snprintf(err, errlen, "connect to %s:%u: %s", addr, port, strerror(errno));
-		close(fd);
-		return r;
-	}
-	pfd.fd = fd;
-	pfd.events = POLLOUT;
-	r = poll(&pfd, 1, timeout_s * 1000);
-	if (r == 0) {
-		snprintf(err, errlen, "connect to %s:%u: timed out after %d s", addr, port, timeout_s);
-		close(fd);
-		return -ETIMEDOUT;
-	}
-	if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
-		if (!soerr)
-			soerr = errno;
-		snprintf(err, errlen, "connect to %s:%u: %s", addr, port, strerror(soerr));
-		close(fd);
-		return -soerr;
-	}
 	/* The socket stays non-blocking: the login exchange waits in poll, the loop never. */
 	c->fd = fd;
 	return 0;

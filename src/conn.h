@@ -44,7 +44,8 @@ struct conn;
 struct conn *conn_new(const char *label); /* label prefixes log lines: "ch0 127.0.0.1:3260 cid0" */
 const char *conn_label(const struct conn *c);
 
-/* Connect (bounded by timeout_s); netdev "" or NULL = any device. 0 or -errno. */
+/* Connect (bounded by timeout_s) to a host in portal.h's written form, resolved now; netdev ""
+ * or NULL = any device. 0 or -errno. */
 int conn_connect(struct conn *c, const char *addr, uint16_t port, const char *netdev,
 		 int timeout_s, char *err, size_t errlen);
 

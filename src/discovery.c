@@ -36,6 +36,7 @@ static int on_pair(const char *key, const char *value, void *arg)
 		ps->list = l;
 		memset(&l[ps->count], 0, sizeof(*l));
 		snprintf(l[ps->count].name, sizeof(l[ps->count].name), "%s", value);
+		l[ps->count].name_too_long = strlen(value) >= sizeof(l[ps->count].name);
 		ps->count++;
 	} else if (strcmp(key, "TargetAddress") == 0) {
 		struct disc_target *t;
@@ -43,7 +44,8 @@ static int on_pair(const char *key, const char *value, void *arg)
 		if (!ps->count)
 			return -EPROTO; /* an address before any name */
 		t = &ps->list[ps->count - 1];
-		if (t->naddrs < DISC_MAX_ADDRS)
+		/* One too long for any portal is left out, not cut into another one. */
+		if (t->naddrs < DISC_MAX_ADDRS && strlen(value) < sizeof(t->addrs[0]))
 			snprintf(t->addrs[t->naddrs++], sizeof(t->addrs[0]), "%s", value);
 	}
 	return 0;

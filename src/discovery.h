@@ -5,12 +5,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "portal.h"
+
 #define DISC_MAX_ADDRS 8
 
 struct disc_target {
-	char name[224];
-	char addrs[DISC_MAX_ADDRS][128]; /* TargetAddress values: "ip:port,tpgt" */
+	char name[224];                 /* as the target wrote it (not checked here) */
+	char addrs[DISC_MAX_ADDRS][PORTAL_STR_MAX + 8]; /* TargetAddress values as sent:
+							 * "host:port,tpgt" */
 	int naddrs;
+	int name_too_long;              /* name holds only its start */
 };
 
 struct disc_request {

@@ -25,6 +25,7 @@ static void usage(FILE *f)
 		"  discover                the targets the iSNS server shows, with their portals\n"
 		"  mountpoint              where the daemon serves the LUN files\n"
 		"\n"
+		"CH is a channel id, or a target's iSCSI name in any case (its channels).\n"
 		"The socket is -s SOCKET, else $ISCSIFS_CONTROL_SOCKET, else control_socket in the\n"
 		"settings file (-c FILE, default /etc/iscsifs.conf), else %s.\n"
 		"Exit status: 0 done, 1 failed, 2 usage, 3 the daemon is not running.\n",

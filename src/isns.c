@@ -238,16 +238,22 @@ static int attr_u32(const struct attr *a, uint32_t *v)
 	return 0;
 }
 
-/* A 16-byte address: IPv4-mapped addresses print as dotted quads. */
+/* A 16-byte address: IPv4-mapped addresses print as dotted quads, others in brackets
+ * ("[2001:db8::1]"), the form hosts are written in everywhere else. */
 static int attr_ip(const struct attr *a, char *out, size_t outlen)
 {
 	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	char text[INET6_ADDRSTRLEN];
+	int n;
 
 	if (a->len != 16)
 		return -EPROTO;
 	if (memcmp(a->val, v4mapped, 12) == 0)
 		return inet_ntop(AF_INET, a->val + 12, out, (socklen_t)outlen) ? 0 : -EPROTO;
-	return inet_ntop(AF_INET6, a->val, out, (socklen_t)outlen) ? 0 : -EPROTO;
+	if (!inet_ntop(AF_INET6, a->val, text, sizeof(text)))
+		return -EPROTO;
+	n = snprintf(out, outlen, "[%s]", text);
+	return n > 0 && (size_t)n < outlen ? 0 : -EPROTO;
 }
 
 int isns_rsp_status(const uint8_t *p, size_t len, uint32_t *status, char *err, size_t errlen)

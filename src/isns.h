@@ -54,7 +54,7 @@ struct isns_msg {
 };
 
 struct isns_portal {
-	char addr[64]; /* printable: dotted quad, or IPv6 text */
+	char addr[64]; /* printable: dotted quad, or IPv6 text in brackets */
 	uint16_t port;
 };
 

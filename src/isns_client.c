@@ -16,8 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "iname.h"
 #include "isns_client.h"
 #include "log.h"
+#include "portal.h"
 
 #define CONNECT_TIMEOUT_MS 3000
 #define CALL_TIMEOUT_MS 5000
@@ -25,7 +27,7 @@
 #define SCN_CONNS_MAX 4
 
 struct isns_client {
-	char server[64];
+	char server[PORTAL_HOST_MAX];
 	uint16_t port;
 	char name[ISNS_NAME_MAX], alias[ISNS_NAME_MAX];
 	uint32_t interval;
@@ -33,7 +35,8 @@ struct isns_client {
 	pthread_mutex_t lock; /* everything below */
 	uint16_t xid;
 	int registered, queried;
-	uint8_t local_ip[16];
+	uint8_t local_ip[16];            /* IPv4-mapped for an IPv4 address */
+	struct sockaddr_storage local_sa; /* the same, with an IPv6 address's scope */
 	int listen_fd;
 	uint16_t scn_port;
 	struct isns_target *targets;
@@ -130,43 +133,29 @@ static int recv_all(int fd, uint8_t *p, size_t len, int timeout_ms)
 /* A connection to the server; the first one also tells which local address it sees us at. */
 static int open_conn(struct isns_client *c, int *out, char *err, size_t errlen)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(c->port)};
-	struct sockaddr_in local;
-	socklen_t ll = sizeof(local), sl = sizeof(int);
-	int fd, r, soerr = 0, one = 1;
+	struct sockaddr_storage local;
+	socklen_t ll = sizeof(local);
+	char why[512];
+	int fd, r;
 
-	if (inet_pton(AF_INET, c->server, &sin.sin_addr) != 1) {
-		snprintf(err, errlen, "bad iSNS server address '%s'", c->server);
-		return -EINVAL;
-	}
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "socket: %s", strerror(errno));
+	r = portal_connect(c->server, c->port, NULL, CONNECT_TIMEOUT_MS, &fd, NULL, 0, why,
+			   sizeof(why));
+	if (r) {
+		snprintf(err, errlen, "iSNS server %s:%u cannot be reached: %s", c->server, c->port,
+			 why);
 		return r;
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	r = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
-	if (r < 0 && errno != EINPROGRESS) {
-		soerr = errno;
-	} else if (r < 0) {
-		r = wait_fd(fd, POLLOUT, CONNECT_TIMEOUT_MS);
-		if (r == -ETIMEDOUT)
-			soerr = ETIMEDOUT;
-		else if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
-			soerr = r < 0 ? -r : errno;
-	}
-	if (soerr) {
-		snprintf(err, errlen, "iSNS server %s:%u cannot be reached: %s", c->server, c->port,
-			 strerror(soerr));
-		close(fd);
-		return -soerr;
-	}
-	if (getsockname(fd, (struct sockaddr *)&local, &ll) == 0 && local.sin_family == AF_INET) {
+	if (getsockname(fd, (struct sockaddr *)&local, &ll) == 0 &&
+	    (local.ss_family == AF_INET || local.ss_family == AF_INET6)) {
 		pthread_mutex_lock(&c->lock);
-		memset(c->local_ip, 0, 10);
-		c->local_ip[10] = c->local_ip[11] = 0xff;
-		memcpy(c->local_ip + 12, &local.sin_addr, 4);
+		if (local.ss_family == AF_INET) {
+			memset(c->local_ip, 0, 10);
+			c->local_ip[10] = c->local_ip[11] = 0xff;
+			memcpy(c->local_ip + 12, &((struct sockaddr_in *)&local)->sin_addr, 4);
+		} else {
+			memcpy(c->local_ip, &((struct sockaddr_in6 *)&local)->sin6_addr, 16);
+		}
+		c->local_sa = local;
 		pthread_mutex_unlock(&c->lock);
 	}
 	*out = fd;
@@ -251,26 +240,48 @@ static int simple_call(struct isns_client *c, int fd, const struct isns_msg *m, 
 /* The socket the server's SCNs come to, on the address the server sees us at. */
 static int open_scn_listener(struct isns_client *c)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET};
-	socklen_t sl = sizeof(sin);
+	struct sockaddr_storage sa = c->local_sa;
+	socklen_t sl = sa.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						: sizeof(struct sockaddr_in);
 	int fd;
 
 	if (c->listen_fd >= 0)
 		return 0;
-	memcpy(&sin.sin_addr, c->local_ip + 12, 4);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (sa.ss_family != AF_INET && sa.ss_family != AF_INET6)
+		return -EADDRNOTAVAIL;
+	if (sa.ss_family == AF_INET)
+		((struct sockaddr_in *)&sa)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&sa)->sin6_port = 0;
+	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 4) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &sl) < 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sl) < 0 || listen(fd, 4) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
 		int r = -errno;
 
 		close(fd);
 		return r;
 	}
 	c->listen_fd = fd;
-	c->scn_port = ntohs(sin.sin_port);
+	c->scn_port = ntohs(sa.ss_family == AF_INET ? ((struct sockaddr_in *)&sa)->sin_port
+						    : ((struct sockaddr_in6 *)&sa)->sin6_port);
 	return 0;
+}
+
+/* "a.b.c.d:port" or "[v6]:port" of a 16-byte address (IPv4-mapped for IPv4). */
+static void ip16_format(const uint8_t ip[16], uint16_t port, char *out, size_t outlen)
+{
+	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	char text[INET6_ADDRSTRLEN] = "?";
+
+	if (memcmp(ip, v4mapped, 12) == 0) {
+		inet_ntop(AF_INET, ip + 12, text, sizeof(text));
+		snprintf(out, outlen, "%s:%u", text, port);
+	} else {
+		inet_ntop(AF_INET6, ip, text, sizeof(text));
+		snprintf(out, outlen, "[%s]:%u", text, port);
+	}
 }
 
 static int do_register(struct isns_client *c, char *err, size_t errlen)
@@ -279,7 +290,7 @@ static int do_register(struct isns_client *c, char *err, size_t errlen)
 	uint8_t ip[16];
 	uint32_t status;
 	uint16_t scn_port;
-	char scn_addr[80] = "";
+	char scn_addr[PORTAL_STR_MAX] = "";
 	int fd = -1, r;
 
 	if (!m)
@@ -315,8 +326,7 @@ static int do_register(struct isns_client *c, char *err, size_t errlen)
 	c->registered = 1;
 	c->st.registered = 1;
 	if (scn_port)
-		snprintf(scn_addr, sizeof(scn_addr), "%u.%u.%u.%u:%u", ip[12], ip[13], ip[14],
-			 ip[15], scn_port);
+		ip16_format(ip, scn_port, scn_addr, sizeof(scn_addr));
 	snprintf(c->st.scn_addr, sizeof(c->st.scn_addr), "%s", scn_addr);
 	c->st.last_error[0] = '\0';
 	pthread_mutex_unlock(&c->lock);
@@ -344,7 +354,7 @@ static int same_target(const struct isns_target *a, const struct isns_target *b)
 static const struct isns_target *find(const struct isns_target *l, int n, const char *name)
 {
 	for (int i = 0; i < n; i++)
-		if (strcmp(l[i].name, name) == 0)
+		if (iscsi_name_equal(l[i].name, name))
 			return &l[i];
 	return NULL;
 }

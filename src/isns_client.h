@@ -9,9 +9,10 @@
 #include <time.h>
 
 #include "isns.h"
+#include "portal.h"
 
 struct isns_client_config {
-	const char *server;         /* IPv4 address */
+	const char *server;         /* a host in portal.h's written form */
 	uint16_t port;
 	const char *initiator_name;
 	const char *initiator_alias; /* "" or NULL: none */
@@ -19,9 +20,9 @@ struct isns_client_config {
 };
 
 struct isns_status {
-	char server[80];           /* "addr:port" */
+	char server[PORTAL_STR_MAX]; /* "host:port" */
 	int registered;
-	char scn_addr[80];         /* where the server sends SCNs: "addr:port", "" if none */
+	char scn_addr[PORTAL_STR_MAX]; /* where the server sends SCNs: "addr:port", "" if none */
 	char last_error[320];      /* "" after a successful exchange */
 	int ntargets;
 	unsigned long scns;        /* SCNs received */

@@ -54,7 +54,7 @@ enum mpath_path_state { MPATH_ACTIVE, MPATH_STANDBY, MPATH_FAILED };
 struct mpath_path_info {
 	const struct channel *ch;
 	uint32_t lun;
-	char portal[80];          /* address:port of the channel's first portal */
+	char portal[PORTAL_STR_MAX]; /* host:port of the channel's first portal */
 	enum mpath_path_state state;
 	char why[64];             /* why it is failed */
 	uint64_t ios, failures;   /* I/Os sent down it; of those, lost with the path */

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "login.h"
 #include "pdu.h"
+#include "portal.h"
 #include "scsi.h"
 #include "session.h"
 
@@ -1448,30 +1449,16 @@ static void retire_all(struct session *s)
 		retire_conn(s, &s->sc[i]);
 }
 
-/* "a.b.c.d[:port][,tpgt]" (RFC 7143 13.8); IPv6 and host names are not followed. */
+/* A redirection's TargetAddress (RFC 7143 13.8): IPv4, [IPv6] or a host name, resolved at the
+ * connection. */
 static int parse_target_address(const char *ta, char *addr, size_t addrlen, uint16_t *port)
 {
-	char buf[256], *p;
-	unsigned long v = 3260;
-	struct in_addr in;
+	struct portal_addr pa;
 
-	snprintf(buf, sizeof(buf), "%s", ta);
-	p = strchr(buf, ',');
-	if (p)
-		*p = '\0';
-	p = strchr(buf, ':');
-	if (p) {
-		char *end;
-
-		*p++ = '\0';
-		v = strtoul(p, &end, 10);
-		if (*end || !v || v > 65535)
-			return -EINVAL;
-	}
-	if (inet_pton(AF_INET, buf, &in) != 1 || strlen(buf) >= addrlen)
+	if (portal_parse_target_address(ta, 3260, &pa, NULL, 0) < 0 || strlen(pa.host) >= addrlen)
 		return -EINVAL;
-	memcpy(addr, buf, strlen(buf) + 1);
-	*port = (uint16_t)v;
+	memcpy(addr, pa.host, strlen(pa.host) + 1);
+	*port = pa.port;
 	return 0;
 }
 
@@ -1483,7 +1470,7 @@ static int connect_and_login(struct session *s, struct sconn *sc, uint16_t tsih,
 {
 	const struct session_portal *p = sc->portal;
 	struct login_params lp = {0};
-	char label[160], addr[64];
+	char label[160], addr[PORTAL_HOST_MAX];
 	uint16_t port;
 	int r, redirects = 0;
 

@@ -11,6 +11,7 @@
 #include "chap.h"
 #include "conn.h"
 #include "keys.h"
+#include "portal.h"
 
 enum task_dir { TASK_DIR_NONE, TASK_DIR_READ, TASK_DIR_WRITE };
 
@@ -52,7 +53,7 @@ struct scsi_task {
 
 /* Where a connection goes: one CHANNEL line. */
 struct session_portal {
-	const char *addr;
+	const char *addr;   /* a host in portal.h's written form, resolved at each login */
 	uint16_t port;
 	const char *netdev; /* "" or NULL = any device; else SO_BINDTODEVICE */
 };
@@ -113,7 +114,7 @@ enum sconn_state { SCONN_DOWN, SCONN_LOGGING_IN, SCONN_UP, SCONN_FAILED, SCONN_C
 struct sconn_info {
 	uint16_t cid;
 	enum sconn_state state;
-	char addr[64];
+	char addr[PORTAL_HOST_MAX];
 	uint16_t port;
 	char netdev[32];
 	char reason[160];         /* why it was lost, while it is not up */

@@ -5,7 +5,9 @@
  * bit 7 of byte 0 is set (then the parser must refuse it).
  * Beyond memory errors and leaks, a finding is an initiator_auth error message that quotes a
  * field of an AUTH line: the seed secrets and names all hold SECRET_MARK, which no error text
- * may contain. */
+ * may contain; or a parsed portal whose address is not in written form (it parses again to
+ * itself), a link-local one with no zone or device or with both disagreeing, a device that is
+ * an address, or a target name that is no iSCSI name. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -73,6 +75,26 @@ static int is_abs(const char *s)
 	return s && s[0] == '/';
 }
 
+static void check_portal(const struct cfg_portal *p)
+{
+	char again[PORTAL_HOST_MAX], why[CFG_ERR_MAX], zone[32];
+	enum portal_kind kind;
+
+	if (p->from_isns) {
+		CHECK(p->addr[0] == '\0' && p->port == 0);
+		return;
+	}
+	CHECK(p->port >= 1 && p->addr[0]);
+	CHECK(portal_host_parse(p->addr, again, sizeof(again), &kind, why, sizeof(why)) == 0);
+	CHECK(strcmp(again, p->addr) == 0);
+	if (p->netdev[0])
+		CHECK(portal_host_parse(p->netdev, NULL, 0, &kind, NULL, 0) < 0 ||
+		      kind == PORTAL_NAME);
+	if (portal_host_zone(p->addr, zone, sizeof(zone)))
+		CHECK((zone[0] || p->netdev[0]) &&
+		      (!zone[0] || !p->netdev[0] || strcmp(zone, p->netdev) == 0));
+}
+
 /* What a parser that said yes promises about what it filled in. */
 static void check_parsed(enum which w, struct cfg *c)
 {
@@ -89,14 +111,22 @@ static void check_parsed(enum which w, struct cfg *c)
 
 			CHECK(ch->nportals >= 1 && ch->conn_count >= 1 && ch->conn_count <= 16);
 			CHECK(cfg_channel_find(c, ch->id) == ch);
+			CHECK(!ch->target_name[0] ||
+			      iscsi_name_check(ch->target_name, why, sizeof(why)) == 0);
 			for (int p = 0; p < ch->nportals; p++)
-				CHECK(ch->portals[p].port >= 1 && ch->portals[p].addr[0]);
+				check_portal(&ch->portals[p]);
 			for (int k = 0; k < K_COUNT; k++) {
 				const char *v = key_set_get(&ch->keys, k);
 
 				CHECK(!v || key_check_value(k, v, why, sizeof(why)) == 0);
 			}
 			CHECK(ch->attrs.queue_depth >= 1 && ch->attrs.queue_depth <= 128);
+		}
+		if (c->isns.addr[0]) {
+			char again[PORTAL_HOST_MAX];
+
+			CHECK(portal_host_parse(c->isns.addr, again, sizeof(again), NULL, why,
+						sizeof(why)) == 0 && strcmp(again, c->isns.addr) == 0);
 		}
 		break;
 	case F_AUTH:

@@ -5,7 +5,7 @@
 #   run.sh [SECONDS [HARNESS...]]      e.g.  run.sh 600   or   run.sh 300 chap config
 #
 # SECONDS per harness: the argument, else FUZZ_SECONDS, else 20. HARNESS: pdu, keys, chap,
-# config, isns (default: all). FUZZ_BUILDDIR: where to build and keep the growing corpora and any
+# config, isns, portal (default: all). FUZZ_BUILDDIR: where to build and keep the growing corpora and any
 # crash inputs (default: a fresh directory under /tmp, removed afterwards unless something was
 # found). FUZZ_CC: the compiler (default clang; not CC, which names the project's compiler).
 # Exit status: 0 when every harness ran without a finding, 1 on a finding or a build failure,
@@ -14,7 +14,7 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-all_harnesses=(pdu keys chap config isns)
+all_harnesses=(pdu keys chap config isns portal)
 
 seconds=${FUZZ_SECONDS:-20}
 if [ $# -gt 0 ]; then
@@ -39,8 +39,9 @@ sources_of() {
 	pdu) echo "src/pdu.c src/scsi.c" ;;
 	keys) echo "src/keys.c" ;;
 	chap) echo "src/chap.c src/keys.c" ;;
-	config) echo "src/config.c src/keys.c src/log.c src/iname.c" ;;
+	config) echo "src/config.c src/keys.c src/log.c src/iname.c src/portal.c" ;;
 	isns) echo "src/isns.c" ;;
+	portal) echo "src/portal.c src/iname.c" ;;
 	*) return 1 ;;
 	esac
 }
@@ -68,7 +69,7 @@ done
 cc=${FUZZ_CC:-clang}
 command -v "$cc" >/dev/null 2>&1 || skip "no $cc (on Debian: apt-get install clang libclang-rt-dev)"
 command -v pkg-config >/dev/null 2>&1 || skip "no pkg-config"
-pkg-config --exists libcrypto libconfig || skip "pkg-config knows no libcrypto or libconfig"
+pkg-config --exists libcrypto libconfig libidn || skip "pkg-config knows no libcrypto, libconfig or libidn"
 
 if [ -n "${FUZZ_BUILDDIR:-}" ]; then
 	build=$FUZZ_BUILDDIR
@@ -92,8 +93,8 @@ if ! "$cc" "${sanitize[@]}" -o "$build/probe" "$build/probe.c" >"$build/probe.lo
 	skip "$cc cannot link with -fsanitize=fuzzer (on Debian: apt-get install libclang-rt-dev)"
 fi
 
-read -r -a pkg_cflags <<<"$(pkg-config --cflags libcrypto libconfig)"
-read -r -a pkg_libs <<<"$(pkg-config --libs libcrypto libconfig)"
+read -r -a pkg_cflags <<<"$(pkg-config --cflags libcrypto libconfig libidn)"
+read -r -a pkg_libs <<<"$(pkg-config --libs libcrypto libconfig libidn)"
 cflags=(-g -O1 "${sanitize[@]}" -D_GNU_SOURCE -pthread -Wall -Wextra -Wshadow -Wformat=2 -I"$top/src" "${pkg_cflags[@]}")
 
 echo "fuzz: $cc, ${seconds} s per harness, in $build"

@@ -62,11 +62,18 @@ examples "$tmp/good"
 check "$tmp/good"
 [ "$rc" -eq 0 ] || fail "--check on the shipped examples exited $rc: $(cat "$tmp/err")"
 
-# initiatorname.iscsi: a name in upper case.
+# initiatorname.iscsi: a name with a character RFC 3722 prohibits (any case is fine).
 d=$tmp/name
 examples "$d"
-printf '# broken\nInitiatorName=IQN.2005-03.com.example:host\n' >"$d/initiatorname.iscsi"
+printf '# broken\nInitiatorName=IQN.2005-03.com.Example:host/1\n' >"$d/initiatorname.iscsi"
 expect_error "$d" "$d/initiatorname.iscsi" 2
+
+# initiator: an ambiguous line (an address, then a word that is no port).
+d=$tmp/ambiguous
+examples "$d"
+n=$(next_line "$d/initiator")
+echo 'CHANNEL="2 1 192.168.0.9 eth0 3260 0"' >>"$d/initiator"
+expect_error "$d" "$d/initiator" "$n" ambiguous
 
 # initiator: an address with an octet over 255.
 d=$tmp/addr

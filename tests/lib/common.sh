@@ -184,34 +184,124 @@ is_mounted() {
 	awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo
 }
 
-# A TCP port on 127.0.0.1 that nobody listens on, chosen below the ephemeral
-# range so outgoing connections do not take it in the meantime.
+# A TCP port that nobody listens on, on 127.0.0.1 and (where there is one) on ::1,
+# so that a target can listen on either or both; chosen below the ephemeral range
+# so outgoing connections do not take it in the meantime.
 free_port() {
 	python3 - <<'EOF'
-import random, socket
+import errno, random, socket
 try:
     with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
         low = int(f.read().split()[0])
 except OSError:
     low = 32768
 hi = max(low, 10001)
-for _ in range(200):
-    port = random.randrange(10000, hi)
-    s = socket.socket()
+
+def free(family, addr, port):
+    s = socket.socket(family)
     try:
-        s.bind(("127.0.0.1", port))
-    except OSError:
-        continue
+        s.bind((addr, port))
+        return True
+    except OSError as e:
+        # No ::1 here at all: only 127.0.0.1 counts.
+        return family == socket.AF_INET6 and e.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT)
     finally:
         s.close()
-    print(port)
-    break
+
+for _ in range(200):
+    port = random.randrange(10000, hi)
+    if free(socket.AF_INET, "127.0.0.1", port) and free(socket.AF_INET6, "::1", port):
+        print(port)
+        break
 else:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     print(s.getsockname()[1])
     s.close()
 EOF
+}
+
+# portal_of ADDR PORT: "ADDR:PORT", an IPv6 address in brackets ("[::1]:3260"), as
+# targets, the daemon's status and its by-path names write a portal.
+portal_of() {
+	case $1 in
+	*:*) printf '[%s]:%s\n' "$1" "$2" ;;
+	*) printf '%s:%s\n' "$1" "$2" ;;
+	esac
+}
+
+# require_ipv6_loopback: skips, saying why, unless ::1 is configured on lo and a
+# TCP socket can listen on it.
+require_ipv6_loopback() {
+	local why
+	[ -e /proc/net/if_inet6 ] || skip "this kernel has no IPv6 (no /proc/net/if_inet6)"
+	if [ "$(cat /proc/sys/net/ipv6/conf/lo/disable_ipv6 2>/dev/null || echo 0)" = 1 ]; then
+		skip "IPv6 is disabled on lo (net.ipv6.conf.lo.disable_ipv6 = 1)"
+	fi
+	grep -q '^0\{31\}1 ' /proc/net/if_inet6 || skip "::1 is not configured on lo"
+	why=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0)); s.listen(1)' 2>&1) ||
+		skip "cannot listen on ::1: ${why##*$'\n'}"
+}
+
+# hosts_add NAME ADDR...: /etc/hosts maps NAME to each ADDR until the test ends;
+# the file is then put back as it was, byte for byte, whether the test passed or
+# not (only our own lines are taken out if someone else changed it meanwhile).
+# Calling it again replaces this test's lines.
+HOSTS_FILE=${HOSTS_FILE:-/etc/hosts}
+_HOSTS_ORIG=
+_HOSTS_MARK=
+hosts_add() {
+	local name=$1 addr
+	shift
+	if [ -z "$_HOSTS_ORIG" ]; then
+		_HOSTS_ORIG=$TEST_TMP/hosts.orig
+		_HOSTS_MARK="# iscsifs test $TEST_NAME $$"
+		cp -p -- "$HOSTS_FILE" "$_HOSTS_ORIG" || hard_error "cannot copy $HOSTS_FILE"
+		defer hosts_restore
+	fi
+	cp -- "$_HOSTS_ORIG" "$TEST_TMP/hosts.new" || hard_error "cannot copy $_HOSTS_ORIG"
+	# A file that does not end in a newline must not swallow our first line.
+	if [ -s "$_HOSTS_ORIG" ] && [ "$(tail -c 1 "$_HOSTS_ORIG" | od -An -c | tr -d ' ')" != '\n' ]; then
+		echo >>"$TEST_TMP/hosts.new"
+	fi
+	for addr in "$@"; do
+		printf '%s %s %s\n' "$addr" "$name" "$_HOSTS_MARK" >>"$TEST_TMP/hosts.new"
+	done
+	_hosts_put "$TEST_TMP/hosts.new" || hard_error "cannot write $HOSTS_FILE"
+	cp -- "$TEST_TMP/hosts.new" "$TEST_TMP/hosts.ours"
+	msg "$HOSTS_FILE: $name -> $*"
+}
+
+# _hosts_put FILE: HOSTS_FILE gets FILE's content (and keeps its own mode and
+# owner): by rename where it can, so that no reader sees half a file, else in
+# place (a bind-mounted /etc/hosts cannot be renamed over).
+_hosts_put() {
+	local tmp
+	tmp=$(dirname "$HOSTS_FILE")/.hosts.iscsifs-test.$$
+	if cp -p -- "$_HOSTS_ORIG" "$tmp" 2>/dev/null && cat -- "$1" >"$tmp" &&
+		mv -f -- "$tmp" "$HOSTS_FILE" 2>/dev/null; then
+		return 0
+	fi
+	rm -f -- "$tmp"
+	cat -- "$1" >"$HOSTS_FILE"
+}
+
+# hosts_restore: for the cleanup stack (hosts_add registers it).
+hosts_restore() {
+	[ -n "$_HOSTS_ORIG" ] || return 0
+	if cmp -s "$HOSTS_FILE" "$TEST_TMP/hosts.ours" || cmp -s "$HOSTS_FILE" "$_HOSTS_ORIG"; then
+		_hosts_put "$_HOSTS_ORIG" || echo "hosts_restore: cannot write $HOSTS_FILE" >&2
+	else
+		echo "hosts_restore: $HOSTS_FILE changed meanwhile; taking out our lines only" >&2
+		grep -vF -- "$_HOSTS_MARK" "$HOSTS_FILE" >"$TEST_TMP/hosts.theirs" || true
+		_hosts_put "$TEST_TMP/hosts.theirs" || echo "hosts_restore: cannot write $HOSTS_FILE" >&2
+	fi
+	if grep -qF -- "$_HOSTS_MARK" "$HOSTS_FILE"; then
+		echo "hosts_restore: our lines are still in $HOSTS_FILE" >&2
+		return 1
+	fi
+	_HOSTS_ORIG=
+	return 0
 }
 
 port_listening() {

@@ -4,9 +4,9 @@
 
 DEPS_DEBIAN_PACKAGES=(
 	build-essential autoconf automake pkg-config
-	libfuse3-dev fuse3 libssl-dev libconfig-dev libcmocka-dev liburing-dev
+	libfuse3-dev fuse3 libssl-dev libconfig-dev libidn-dev libcmocka-dev liburing-dev
 	tgt istgt open-isns-server open-isns-utils
-	e2fsprogs fdisk util-linux psmisc iproute2 python3 kmod
+	e2fsprogs fdisk util-linux psmisc iproute2 python3 kmod squashfs-tools
 	tshark
 	mandoc man-db shellcheck gdb
 	clang libclang-rt-dev

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# A throwaway open-isns isnsd on 127.0.0.1 for one test, with its own configuration and
+# A throwaway open-isns isnsd on 127.0.0.1 (or ISNSD_ADDR, ::1 say) for one test, with its own configuration and
 # database under the test's directory, stopped by its PID at exit; and a tgtd that registers
 # its targets with it. Needs common.sh, target.sh and setup_tmpdir first.
 #
@@ -8,6 +8,7 @@
 # take a lock so that they run one at a time.
 
 ISNSD_PID=
+ISNSD_ADDR=${ISNSD_ADDR:-127.0.0.1}
 ISNSD_PORT=
 ISNSD_LOG=
 ISNSD_DIR=
@@ -29,7 +30,7 @@ isnsd_start() {
 		# Security 0: no DSA keys; the default discovery domain lets every node see the others.
 		cat >"$ISNSD_DIR/isnsd.conf" <<-CONF
 			SourceName = iqn.2026-11.org.iscsifs.test:isnsd
-			BindAddress = 127.0.0.1:$ISNSD_PORT
+			BindAddress = $(portal_of "$ISNSD_ADDR" "$ISNSD_PORT")
 			Database = $ISNSD_DIR/db
 			PIDFile = $ISNSD_DIR/isnsd.pid
 			ControlSocket = $ISNSD_DIR/control
@@ -39,7 +40,7 @@ isnsd_start() {
 		CONF
 		cat >"$ISNSD_DIR/isnsadm.conf" <<-CONF
 			SourceName = iqn.2026-11.org.iscsifs.test:isnsadm
-			ServerAddress = 127.0.0.1:$ISNSD_PORT
+			ServerAddress = $(portal_of "$ISNSD_ADDR" "$ISNSD_PORT")
 			Security = 0
 		CONF
 		ISNSD_LOG=$TEST_TMP/isnsd.$attempt.log
@@ -48,7 +49,7 @@ isnsd_start() {
 		show_on_failure "$ISNSD_LOG"
 		defer isnsd_stop "$ISNSD_PID"
 		if wait_for 10 _isnsd_ready_or_dead && ! pid_gone "$ISNSD_PID"; then
-			msg "isnsd (pid $ISNSD_PID) on 127.0.0.1:$ISNSD_PORT"
+			msg "isnsd (pid $ISNSD_PID) on $(portal_of "$ISNSD_ADDR" "$ISNSD_PORT")"
 			return 0
 		fi
 		echo "isnsd_start: attempt $attempt (port $ISNSD_PORT) failed:" >&2
@@ -81,8 +82,9 @@ isns_nodes() {
 
 isns_has_node() { isns_nodes | grep -qxF "$1"; }
 
-# isns_tgt_start: tgtd on 127.0.0.1:3260 with its iSNS client pointed at our isnsd. Its
-# targets register as they are created, so call this before tgt_add_target.
+# isns_tgt_start: tgtd on 127.0.0.1:3260 (TGT_ADDR: another address) with its iSNS client
+# pointed at our isnsd. Its targets register as they are created, so call this before
+# tgt_add_target.
 isns_tgt_start() {
 	require_cmd flock
 	exec 8>"$ISNS_TGT_LOCK"
@@ -91,7 +93,7 @@ isns_tgt_start() {
 		skip "port 3260 is taken on this machine (tgtd's iSNS registration names port 3260)"
 	fi
 	TGT_FIXED_PORT=3260 tgt_start
-	tgt_adm --op update --mode sys --name iSNSServerIP -v 127.0.0.1 ||
+	tgt_adm --op update --mode sys --name iSNSServerIP -v "$ISNSD_ADDR" ||
 		fail "tgtadm: iSNSServerIP failed"
 	tgt_adm --op update --mode sys --name iSNSServerPort -v "$ISNSD_PORT" ||
 		fail "tgtadm: iSNSServerPort failed"

@@ -17,7 +17,8 @@
 # A test that runs istgt inside a network namespace it made sets, before
 # istgt_start, ISTGT_NETNS and ISTGT_ADDRS (the namespace's addresses istgt
 # listens on, one portal each, all in one portal group; initiators from 10.0.0.0/8
-# are let in as well as 127.0.0.1).
+# are let in as well as 127.0.0.1). ISTGT_ADDRS may name ::1 ("127.0.0.1 ::1":
+# one portal group on both); initiators from ::1 are let in then.
 
 ISTGT_NODEBASE=iqn.2026-11.org.iscsifs.test
 ISTGT_PID=
@@ -138,7 +139,7 @@ EOF
 		i=0
 		for addr in $ISTGT_ADDRS; do
 			i=$((i + 1))
-			printf '  Portal DA%d %s:%s\n' "$i" "$addr" "$port"
+			printf '  Portal DA%d %s\n' "$i" "$(portal_of "$addr" "$port")"
 		done
 		cat <<EOF
 
@@ -146,6 +147,9 @@ EOF
   InitiatorName "ALL"
   Netmask 127.0.0.1
 EOF
+		case " $ISTGT_ADDRS " in
+		*:*) printf '  Netmask [::1]\n' ;;
+		esac
 		[ -z "$ISTGT_NETNS" ] || printf '  Netmask 10.0.0.0/8\n'
 		i=0
 		for name in "${ISTGT_TARGETS[@]}"; do

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# A throwaway tgtd on 127.0.0.1 for one test: its own control socket number and
+# A throwaway tgtd on 127.0.0.1 (or ::1) for one test: its own control socket number and
 # port, LUNs backed by files of random data in /dev/shm, and a stop that leaves
 # no process, socket or file behind. Needs common.sh and setup_tmpdir first.
 #
@@ -17,15 +17,16 @@ TGT_TIDS=()
 TGT_FILES=()
 declare -A TGT_LUN_FILES=()   # "TID:LUN" -> backing file
 TGT_REPLAY=()                 # tgtadm argument lists (printf %q) that rebuild the targets
-# Where tgtd listens: 127.0.0.1 by default; a test that made its own network
-# namespace sets TGT_NETNS and TGT_ADDR (an address inside it) before tgt_start.
+# Where tgtd listens: 127.0.0.1 by default, ::1 with TGT_ADDR=::1 (tgt_add_portal
+# adds more); a test that made its own network namespace sets TGT_NETNS and TGT_ADDR
+# (an address inside it) before tgt_start.
 TGT_NETNS=${TGT_NETNS:-}
 TGT_ADDR=${TGT_ADDR:-127.0.0.1}
 
 # The tgtd command line in _TGT_CMD. Started as "${_TGT_CMD[@]}" &, never through
 # a shell function, so that $! is tgtd's own PID (nsenter with --net alone runs it in place; see in_netns).
 _tgt_cmd() {
-	_TGT_CMD=(tgtd -f -C "$TGT_CTL" --iscsi "portal=$TGT_ADDR:$TGT_PORT")
+	_TGT_CMD=(tgtd -f -C "$TGT_CTL" --iscsi "portal=$(portal_of "$TGT_ADDR" "$TGT_PORT")")
 	if [ -n "$TGT_NETNS" ]; then
 		_TGT_CMD=(nsenter "--net=/run/netns/$TGT_NETNS" -- "${_TGT_CMD[@]}")
 	fi
@@ -101,7 +102,7 @@ tgt_start() {
 		show_on_failure "$TGT_LOG"
 		if wait_for 15 _tgt_ready_or_dead && ! pid_gone "$TGT_PID"; then
 			export TGT_PID TGT_PORT TGT_CTL
-			msg "tgtd (pid $TGT_PID) control $TGT_CTL portal $TGT_ADDR:$TGT_PORT"
+			msg "tgtd (pid $TGT_PID) control $TGT_CTL portal $(portal_of "$TGT_ADDR" "$TGT_PORT")"
 			return 0
 		fi
 		echo "tgt_start: attempt $attempt (control $TGT_CTL, port $TGT_PORT) failed:" >&2
@@ -109,6 +110,17 @@ tgt_start() {
 		_tgt_abort_start
 	done
 	fail "tgtd did not start"
+}
+
+_tgt_listens_on() { _tgt_in_ns ss -Hltn "src $1" 2>/dev/null | grep -q .; }
+
+# tgt_add_portal ADDR: tgtd listens on ADDR (127.0.0.1, ::1) too, on the same port.
+tgt_add_portal() {
+	tgt_cfg --op new --mode portal --param "portal=$(portal_of "$1" "$TGT_PORT")" ||
+		fail "tgtadm: new portal $1 failed"
+	wait_for 10 _tgt_listens_on "$(portal_of "$1" "$TGT_PORT")" ||
+		fail "tgtd does not listen on $(portal_of "$1" "$TGT_PORT")"
+	msg "tgtd listens on $(portal_of "$1" "$TGT_PORT") too"
 }
 
 # tgt_add_target TID IQN
@@ -132,6 +144,17 @@ tgt_add_lun() {
 	TGT_LUN_FILES["$tid:$lun"]=$file
 	# shellcheck disable=SC2034 # for the tests
 	TGT_LUN_FILE=$file
+}
+
+# tgt_add_lun_file TID LUN FILE [TYPE]: a LUN backed by FILE, an image the test
+# made in /dev/shm (removed with the others at the end). TYPE is tgtd's device
+# type: disk (the default), or cd for a read-only CD/DVD LUN of 2048-byte blocks.
+tgt_add_lun_file() {
+	local tid=$1 lun=$2 file=$3 type=${4:-disk}
+	TGT_FILES+=("$file")
+	tgt_cfg --op new --mode logicalunit --tid "$tid" --lun "$lun" -b "$file" --device-type "$type" ||
+		fail "tgtadm: new $type LUN $tid:$lun ($file) failed"
+	TGT_LUN_FILES["$tid:$lun"]=$file
 }
 
 tgt_lun_file() {

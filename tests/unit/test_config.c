@@ -212,10 +212,17 @@ static const struct bad_case bad_cases[] = {
 	/* initiatorname.iscsi */
 	BAD("name: month 13", NAMEFILE, "InitiatorName=iqn.2005-13.com.example:x\n", 1,
 	    "bad iSCSI name 'iqn.2005-13.com.example:x': month 13 is not 01 to 12"),
-	BAD("name: upper-case prefix", NAMEFILE, "InitiatorName=IQN.2005-03.com.example\n", 1,
-	    "bad iSCSI name 'IQN.2005-03.com.example': the type prefix must be lower case"),
-	BAD("name: upper-case letter", NAMEFILE, "# x\nInitiatorName=iqn.2005-03.com.Example\n", 2,
-	    "bad iSCSI name 'iqn.2005-03.com.Example': iSCSI names are lower case ('E')"),
+	BAD("name: other prefix", NAMEFILE, "InitiatorName=iscsi.2005-03.com.example\n", 1,
+	    "bad iSCSI name 'iscsi.2005-03.com.example': it must start with iqn., eui. or naa."),
+	BAD("name: slash", NAMEFILE, "# x\nInitiatorName=iqn.2005-03.com.Example:a/b\n", 2,
+	    "bad iSCSI name 'iqn.2005-03.com.Example:a/b': '/' is not allowed (only letters, "
+	    "digits, '-', '.' and ':')"),
+	BAD("name: prohibited non-ASCII", NAMEFILE,
+	    "InitiatorName=iqn.2005-03.com.example:a\xe2\x80\xa8" "b\n", 1,
+	    "bad iSCSI name 'iqn.2005-03.com.example:a\xe2\x80\xa8" "b': U+2028 is a character RFC "
+	    "3722 prohibits"),
+	BAD("name: not UTF-8", NAMEFILE, "InitiatorName=iqn.2005-03.com.example:\xff\n", 1,
+	    "bad iSCSI name: it is not UTF-8 text"),
 	BAD("name: no InitiatorName line", NAMEFILE, "# only a comment\n\n", 0,
 	    "no InitiatorName= line"),
 	BAD("name: given twice", NAMEFILE,
@@ -233,8 +240,8 @@ static const struct bad_case bad_cases[] = {
 	BAD("name: unknown type", NAMEFILE, "InitiatorName=foo.bar\n", 1,
 	    "bad iSCSI name 'foo.bar': it must start with iqn., eui. or naa."),
 	BAD("name: underscore", NAMEFILE, "InitiatorName=iqn.2005-03.com.exa_mple\n", 1,
-	    "bad iSCSI name 'iqn.2005-03.com.exa_mple': '_' is not allowed (only a-z, 0-9, "
-	    "'-', '.' and ':')"),
+	    "bad iSCSI name 'iqn.2005-03.com.exa_mple': '_' is not allowed (only letters, "
+	    "digits, '-', '.' and ':')"),
 	BAD("name: empty", NAMEFILE, "InitiatorName=\n", 1, "empty iSCSI name"),
 	BAD("name: no date", NAMEFILE, "InitiatorName=iqn.com.example:x\n", 1,
 	    "bad iSCSI name 'iqn.com.example:x': 'iqn.' must be followed by a date yyyy-mm"),
@@ -284,18 +291,63 @@ static const struct bad_case bad_cases[] = {
 	    "'300.1.1.1' is not an IPv4 address: 300 is larger than 255"),
 	BAD("channel: octet 300 without device", CHANNELS, "CHANNEL=\"0 1 300.1.1.1 3260 0\"\n", 1,
 	    "'300.1.1.1' is not an IPv4 address: 300 is larger than 255"),
-	BAD("channel: host name", CHANNELS, "CHANNEL=\"0 1 eth0 target.example.com 3260 0\"\n", 1,
-	    "'target.example.com' is not an IPv4 address (host names are not supported: write the "
-	    "address as a.b.c.d)"),
-	BAD("channel: host name without device", CHANNELS, "CHANNEL=\"0 1 target 3260 0\"\n", 1,
-	    "'target' is not an IPv4 address (host names are not supported: write the address as "
-	    "a.b.c.d)"),
+	BAD("channel: host name with a bad character", CHANNELS,
+	    "CHANNEL=\"0 1 eth0 target!.example.com 3260 0\"\n", 1,
+	    "'target!.example.com' is not a host name: '!' is not allowed (letters, digits, '-' "
+	    "and '.')"),
+	BAD("channel: host name ending in a number", CHANNELS,
+	    "CHANNEL=\"0 1 target.123 3260 0\"\n", 1,
+	    "'target.123' is not a host name: its last label is a number"),
+	BAD("channel: host name label with a leading -", CHANNELS,
+	    "CHANNEL=\"0 1 -target 3260 0\"\n", 1,
+	    "'-target' is not a host name: a label starts or ends with '-'"),
+	BAD("channel: host name label of 64", CHANNELS,
+	    "CHANNEL=\"0 1 a" LONG64 ".example 3260 0\"\n", 1,
+	    "'a" LONG64 ".example' is not a host name: a label is longer than 63 characters"),
+	BAD("channel: address with its port", CHANNELS,
+	    "CHANNEL=\"0 1 192.168.0.1:3260 3260 0\"\n", 1,
+	    "'192.168.0.1:3260' holds a port: give the address alone"),
+	BAD("channel: bracketed address with its port", CHANNELS,
+	    "CHANNEL=\"0 1 [fd00::10]:3260 3260 0\"\n", 1,
+	    "'[fd00::10]:3260' holds a port: give the address alone"),
+	BAD("channel: bad IPv6", CHANNELS, "CHANNEL=\"0 1 fd00::10::1 3260 0\"\n", 1,
+	    "'fd00::10::1' is not an IPv6 address"),
+	BAD("channel: zone on a global address", CHANNELS,
+	    "CHANNEL=\"0 1 eth0 fd00::10%eth0 3260 0\"\n", 1,
+	    "'fd00::10%eth0': only a link-local address (fe80::/10) takes a zone"),
+	BAD("channel: zone and device differ", CHANNELS,
+	    "CHANNEL=\"0 1 eth0 fe80::1%eth1 3260 0\"\n", 1,
+	    "the zone of 'fe80::1%eth1' is not the network device eth0 of the 3rd argument"),
+	BAD("channel: empty zone", CHANNELS, "CHANNEL=\"0 1 fe80::1% 3260 0\"\n", 1,
+	    "'fe80::1%': the zone after '%' must be a network device name (fe80::1%eth1)"),
+	BAD("ambiguous: address then a word", CHANNELS,
+	    "CHANNEL=\"0 1 192.168.0.1 eth0 3260 0\"\n", 1,
+	    "ambiguous line: '192.168.0.1' is an address, so the 4th word 'eth0' should be the TCP "
+	    "port (a network device comes before the address: id, connections, [device], "
+	    "address, port)"),
+	BAD("ambiguous: two addresses", CHANNELS,
+	    "CHANNEL=\"0 1 fd00::1 fd00::2 3260 0\"\n", 1,
+	    "ambiguous line: 'fd00::1' is an address, so the 4th word 'fd00::2' should be the TCP "
+	    "port (a network device comes before the address: id, connections, [device], "
+	    "address, port)"),
+	BAD("ambiguous: a network device of this host where the host name goes", CHANNELS,
+	    "CHANNEL=\"0 1 lo 3260 0\"\n", 1,
+	    "ambiguous line: 'lo' is read as the target's host name, since the 4th word is a port, "
+	    "but it is a network device here: is the address missing after it? (a host of that "
+	    "name is written with a final '.', 'lo.')"),
+	BAD("channel: same host name in other case", CHANNELS,
+	    "CHANNEL=\"0 1 Storage.example 3260 0\"\nCHANNEL=\"0 1 storage.EXAMPLE 3260 0\"\n", 2,
+	    "portal Storage.example:3260 is already listed for channel 0 on line 1"),
+	BAD("channel: same IPv6 address written otherwise", CHANNELS,
+	    "CHANNEL=\"0 1 fd00:0:0::10 3260 0\"\nCHANNEL=\"0 1 [FD00::10] 3260 0\"\n", 2,
+	    "portal [fd00::10]:3260 is already listed for channel 0 on line 1"),
 	BAD("channel: missing octet", CHANNELS, "CHANNEL=\"0 1 eth0 192.168.0 3260 0\"\n", 1,
 	    "'192.168.0' is not an IPv4 address: it has 3 numbers, an address has 4 (a.b.c.d)"),
 	BAD("channel: empty octet", CHANNELS, "CHANNEL=\"0 1 192..0.1 3260 0\"\n", 1,
 	    "'192..0.1' is not an IPv4 address: empty number"),
-	BAD("channel: IPv6", CHANNELS, "CHANNEL=\"0 1 fe80::1 3260 0\"\n", 1,
-	    "'fe80::1': IPv6 addresses are not supported (IPv4 only)"),
+	BAD("channel: link-local without zone", CHANNELS, "CHANNEL=\"0 1 fe80::1 3260 0\"\n", 1,
+	    "link-local address 'fe80::1' needs its zone ('fe80::1%eth0') or a network device "
+	    "(3rd argument)"),
 	BAD("channel: port 0", CHANNELS, "CHANNEL=\"0 1 eth0 192.168.0.1 0 0\"\n", 1,
 	    "TCP port 0 is out of range (1 to 65535)"),
 	BAD("channel: port 70000", CHANNELS, "CHANNEL=\"0 1 192.168.0.1 70000 0\"\n", 1,
@@ -356,7 +408,7 @@ static const struct bad_case bad_cases[] = {
 	BAD("channel: only an id", CHANNELS, "CHANNEL=\"0\"\n", 1,
 	    "missing the connection count (2nd argument)"),
 	BAD("channel: no address", CHANNELS, "CHANNEL=\"0 1 eth0\"\n", 1,
-	    "missing the target's IPv4 address (4th argument)"),
+	    "missing the target's address (4th argument)"),
 	BAD("channel: no port", CHANNELS, "CHANNEL=\"0 1 eth0 192.168.0.1\"\n", 1,
 	    "missing the TCP port (5th argument)"),
 	BAD("channel: no interconnect", CHANNELS, "CHANNEL=\"0 1 192.168.0.1 3260\"\n", 1,
@@ -372,9 +424,14 @@ static const struct bad_case bad_cases[] = {
 	    "unknown setting 'ISNS_SERVER'"),
 	BAD("channel: bad target name", CHANNELS,
 	    "CHANNEL=\"0 1 192.168.0.1 3260 0 AuthMethod=None nopout_timeout=5 "
-	    "iqn.2005-04.com.example.target.mipsEE:sn.1234567890\"\n", 1,
-	    "bad iSCSI name 'iqn.2005-04.com.example.target.mipsEE:sn.1234567890': iSCSI names are "
-	    "lower case ('E')"),
+	    "iqn.2005-04.com.example.target.mipsEE:sn/1234567890\"\n", 1,
+	    "bad iSCSI name 'iqn.2005-04.com.example.target.mipsEE:sn/1234567890': '/' is not "
+	    "allowed (only letters, digits, '-', '.' and ':')"),
+	BAD("channel: target names differ beyond case", CHANNELS,
+	    "CHANNEL=\"0 1 192.168.0.1 3260 0 iqn.2005-04.com.example:Disk1\"\n"
+	    "CHANNEL=\"0 1 192.168.0.2 3260 0 iqn.2005-04.com.example:disk2\"\n", 2,
+	    "target name iqn.2005-04.com.example:disk2 differs from iqn.2005-04.com.example:Disk1 "
+	    "given before for channel 0"),
 	BAD("channel: argument after the target name", CHANNELS,
 	    "CHANNEL=\"0 1 192.168.0.1 3260 0 iqn.2005-04.com.example:t extra\"\n", 1,
 	    "unexpected argument 'extra' (the last argument is the target name: iqn., eui. or "
@@ -387,7 +444,7 @@ static const struct bad_case bad_cases[] = {
 	    "network device name 'eth/0' must not contain '/'"),
 	BAD("channel: .. where the device or address goes", CHANNELS,
 	    "CHANNEL=\"0 1 .. 192.168.0.1 3260 0\"\n", 1,
-	    "'..' is not an IPv4 address: empty number"),
+	    "'..' is not a network device name"),
 	BAD("channel: device name with :", CHANNELS,
 	    "CHANNEL=\"0 1 eth0:1 192.168.0.1 3260 0\"\n", 1,
 	    "network device name 'eth0:1' must not contain ':'"),
@@ -429,6 +486,8 @@ static const struct bad_case bad_cases[] = {
 	/* initiator: the iSNS server and channels that take their portal from it */
 	BAD("isns: bad address", CHANNELS, "ISNS=\"127.0.0.300\"\n", 1,
 	    "'127.0.0.300' is not an IPv4 address: 300 is larger than 255"),
+	BAD("isns: link-local without zone", CHANNELS, "ISNS=\"fe80::5\"\n", 1,
+	    "link-local address 'fe80::5' needs its zone ('fe80::5%eth0')"),
 	BAD("isns: port out of range", CHANNELS, "ISNS=\"127.0.0.1 70000\"\n", 1,
 	    "iSNS port 70000 is out of range (1 to 65535)"),
 	BAD("isns: empty", CHANNELS, "ISNS=\"\"\n", 1,
@@ -1252,8 +1311,12 @@ static void test_name_check_good(void **state)
 		"iqn.2005-04.com.example.target.mipsee:sn.1234567890",
 		"iqn.1992-01.com.example:storage.disk2.sys1.xyz",
 		"iqn.2026-11.org.iscsifs:0123456789ab",
+		"iqn.2005-04.com.example.target.mipsEE:sn.1234567890",
+		"IQN.2005-04.COM.EXAMPLE:SN.1",
+		"iqn.2005-04.com.example:\xc3\x9cn\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9", /* Ünïcödé */
 		"eui.02004567a425678d",
 		"eui.02004567A425678D",
+		"EUI.02004567A425678D",
 		"naa.52004567BA64678D",
 		"naa.62004567BA64678D0123456789ABCDEF",
 	};
@@ -1280,9 +1343,15 @@ static void test_name_check_bad(void **state)
 		{"iqn.2005-04.com.example.:x", "empty label in the domain name"},
 		{"iqn.2005-04.com.example:", "nothing after ':'"},
 		{"iqn.2005-04.com.example:a b", "' ' is not allowed"},
-		{"iqn.2005-04.com.example:A", "iSCSI names are lower case ('A')"},
-		{"Iqn.2005-04.com.example", "the type prefix must be lower case"},
-		{"EUI.02004567A425678D", "the type prefix must be lower case"},
+		{"iqn.2005-04.com.exa_mple", "'_' is not allowed"},
+		{"iqn.2005-04.com.example:a/b", "'/' is not allowed"},
+		{"iqn.2005-04.com.ex\xc3\xa4mple:x", "the domain name is written in ASCII"},
+		{"iqn.2005-04.com.example:\xef\xbf\xbe", "U+FFFE is a character RFC 3722 prohibits"},
+		/* RFC 3454 6: a right-to-left name (Hebrew alef) mixed with left-to-right text. */
+		{"iqn.2005-04.com.example:a\xd7\x90", "right-to-left"},
+		{"iqn.2005-04.com.example:\xe0\xb8", "not UTF-8"},
+		{".", "it must start with iqn., eui. or naa."},
+		{"..", "it must start with iqn., eui. or naa."},
 		{"eui.02004567A425678", "eui. names have 16 hex digits, not 15"},
 		{"eui.02004567A425678G", "eui. names have only hex digits after the prefix"},
 		{"naa.5200456", "naa. names have 16 or 32 hex digits, not 7"},
@@ -1328,8 +1397,105 @@ static void test_name_generate(void **state)
 	assert_int_equal(iscsi_name_check(a, err, sizeof(err)), 0);
 
 	assert_int_equal(iscsi_name_generate("eui.0123456789abcdef", a, sizeof(a)), -EINVAL);
-	assert_int_equal(iscsi_name_generate("iqn.2001-04.com.Example", a, sizeof(a)), -EINVAL);
+	/* The prefix in normal form: iscsi-iname writes lower case whatever it is given. */
+	assert_int_equal(iscsi_name_generate("iqn.2001-04.com.Example:Host", a, sizeof(a)), 0);
+	assert_int_equal(strncmp(a, "iqn.2001-04.com.example:host:", 29), 0);
+	assert_int_equal(iscsi_name_generate("iqn.2001-04.com.example:a/b", a, sizeof(a)), -EINVAL);
 	assert_int_equal(iscsi_name_generate(NULL, a, 20), -ENOSPC);
+}
+
+/* RFC 3722: names compare after case folding and NFKC; what is kept is what was written. */
+static void test_name_normal_form(void **state)
+{
+	char n[CFG_NAME_MAX];
+
+	(void)state;
+	assert_int_equal(iscsi_name_normalize("iqn.2005-04.com.example.target.mipsEE:sn.1234567890",
+					      n, sizeof(n)), 0);
+	assert_string_equal(n, "iqn.2005-04.com.example.target.mipsee:sn.1234567890");
+	/* Fullwidth letters fold to ASCII (NFKC); a sharp s folds to "ss" (table B.2). */
+	assert_int_equal(iscsi_name_normalize("iqn.2005-04.com.example:\xef\xbc\xa1", n,
+					      sizeof(n)), 0);
+	assert_string_equal(n, "iqn.2005-04.com.example:a");
+	assert_int_equal(iscsi_name_normalize("iqn.2005-04.com.example:Stra\xc3\x9f" "e", n,
+					      sizeof(n)), 0);
+	assert_string_equal(n, "iqn.2005-04.com.example:strasse");
+	/* Soft hyphen maps to nothing (table B.1). */
+	assert_int_equal(iscsi_name_normalize("iqn.2005-04.com.example:a\xc2\xad" "b", n,
+					      sizeof(n)), 0);
+	assert_string_equal(n, "iqn.2005-04.com.example:ab");
+	assert_int_equal(iscsi_name_normalize("iqn.2005-04.com.example:a b", n, sizeof(n)),
+			 -EINVAL);
+	assert_int_equal(iscsi_name_normalize("iqn.2005-04.com.example:x", n, 10), -ENOSPC);
+
+	assert_true(iscsi_name_equal("iqn.2005-04.com.example.target.mipsEE:sn.1234567890",
+				     "iqn.2005-04.com.example.target.mipsee:sn.1234567890"));
+	assert_true(iscsi_name_equal("IQN.2005-04.COM.EXAMPLE:X", "iqn.2005-04.com.example:x"));
+	assert_true(iscsi_name_equal("eui.02004567A425678D", "eui.02004567a425678d"));
+	assert_true(iscsi_name_equal("iqn.2005-04.com.example:\xef\xbc\xa1",
+				     "iqn.2005-04.com.example:a"));
+	assert_false(iscsi_name_equal("iqn.2005-04.com.example:a", "iqn.2005-04.com.example:b"));
+	assert_false(iscsi_name_equal("iqn.2005-04.com.example:a", ""));
+	/* Names without a normal form are only equal to themselves. */
+	assert_true(iscsi_name_equal("iqn.x:a b", "iqn.x:a b"));
+	assert_false(iscsi_name_equal("iqn.x:a b", "iqn.x:A b"));
+}
+
+/* Names in any case on CHANNEL lines and in initiatorname.iscsi: kept as written; a second
+ * line of the channel may write its target in another case. */
+static void test_names_any_case(void **state)
+{
+	struct fixture *fx = *state;
+	struct cfg_channel *ch;
+	const char *p;
+
+	p = fx_file(fx, "InitiatorName=iqn.2005-04.com.Example:Host1\n");
+	assert_int_equal(cfg_parse_initiatorname(&fx->c, p, fx->err, sizeof(fx->err)), 0);
+	assert_string_equal(fx->c.initiator_name, "iqn.2005-04.com.Example:Host1");
+	load_howto_channels(fx,
+			    "CHANNEL=\"0 1 192.168.0.1 3260 0 AuthMethod=None nopout_timeout=5 "
+			    "iqn.2005-04.com.example.target.mipsEE:sn.1234567890\"\n"
+			    "CHANNEL=\"0 1 192.168.0.2 3260 0 "
+			    "iqn.2005-04.com.example.target.MIPSee:sn.1234567890\"\n");
+	ch = cfg_channel_find(&fx->c, 0);
+	assert_non_null(ch);
+	assert_int_equal(ch->nportals, 2);
+	assert_string_equal(ch->target_name, "iqn.2005-04.com.example.target.mipsEE:sn.1234567890");
+}
+
+/* IPv6 addresses, zones, host names, and the rule that tells the device from the address. */
+static void test_channel_addresses(void **state)
+{
+	struct fixture *fx = *state;
+	struct cfg_channel *ch;
+
+	load_howto_channels(fx,
+			    "CHANNEL=\"0 1 fd00::10 3260 0\"\n"
+			    "CHANNEL=\"1 1 eth1 fe80::1%eth1 3260 0\"\n"
+			    "CHANNEL=\"1 1 eth2 FE80::0:1 3261 0\"\n"
+			    "CHANNEL=\"2 1 storage.example.com 3260 0\"\n"
+			    "CHANNEL=\"3 1 eth0 storage 3260 0\"\n"
+			    "CHANNEL=\"4 1 [::1] 3260 0\"\n"
+			    "CHANNEL=\"5 1 eth0.100 san-1.example. 3260 0\"\n"
+			    "CHANNEL=\"6 1 lo. 3260 0\"\n"
+			    "CHANNEL=\"7 1 eth0 isns 0 0 iqn.2005-04.com.example:t7\"\n"
+			    "ISNS=\"fd00::53 3205\"\n");
+	ch = cfg_channel_find(&fx->c, 0);
+	assert_portal(&ch->portals[0], "", "[fd00::10]", 3260, 1);
+	ch = cfg_channel_find(&fx->c, 1);
+	assert_portal(&ch->portals[0], "eth1", "[fe80::1%eth1]", 3260, 2);
+	/* A link-local address without a zone takes the device's. */
+	assert_portal(&ch->portals[1], "eth2", "[fe80::1]", 3261, 3);
+	assert_portal(&cfg_channel_find(&fx->c, 2)->portals[0], "", "storage.example.com", 3260, 4);
+	assert_portal(&cfg_channel_find(&fx->c, 3)->portals[0], "eth0", "storage", 3260, 5);
+	assert_portal(&cfg_channel_find(&fx->c, 4)->portals[0], "", "[::1]", 3260, 6);
+	assert_portal(&cfg_channel_find(&fx->c, 5)->portals[0], "eth0.100", "san-1.example.", 3260, 7);
+	assert_portal(&cfg_channel_find(&fx->c, 6)->portals[0], "", "lo.", 3260, 8);
+	ch = cfg_channel_find(&fx->c, 7);
+	assert_string_equal(ch->portals[0].netdev, "eth0");
+	assert_int_equal(ch->portals[0].from_isns, 1);
+	assert_string_equal(fx->c.isns.addr, "[fd00::53]");
+	assert_int_equal(fx->c.isns.port, 3205);
 }
 
 #define TEST(f) {#f, f, fx_setup, fx_teardown, NULL}
@@ -1373,6 +1539,9 @@ static const struct CMUnitTest fixed_tests[] = {
 	TEST(test_name_check_good),
 	TEST(test_name_check_bad),
 	TEST(test_name_generate),
+	TEST(test_name_normal_form),
+	TEST(test_names_any_case),
+	TEST(test_channel_addresses),
 };
 
 int main(void)

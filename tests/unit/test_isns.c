@@ -151,7 +151,7 @@ static void test_query_response(void **state)
 	assert_int_equal(l[0].nportals, 2);
 	assert_string_equal(l[0].portals[0].addr, "127.0.0.1");
 	assert_int_equal(l[0].portals[0].port, 3260);
-	assert_string_equal(l[0].portals[1].addr, "2001:db8::1");
+	assert_string_equal(l[0].portals[1].addr, "[2001:db8::1]");
 	assert_int_equal(l[0].portals[1].port, 3261);
 	assert_string_equal(l[1].name, "iqn.t2");
 	assert_int_equal(l[1].nportals, 0);
