@@ -707,12 +707,13 @@ int mpath_io(struct mpath_dev *d, int write, uint64_t lba, uint32_t nblocks, voi
 static int with_path(struct mpath_dev *d, int (*fn)(struct lun *l, void *arg), void *arg)
 {
 	uint64_t deadline = 0;
+	int counted = 0, r = -EIO;
 
 	for (int tries = 0; tries < MAX_TRIES;) {
 		uint64_t now = clock_ms();
 		struct mp_path *p;
 		struct lun *l;
-		int r, lost;
+		int lost;
 
 		pthread_mutex_lock(&d->lock);
 		p = pick(d, now);
@@ -721,13 +722,24 @@ static int with_path(struct mpath_dev *d, int (*fn)(struct lun *l, void *arg), v
 
 			if (present && !deadline)
 				deadline = now + wait_ms(d);
+			/* Waiting for a path, as queued I/O does: status counts it. */
+			if (present && !counted) {
+				d->waiting++;
+				counted = 1;
+			}
 			pthread_mutex_unlock(&d->lock);
-			if (!present)
-				return -ENXIO;
+			if (!present) {
+				r = -ENXIO;
+				break;
+			}
 			if (now >= deadline)
-				return -EIO;
+				break;
 			nanosleep(&(struct timespec){0, POLL_MS * 1000000L}, NULL);
 			continue;
+		}
+		if (counted) {
+			d->waiting--;
+			counted = 0;
 		}
 		p->dispatching++;
 		p->ios++;
@@ -745,9 +757,15 @@ static int with_path(struct mpath_dev *d, int (*fn)(struct lun *l, void *arg), v
 		pthread_mutex_unlock(&d->lock);
 		if (!lost)
 			return r;
+		r = -EIO;
 		tries++;
 	}
-	return -EIO;
+	if (counted) {
+		pthread_mutex_lock(&d->lock);
+		d->waiting--;
+		pthread_mutex_unlock(&d->lock);
+	}
+	return r;
 }
 
 static int sync_one(struct lun *l, void *arg)
