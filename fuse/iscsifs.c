@@ -179,20 +179,30 @@ static void print_summary(const struct cfg *c)
 	printf("configuration OK\n");
 }
 
-static void memory_for_writeback(void)
+/* A loop device over a LUN file makes this daemon part of the kernel's writeback: its
+ * allocations must not wait on that same writeback. PR_SET_IO_FLUSHER marks only the calling
+ * thread and those it creates from then on, so this runs before the first pthread_create (in
+ * the child, when daemonizing): every thread, also those the control thread starts later for
+ * channels, descends from this one. Refusals are kept for status and said once, as a warning. */
+static void memory_for_writeback(struct writeback_guard *wb)
 {
-	/* A loop device over a LUN file makes this daemon part of the kernel's writeback: tell the
-	 * kernel so its allocations do not wait on that same writeback. */
-	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0)
-		log_dbg("PR_SET_IO_FLUSHER not available: %s", strerror(errno));
+	char text[320];
+
+	wb->io_flusher = prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0 ? errno : 0;
 #if !defined(__SANITIZE_ADDRESS__)
-	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
-		log_dbg("mlockall: %s", strerror(errno));
+	wb->mlock = mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0 ? errno : 0;
 	/* Locked memory that malloc keeps after a free stays resident: large blocks (each FUSE
 	 * thread's 1 MiB request buffer) get mappings of their own, returned when freed. A fixed
 	 * threshold also stops malloc from raising it after the first such free. */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#else
+	wb->mlock = ENOSYS; /* ASan's shadow memory is far too large to lock */
 #endif
+	writeback_guard_text(wb, text, sizeof(text));
+	if (wb->io_flusher || (wb->mlock && wb->mlock != ENOSYS))
+		log_warn("writeback protection: %s", text);
+	else
+		log_dbg("writeback protection: %s", text);
 }
 
 int main(int argc, char *argv[])
@@ -276,6 +286,7 @@ int main(int argc, char *argv[])
 	}
 	if (!co.foreground)
 		daemon_begin();
+	memory_for_writeback(&d.wb); /* before any thread */
 
 	/* iSNS is a help, not a condition: without the server, channels that name their portal
 	 * still start (the client keeps trying). */
@@ -333,7 +344,6 @@ int main(int argc, char *argv[])
 		fuse_remove_signal_handlers(se);
 		goto out_fail;
 	}
-	memory_for_writeback();
 	log_info("serving %d channel(s) on %s%s; control socket %s", d.nchs, mnt,
 		 o.idle ? " (idle: no channel started)" : "", sock);
 	if (!co.foreground) {

@@ -24,6 +24,7 @@ static void usage(FILE *f)
 		"  maps [CH]               the DEVICE lines with their LUN files and mount points\n"
 		"  discover                the targets the iSNS server shows, with their portals\n"
 		"  mountpoint              where the daemon serves the LUN files\n"
+		"  pid                     the daemon's process ID\n"
 		"\n"
 		"The socket is -s SOCKET, else $ISCSIFS_CONTROL_SOCKET, else control_socket in the\n"
 		"settings file (-c FILE, default /etc/iscsifs.conf), else %s.\n"
