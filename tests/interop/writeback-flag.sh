@@ -56,11 +56,9 @@ ctl() { timeout -k 10 60 "$ISCTL" "$@"; }
 
 # If the test stops half-way: the init script's stop, then the daemon by PID.
 DAEMON_PID=
-cleanup_daemon() {
-	initiator stop >/dev/null 2>&1 || true
-	[ -z "$DAEMON_PID" ] || stop_iscsifs "$DAEMON_PID" "$MNT" >/dev/null 2>&1 || true
-}
-defer cleanup_daemon
+# shellcheck disable=SC2016 # expanded at exit
+defer '[ -z "$DAEMON_PID" ] || stop_iscsifs "$DAEMON_PID" "$MNT" >/dev/null 2>&1; true'
+defer 'initiator stop >/dev/null 2>&1; true'
 initiator start >"$TEST_TMP/start.out" 2>&1 || {
 	cat "$TEST_TMP/start.out" >&2
 	fail "initiator start failed"
