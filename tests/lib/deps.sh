@@ -7,9 +7,10 @@ DEPS_DEBIAN_PACKAGES=(
 	libfuse3-dev fuse3 libssl-dev libconfig-dev libcmocka-dev
 	tgt istgt open-isns-server open-isns-utils
 	e2fsprogs fdisk util-linux psmisc iproute2 python3 kmod
-	tshark
+	tshark fio
 	mandoc man-db shellcheck gdb
 	clang libclang-rt-dev
+	debhelper lintian
 )
 
 # Prints the packages of DEPS_DEBIAN_PACKAGES that dpkg does not list as installed.
