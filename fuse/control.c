@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "control.h"
 #include "ctl.h"
@@ -526,6 +527,42 @@ static void status_mpath(struct daemon *d, struct channel **sel, int n, int json
 		fputc(']', f);
 }
 
+void writeback_guard_text(const struct writeback_guard *wb, char *out, size_t outlen)
+{
+	char flusher[96], mem[96];
+
+	if (!wb->io_flusher)
+		snprintf(flusher, sizeof(flusher), "IO flusher");
+	else
+		snprintf(flusher, sizeof(flusher), "PR_SET_IO_FLUSHER refused (%s%s)",
+			 strerror(wb->io_flusher),
+			 wb->io_flusher == EPERM ? ": needs CAP_SYS_RESOURCE" : "");
+	if (!wb->mlock)
+		snprintf(mem, sizeof(mem), "memory locked");
+	else if (wb->mlock == ENOSYS)
+		snprintf(mem, sizeof(mem), "memory not locked (sanitizer build)");
+	else
+		snprintf(mem, sizeof(mem), "mlockall refused (%s)", strerror(wb->mlock));
+	snprintf(out, outlen, "%s, %s%s%s", flusher, mem, wb->io_flusher || wb->mlock ? ": " : "",
+		 wb->io_flusher || wb->mlock ? WRITEBACK_RISK : "");
+}
+
+static void writeback_json(const struct writeback_guard *wb, FILE *f)
+{
+	fprintf(f, ",\"pid\":%ld,\"writeback\":{\"io_flusher\":%s,\"io_flusher_error\":",
+		(long)getpid(), wb->io_flusher ? "false" : "true");
+	if (wb->io_flusher)
+		json_str(f, strerror(wb->io_flusher));
+	else
+		fputs("null", f);
+	fprintf(f, ",\"memory_locked\":%s,\"memory_lock_error\":", wb->mlock ? "false" : "true");
+	if (wb->mlock)
+		json_str(f, wb->mlock == ENOSYS ? "not tried in a sanitizer build" : strerror(wb->mlock));
+	else
+		fputs("null", f);
+	fputc('}', f);
+}
+
 static void ago(FILE *f, time_t t, time_t now)
 {
 	if (t)
@@ -656,10 +693,16 @@ static int cmd_status(struct daemon *d, int argc, char **argv, FILE *f)
 	if (json) {
 		fprintf(f, "{\"mountpoint\":\"%s\"", d->mountpoint);
 		threads_json(d, f);
+		writeback_json(&d->wb, f);
 		isns_status_json(d, f);
 		fputs(",\"channels\":[", f);
-	} else if (d->isns && nargs == 0) {
-		isns_status_text(d, f);
+	} else if (nargs == 0) {
+		char wb[320];
+
+		writeback_guard_text(&d->wb, wb, sizeof(wb));
+		fprintf(f, "daemon pid %ld, writeback protection: %s\n", (long)getpid(), wb);
+		if (d->isns)
+			isns_status_text(d, f);
 	}
 	for (int i = 0; i < n; i++) {
 		if (json && i)
@@ -859,6 +902,10 @@ int daemon_command(void *arg, int argc, char **argv, FILE *f)
 		return argc == 1 ? cmd_discover(d, f) : CTL_USAGE;
 	if (strcmp(cmd, "mountpoint") == 0) {
 		fprintf(f, "%s\n", d->mountpoint);
+		return CTL_OK;
+	}
+	if (strcmp(cmd, "pid") == 0) { /* for the init script, to wait for the exit */
+		fprintf(f, "%ld\n", (long)getpid());
 		return CTL_OK;
 	}
 	if (argc > 2 || d->nchs > 256)

@@ -17,6 +17,14 @@ struct cfg_sources {
 	const char *initiator, *auth, *maps, *initiatorname; /* NULL: from the settings */
 };
 
+/* The protection from writeback deadlocks that the kernel granted (iscsifs.c asks before any
+ * thread exists): 0 granted, else the errno of the refusal (ENOSYS: not asked, as for mlockall
+ * in a sanitizer build). */
+struct writeback_guard {
+	int io_flusher;
+	int mlock;
+};
+
 struct daemon {
 	pthread_mutex_t lock;  /* the lists below; one command runs at a time anyway */
 	struct cfg_sources src;
@@ -30,7 +38,14 @@ struct daemon {
 	struct fdev *dev;      /* the FUSE device, once mounted */
 	const char *mountpoint;
 	struct isns_client *isns; /* NULL: no ISNS= line when the daemon started */
+	struct writeback_guard wb;
 };
+
+/* What a daemon running with these refusals risks, for the warning at start and status. */
+#define WRITEBACK_RISK \
+	"a file system on a loop device over a LUN file can deadlock under memory pressure"
+/* One line on the guard (no newline), as status and the warning at start say it. */
+void writeback_guard_text(const struct writeback_guard *wb, char *out, size_t outlen);
 
 /* Load the configuration named by d->src into a new struct cfg. */
 int daemon_load_config(struct daemon *d, struct cfg **out, char *err, size_t errlen);

@@ -209,20 +209,30 @@ static void print_summary(const struct cfg *c)
 	printf("configuration OK\n");
 }
 
-static void memory_for_writeback(void)
+/* A loop device over a LUN file makes this daemon part of the kernel's writeback: its
+ * allocations must not wait on that same writeback. PR_SET_IO_FLUSHER marks only the calling
+ * thread and those it creates from then on, so this runs before the first pthread_create (in
+ * the child, when daemonizing): every thread, also those the control thread starts later for
+ * channels, descends from this one. Refusals are kept for status and said once, as a warning. */
+static void memory_for_writeback(struct writeback_guard *wb)
 {
-	/* A loop device over a LUN file makes this daemon part of the kernel's writeback: tell the
-	 * kernel so its allocations do not wait on that same writeback. */
-	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0)
-		log_dbg("PR_SET_IO_FLUSHER not available: %s", strerror(errno));
+	char text[320];
+
+	wb->io_flusher = prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0 ? errno : 0;
 #if !defined(__SANITIZE_ADDRESS__)
-	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
-		log_dbg("mlockall: %s", strerror(errno));
-	/* Locked memory that malloc keeps after a free stays resident: large blocks (each FUSE
-	 * thread's 1 MiB request buffer) get mappings of their own, returned when freed. A fixed
+	wb->mlock = mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0 ? errno : 0;
+	/* Locked memory that malloc keeps after a free stays resident: large blocks (the blocks
+	 * around an unaligned write) get mappings of their own, returned when freed. A fixed
 	 * threshold also stops malloc from raising it after the first such free. */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#else
+	wb->mlock = ENOSYS; /* ASan's shadow memory is far too large to lock */
 #endif
+	writeback_guard_text(wb, text, sizeof(text));
+	if (wb->io_flusher || (wb->mlock && wb->mlock != ENOSYS))
+		log_warn("writeback protection: %s", text);
+	else
+		log_dbg("writeback protection: %s", text);
 }
 
 /* SIGTERM, SIGINT, SIGHUP end the daemon: they are taken from a signalfd by the main thread,
@@ -346,6 +356,7 @@ int main(int argc, char *argv[])
 	}
 	if (!co.foreground)
 		daemon_begin();
+	memory_for_writeback(&d.wb); /* before any thread */
 
 	/* Before the first thread, so that every thread inherits the mask. */
 	sig_fd = block_signals();
@@ -421,7 +432,6 @@ int main(int argc, char *argv[])
 		goto out_fail;
 	}
 	fs_set_dev(d.fs, d.dev);
-	memory_for_writeback();
 	log_info("serving %d channel(s) on %s%s with %u event loop(s), FUSE %s; control socket %s",
 		 d.nchs, mnt, o.idle ? " (idle: no channel started)" : "", evloops_count(),
 		 fdev_mode_str(d.dev), sock);

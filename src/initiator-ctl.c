@@ -24,6 +24,7 @@ static void usage(FILE *f)
 		"  maps [CH]               the DEVICE lines with their LUN files and mount points\n"
 		"  discover                the targets the iSNS server shows, with their portals\n"
 		"  mountpoint              where the daemon serves the LUN files\n"
+		"  pid                     the daemon's process ID\n"
 		"\n"
 		"CH is a channel id, or a target's iSCSI name in any case (its channels).\n"
 		"The socket is -s SOCKET, else $ISCSIFS_CONTROL_SOCKET, else control_socket in the\n"

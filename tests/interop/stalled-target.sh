@@ -48,7 +48,7 @@ kill -STOP "$ISTGT_PID"
 defer "kill -CONT $ISTGT_PID 2>/dev/null; true"
 timeout -k 10 180 fio --name=stalled --filename="$(printf '%s' "$SLOW_LUN" | sed 's/:/\\:/g')" \
 	--rw=write --bs=128k --iodepth=128 --ioengine=libaio --direct=1 --size=16m \
-	--verify=crc32c --do_verify=1 --verify_fatal=1 --output="$TEST_TMP/fio.out" </dev/null \
+	--verify=crc32c --do_verify=1 --verify_fatal=1 --verify_state_save=0 --output="$TEST_TMP/fio.out" </dev/null \
 	>/dev/null 2>&1 &
 WRITER=$!
 defer "kill $WRITER 2>/dev/null; true"

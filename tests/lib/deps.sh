@@ -7,9 +7,10 @@ DEPS_DEBIAN_PACKAGES=(
 	libfuse3-dev fuse3 libssl-dev libconfig-dev libidn-dev libcmocka-dev liburing-dev
 	tgt istgt open-isns-server open-isns-utils
 	e2fsprogs fdisk util-linux psmisc iproute2 python3 kmod squashfs-tools
-	tshark
+	tshark fio
 	mandoc man-db shellcheck gdb
 	clang libclang-rt-dev
+	debhelper lintian
 )
 
 # Prints the packages of DEPS_DEBIAN_PACKAGES that dpkg does not list as installed.

@@ -38,7 +38,7 @@ while IFS= read -r -d '' f; do
 	if [[ $f == tests/*.sh ]] || has_shell_shebang "$f"; then
 		scripts+=("$f")
 	fi
-done < <(find ./scripts ./tests ./.ci ./bench -type f -print0 2>/dev/null | sort -z)
+done < <(find ./scripts ./tests ./.ci ./bench ./debian -type f -print0 2>/dev/null | sort -z)
 
 [ "${#scripts[@]}" -gt 0 ] || fail "no shell scripts found in $srcdir"
 
