@@ -321,10 +321,9 @@ static void status_one(struct daemon *d, struct channel *ch, int json, FILE *f)
 			else
 				fputs("null", f);
 			fprintf(f, ",\"commands\":%u,\"commands_sent\":%llu,\"bytes_sent\":%llu,"
-				   "\"bytes_received\":%llu,\"bytes_spliced\":%llu,\"params\":",
+				   "\"bytes_received\":%llu,\"params\":",
 				ci->inflight, (unsigned long long)ci->commands,
-				(unsigned long long)ci->bytes_sent, (unsigned long long)ci->bytes_received,
-				(unsigned long long)ci->bytes_spliced);
+				(unsigned long long)ci->bytes_sent, (unsigned long long)ci->bytes_received);
 			cp = si.params; /* the connection's own where they differ */
 			if (ci->state == SCONN_UP) {
 				cp.header_digest = ci->header_digest;
@@ -337,10 +336,9 @@ static void status_one(struct daemon *d, struct channel *ch, int json, FILE *f)
 		fputs("]", f);
 		if (have) {
 			fprintf(f, ",\"commands\":%u,\"commands_sent\":%llu,\"bytes_sent\":%llu,"
-				   "\"bytes_received\":%llu,\"bytes_spliced\":%llu,\"params\":",
+				   "\"bytes_received\":%llu,\"params\":",
 				si.inflight, (unsigned long long)si.commands,
-				(unsigned long long)si.bytes_sent, (unsigned long long)si.bytes_received,
-				(unsigned long long)si.bytes_spliced);
+				(unsigned long long)si.bytes_sent, (unsigned long long)si.bytes_received);
 			params_json(f, &si.params);
 		}
 		fputs(",\"luns\":[", f);
@@ -377,9 +375,6 @@ static void status_one(struct daemon *d, struct channel *ch, int json, FILE *f)
 					ci->inflight, (unsigned long long)ci->commands,
 					(unsigned long long)ci->bytes_sent,
 					(unsigned long long)ci->bytes_received);
-				if (ci->bytes_spliced)
-					fprintf(f, " (%llu spliced)",
-						(unsigned long long)ci->bytes_spliced);
 				fputc('\n', f);
 			}
 		}

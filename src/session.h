@@ -121,7 +121,6 @@ struct sconn_info {
 	uint32_t inflight;        /* commands allegiant to it */
 	uint64_t commands;
 	uint64_t bytes_sent, bytes_received;
-	uint64_t bytes_spliced;   /* of bytes_received: read data not copied by the daemon */
 	int header_digest, data_digest;
 	uint32_t max_xmit_dsl;
 };
@@ -137,7 +136,6 @@ struct session_info {
 	uint32_t inflight;        /* commands without a status */
 	uint64_t commands;        /* commands sent */
 	uint64_t bytes_sent, bytes_received;
-	uint64_t bytes_spliced;
 	struct iscsi_params params;
 	int nconns;               /* entries in conns */
 	uint32_t conns_wanted;    /* configured, bounded by MaxConnections */

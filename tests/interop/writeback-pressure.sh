@@ -86,12 +86,12 @@ cg_events() {
 	fi
 }
 cg_stat() { awk -v k="$2" '$1 == k { print $2 }' "$1/memory.stat"; }
-# The daemon's FUSE threads and resident memory, in words.
+# The daemon's FUSE requests in flight, worker threads and resident memory, in words.
 daemon_mem() {
 	local threads
 	threads=$(timeout -k 5 30 "$ISCTL" -s "$ISCSIFS_ETC/control.sock" status --json 2>/dev/null |
-		python3 -c 'import json, sys; t = json.load(sys.stdin)["fuse_threads"]; print("%d FUSE threads (peak %d)" % (t["running"], t["peak"]) if t else "?")') ||
-		threads="? FUSE threads"
+		python3 -c 'import json, sys; j = json.load(sys.stdin); print("%d FUSE requests in flight, %d workers (peak %d)" % (j["fuse"]["inflight"], j["workers"]["threads"], j["workers"]["peak"]) if j.get("fuse") else "?")') ||
+		threads="? FUSE requests"
 	printf '%s, %s\n' "$threads" \
 		"$(awk '/^(RssAnon|RssFile|VmLck):/ { printf "%s %d MiB ", $1, $2 / 1024 }' "/proc/$ISCSIFS_PID/status")"
 }
