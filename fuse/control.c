@@ -111,6 +111,16 @@ int daemon_add_channels(struct daemon *d, struct cfg *c)
 	return 0;
 }
 
+void daemon_logout(struct daemon *d)
+{
+	for (int i = 0; i < d->nchs; i++)
+		fs_channel_stopping(d->fs, d->chs[i]);
+	for (int i = 0; i < d->nchs; i++)
+		channel_logout(d->chs[i]);
+	for (int i = 0; i < d->nretired; i++)
+		channel_logout(d->retired[i]);
+}
+
 void daemon_free(struct daemon *d)
 {
 	for (int i = 0; i < d->nchs; i++)

@@ -53,7 +53,10 @@ int daemon_load_config(struct daemon *d, struct cfg **out, char *err, size_t err
 int daemon_add_channels(struct daemon *d, struct cfg *c);
 /* The control socket's handler: arg is the daemon. */
 int daemon_command(void *arg, int argc, char **argv, FILE *out);
-/* Stop and free every channel (at exit, once the FUSE session is gone). */
+/* At exit, once no new request reaches the file system: every channel logs out and what
+ * waits for a target fails, the objects stay. */
+void daemon_logout(struct daemon *d);
+/* Stop and free every channel (at exit, once nothing uses them). */
 void daemon_free(struct daemon *d);
 
 #endif

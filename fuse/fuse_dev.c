@@ -249,6 +249,11 @@ void fdev_dispatch(struct fdev *d, struct freq *r, const struct fuse_in_header *
 		freq_reply_err(r, EINVAL);
 		return;
 	}
+	if (__atomic_load_n(&d->closing, __ATOMIC_ACQUIRE) && in->opcode != FUSE_FORGET &&
+	    in->opcode != FUSE_BATCH_FORGET && in->opcode != FUSE_INTERRUPT) {
+		freq_reply_err(r, EIO);
+		return;
+	}
 	switch (in->opcode) {
 	case FUSE_LOOKUP:
 		if (!rlen || memchr(rest, '\0', rlen) == NULL) {
@@ -592,6 +597,21 @@ int fdev_wait(struct fdev *d, int stop_fd)
 		if (stop_fd >= 0 && p[1].revents)
 			return 0;
 	}
+}
+
+static void nothing(void *arg)
+{
+	(void)arg;
+}
+
+void fdev_close(struct fdev *d)
+{
+	if (!d)
+		return;
+	__atomic_store_n(&d->closing, 1, __ATOMIC_RELEASE);
+	/* A handler that began before runs on its loop: once each loop has run this, none is. */
+	for (unsigned i = 0; i < evloops_count(); i++)
+		evloop_call_sync(evloop_get(i), nothing, NULL);
 }
 
 void fdev_stop(struct fdev *d)

@@ -48,6 +48,10 @@ struct fdev *fdev_start(int fd, const struct fdev_ops *ops, enum fdev_mode mode,
 /* Until the file system is unmounted, or stop_fd (an eventfd, or -1) is readable: 1 when
  * unmounted, 0 when told to stop. */
 int fdev_wait(struct fdev *d, int stop_fd);
+/* From now on every request is answered EIO at once, and when this returns no handler is
+ * running on a loop: what is in flight still gets its answer, nothing new reaches the file
+ * system. NULL is ignored. */
+void fdev_close(struct fdev *d);
 /* Take the readers off the loops (the loops keep running). */
 void fdev_stop(struct fdev *d);
 void fdev_free(struct fdev *d);

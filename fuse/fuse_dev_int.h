@@ -38,6 +38,7 @@ struct fdev {
 	unsigned nchans;
 	int readers;    /* atomic: channels still reading */
 	int end_fd;     /* eventfd: the device is gone */
+	int closing;    /* atomic: fdev_close was called */
 	struct fdev_uring *ring;
 	unsigned long long requests, replies; /* atomic */
 	unsigned inflight;                    /* atomic */

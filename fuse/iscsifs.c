@@ -460,6 +460,8 @@ out_stop:
 		fuse_session_unmount(se);
 		log_info("unmounted %s", mnt);
 	}
+	/* Files kept open (a loop device) may still send requests: they get EIO from here on. */
+	fdev_close(d.dev);
 	/* No command and no rescan may touch the session or the tree from here on. */
 	ctl_stop(ctl);
 	for (int i = 0; i < d.nchs; i++) {
@@ -470,13 +472,14 @@ out_stop:
 		channel_stop_rescans(d.retired[i]);
 		channel_set_change_callback(d.retired[i], NULL, NULL);
 	}
-out_daemon:
-	daemon_free(&d); /* logs every channel out: what waits for the target ends */
-	isns_client_free(d.isns); /* deregisters */
-	workq_stop();             /* every request a worker had is answered by now */
+	daemon_logout(&d); /* what waits for a target ends, on loops and workers alike */
+	workq_stop();      /* every request a worker had is answered */
 	fdev_stop(d.dev);
 	if (loops_up)
 		evloops_stop();
+out_daemon:
+	daemon_free(&d);
+	isns_client_free(d.isns); /* deregisters */
 	fdev_free(d.dev);
 	if (se)
 		fuse_session_destroy(se);

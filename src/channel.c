@@ -514,6 +514,13 @@ void channel_stop(struct channel *ch)
 		notify_change(ch);
 }
 
+void channel_logout(struct channel *ch)
+{
+	channel_stop_rescans(ch);
+	if (ch->sess)
+		session_logout(ch->sess);
+}
+
 void channel_destroy(struct channel *ch)
 {
 	channel_stop(ch);

@@ -52,6 +52,9 @@ int channel_start(struct channel *ch, char *err, size_t errlen);
 void channel_pause(struct channel *ch);
 /* Log out; the LUN files go. */
 void channel_stop(struct channel *ch);
+/* At the end: log out and fail what waits, keeping every object (a worker may still hold
+ * a LUN), so that channel_destroy can follow once nothing uses them. */
+void channel_logout(struct channel *ch);
 /* "running", "recovering", "paused" or "stopped". */
 const char *channel_state_str(struct channel *ch);
 /* Called (on the rescan thread, or the caller's) after the LUN list or a capacity changed. */
