@@ -146,7 +146,7 @@ class Daemon:
         return self.proc is not None and self.proc.poll() is None
 
     def lun_path(self, lun=0, iqn=None):
-        iqn = iqn or self.channels[0].iqn
+        iqn = iqn or self.channels[0].iqn or self.channels[0].target.iqn
         return os.path.join(self.mnt, iqn, "lun%d" % lun)
 
     def _fd(self, lun, iqn):
@@ -376,6 +376,25 @@ class Test:
             sys.stderr.write("%s: kept %s\n" % (self.name, self.tmp))
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def pattern(n, seed=1):
+    """n bytes of deterministic pseudo-random data to write."""
+    import random
+    return random.Random(seed).randbytes(n)
+
+
+def expect_login_failure(t, tgt, reason, keys="AuthMethod=None", auth=None, timeout=30):
+    """The daemon must refuse to start: it exits non-zero, nothing is mounted, and its log
+    gives the reason (a regular expression)."""
+    d = t.daemon(tgt, keys=keys, auth=auth)
+    d.spawn()
+    st = d.wait_exit(timeout)
+    t.check(st is not None, "the daemon still runs %d s after a login it must refuse" % timeout)
+    t.check(st != 0, "the daemon started although the login must fail")
+    t.check(not is_mounted(d.mnt), "mounted although the login must fail")
+    t.check(d.said(reason), "the daemon's log does not give the reason (%s)" % reason)
+    return d
 
 
 def _timeout(signum, frame):

@@ -878,6 +878,8 @@ class Connection:
             old.close()
 
     def send_login_rsp(self, req, rsp):
+        if rsp.suppress:
+            return None
         b = bytearray(BHS_LEN)
         b[0] = OP_LOGIN_RSP
         b[1] = (0x80 if rsp.transit else 0) | (0x40 if rsp.cont else 0) | \
@@ -1616,6 +1618,7 @@ class LoginResponse:
         self.raw_text = None
         self.split = 0
         self.cont = False
+        self.suppress = False   # send nothing (the hook sent something else instead)
 
 
 def chap_hash(alg, ident, secret, challenge):
