@@ -87,6 +87,7 @@ class Daemon:
         self.proc = None
         self.status = None
         self.fds = {}
+        self.fd_lock = threading.Lock()
         os.makedirs(self.etc, exist_ok=True)
         os.makedirs(self.mnt, exist_ok=True)
         for f in ("iscsifs.conf", "iscsi_device_maps"):
@@ -151,9 +152,10 @@ class Daemon:
 
     def _fd(self, lun, iqn):
         key = (lun, iqn)
-        if key not in self.fds:
-            self.fds[key] = os.open(self.lun_path(lun, iqn), os.O_RDWR)
-        return self.fds[key]
+        with self.fd_lock:
+            if key not in self.fds:
+                self.fds[key] = os.open(self.lun_path(lun, iqn), os.O_RDWR)
+            return self.fds[key]
 
     def _io(self, fn, timeout):
         box = {}
@@ -221,7 +223,8 @@ class Daemon:
         if self.proc is None:
             return 0
         if self.proc.poll() is None and is_mounted(self.mnt):
-            for cmd in (["umount", self.mnt], ["fusermount3", "-u", self.mnt]):
+            for cmd in (["umount", self.mnt], ["fusermount3", "-u", self.mnt],
+                        ["umount", "-l", self.mnt]):
                 if subprocess.call(cmd, stderr=subprocess.DEVNULL, timeout=30) == 0:
                     break
         try:

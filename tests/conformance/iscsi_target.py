@@ -417,6 +417,7 @@ class Connection:
         self.sock = sock
         self.index = index
         self.send_lock = threading.Lock()
+        self.status_lock = threading.RLock()   # StatSN order is the order on the wire
         self.stat_sn = target.first_stat_sn()
         self.session = None
         self.cid = None
@@ -974,9 +975,10 @@ class Connection:
 
     def send_status(self, bhs, data=b"", **kw):
         """Send a PDU that carries a StatSN (taken here), keeping it for a Status SNACK."""
-        sn, skip = self.assign_stat_sn(bhs, data)
-        if not skip:
-            self.send_raw(bhs, data, **kw)
+        with self.status_lock:
+            sn, skip = self.assign_stat_sn(bhs, data)
+            if not skip:
+                self.send_raw(bhs, data, **kw)
         return sn
 
     def send_nop_in(self, ttt=RSVD, itt=RSVD, lun=bytes(8), data=b""):
@@ -1130,6 +1132,11 @@ class Connection:
         if not data:
             self.respond(pdu, status, residual=residual)
             return
+        with self.status_lock:
+            self._send_data_in(pdu, data, task, status, residual)
+
+    def _send_data_in(self, pdu, data, task, status, residual):
+        t = self.t
         chunk = min(t.datain_chunk or self.initiator_mrdsl, self.initiator_mrdsl)
         max_burst = int(self.session.params.get("MaxBurstLength", "262144"))
         off = 0
