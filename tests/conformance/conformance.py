@@ -185,8 +185,8 @@ class Daemon:
         if n != len(data):
             self.t.fail("short write: %d of %d bytes" % (n, len(data)))
 
-    def check_read(self, off, n, expect, lun=0, what="the LUN"):
-        got = self.read(off, n, lun)
+    def check_read(self, off, n, expect, lun=0, what="the LUN", timeout=30):
+        got = self.read(off, n, lun, timeout=timeout)
         if got != expect:
             first = next((i for i in range(min(len(got), len(expect)))
                           if got[i] != expect[i]), min(len(got), len(expect)))
