@@ -38,6 +38,10 @@ PASS, FAIL, SKIP, HARD_ERROR = 0, 1, 77, 99
 INITIATOR_IQN = "iqn.2026-11.org.iscsifs.test:initiator"
 TEST_TIMEOUT = 120          # seconds a whole test may take
 DEFAULT_ATTRS = "nopout_timeout=0;login_timeout=5"
+# A test that makes the initiator log in again negotiates DefaultTime2Wait down to nothing
+# (the initiator then waits 1 s): the key on the CHANNEL line and the target's preference.
+QUICK = ";DefaultTime2Wait=0"
+QUICK_PREFS = {"DefaultTime2Wait": "0"}
 
 
 class Failed(Exception):

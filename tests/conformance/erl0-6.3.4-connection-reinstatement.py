@@ -6,8 +6,8 @@ import conformance as c
 
 
 def main(t):
-    tgt = t.target(max_connections=2)
-    d = t.daemon(tgt, conns=2)
+    tgt = t.target(max_connections=2, prefs=c.QUICK_PREFS)
+    d = t.daemon(tgt, conns=2, keys="AuthMethod=None" + c.QUICK)
     d.start()
     t.wait(lambda: len([x for x in tgt.conns if x.full_feature]) >= 2, 10, "no second connection")
     lost = tgt.conn_of(2)

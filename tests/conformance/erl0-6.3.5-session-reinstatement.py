@@ -6,8 +6,8 @@ import conformance as c
 
 
 def main(t):
-    tgt = t.target()
-    d = t.daemon(tgt)
+    tgt = t.target(prefs=c.QUICK_PREFS)
+    d = t.daemon(tgt, keys="AuthMethod=None" + c.QUICK)
     d.start()
     first = tgt.logins()[0]
     tgt.current().close()

@@ -17,8 +17,8 @@ class Drop(c.Target):
 
 
 def main(t):
-    tgt = t.target(Drop)
-    d = t.daemon(tgt)
+    tgt = t.target(Drop, prefs=c.QUICK_PREFS)
+    d = t.daemon(tgt, keys="AuthMethod=None" + c.QUICK)
     d.start()
     tgt.armed = True
     data = c.pattern(32768, 9)

@@ -16,8 +16,8 @@ class Mute(c.Target):
 
 
 def main(t):
-    tgt = t.target(Mute)
-    d = t.daemon(tgt, attrs="nopout_timeout=1;nopout_response_timeout=2;login_timeout=5")
+    tgt = t.target(Mute, prefs=c.QUICK_PREFS)
+    d = t.daemon(tgt, keys="AuthMethod=None" + c.QUICK, attrs="nopout_timeout=1;nopout_response_timeout=2;login_timeout=5")
     d.start()
     t.wait(lambda: len(tgt.conns) >= 2, 15, "the unanswered ping did not cost the connection")
     t.check(d.said(r"no answer to a NOP-Out ping"), "the log does not say why")

@@ -6,8 +6,8 @@ import conformance as c
 
 
 def main(t):
-    tgt = t.target(digests=True, datain_chunk=4096)
-    d = t.daemon(tgt, keys="AuthMethod=None;HeaderDigest=CRC32C;DataDigest=CRC32C")
+    tgt = t.target(digests=True, datain_chunk=4096, prefs=c.QUICK_PREFS)
+    d = t.daemon(tgt, keys="AuthMethod=None;HeaderDigest=CRC32C;DataDigest=CRC32C" + c.QUICK)
     d.start()
     tgt.corrupt_datain_data = {(tgt.reads + 1, 1)}
     d.check_read(0, 16384, t.expect(0, 16384))

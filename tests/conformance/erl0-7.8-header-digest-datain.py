@@ -7,8 +7,8 @@ import conformance as c
 
 
 def main(t):
-    tgt = t.target(digests=True)
-    d = t.daemon(tgt, keys="AuthMethod=None;HeaderDigest=CRC32C;DataDigest=CRC32C")
+    tgt = t.target(digests=True, prefs=c.QUICK_PREFS)
+    d = t.daemon(tgt, keys="AuthMethod=None;HeaderDigest=CRC32C;DataDigest=CRC32C" + c.QUICK)
     d.start()
     tgt.corrupt_datain_hdr = {(tgt.reads + 1, 0)}
     d.check_read(0, 16384, t.expect(0, 16384))

@@ -6,8 +6,8 @@ import conformance as c
 
 
 def main(t):
-    tgt = t.target(datain_chunk=4096)
-    d = t.daemon(tgt)
+    tgt = t.target(datain_chunk=4096, prefs=c.QUICK_PREFS)
+    d = t.daemon(tgt, keys="AuthMethod=None" + c.QUICK)
     d.start()
     tgt.drop_datain = {(tgt.reads + 1, 1)}
     d.check_read(0, 32768, t.expect(0, 32768))

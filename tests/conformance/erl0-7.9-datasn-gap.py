@@ -29,8 +29,8 @@ class Gap(c.Target):
 
 
 def main(t):
-    tgt = t.target(Gap)
-    d = t.daemon(tgt)
+    tgt = t.target(Gap, prefs=c.QUICK_PREFS)
+    d = t.daemon(tgt, keys="AuthMethod=None" + c.QUICK)
     d.start()
     tgt.armed = True
     d.read(0, 16384)

@@ -18,8 +18,8 @@ class Rej(c.Target):
 
 
 def main(t):
-    tgt = t.target(Rej)
-    d = t.daemon(tgt)
+    tgt = t.target(Rej, prefs=c.QUICK_PREFS)
+    d = t.daemon(tgt, keys="AuthMethod=None" + c.QUICK)
     d.start()
     tgt.armed = True
     d.check_read(12288, 4096, t.expect(12288, 4096))

@@ -8,8 +8,8 @@ import conformance as c
 
 
 def main(t):
-    tgt = t.target()
-    d = t.daemon(tgt)
+    tgt = t.target(prefs=c.QUICK_PREFS)
+    d = t.daemon(tgt, keys="AuthMethod=None" + c.QUICK)
     d.start()
     sent = time.monotonic()
     tgt.current().send_async(4, 0, 0, 5)
