@@ -9,7 +9,7 @@ def main(t):
     tgt = t.target()
     d = t.daemon(tgt)
     d.start()
-    tgt.current().send_async(255, data=b"vendor-specific-event")
+    tgt.current().send_async(255, data=b"\0\0vendor-specific")   # SenseLength 0 (11.9.4)
     time.sleep(1)
     d.check_read(0, 4096, t.expect(0, 4096))
     t.check(not tgt.received(c.OP_LOGOUT_REQ) and len(tgt.conns) == 1,

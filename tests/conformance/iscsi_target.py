@@ -991,7 +991,7 @@ class Connection:
 
     def send_async(self, event, param1=0, param2=0, param3=0, data=b"", vcode=0):
         """Asynchronous Message (RFC 7143 11.9)."""
-        b = self.header(OP_ASYNC, 0x80, RSVD)
+        b = self.header(OP_ASYNC, 0x80, RSVD, ttt=0)   # bytes 20-23 reserved (11.9)
         b[8:16] = bytes(8)
         b[36] = event
         b[37] = vcode
