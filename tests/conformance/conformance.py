@@ -419,6 +419,7 @@ def run(fn):
     if not os.path.exists("/dev/fuse"):
         print("%s: SKIP: no /dev/fuse (modprobe fuse?)" % name, file=sys.stderr)
         sys.exit(SKIP)
+    started = time.monotonic()
     t = Test(name)
     if not os.access(t.iscsifs, os.X_OK):
         print("%s: ERROR: daemon binary '%s' is missing: build first" % (name, t.iscsifs),
@@ -442,5 +443,5 @@ def run(fn):
     signal.alarm(0)
     t.cleanup(status not in (PASS, SKIP))
     if status == PASS:
-        print("%s: PASS" % name)
+        print("%s: PASS (%.1f s)" % (name, time.monotonic() - started))
     sys.exit(status)
