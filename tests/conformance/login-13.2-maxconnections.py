@@ -13,7 +13,7 @@ def main(t):
     offer = [p.key("MaxConnections") for p in tgt.logins() if p.key("MaxConnections")]
     t.check(offer == ["2"], "MaxConnections offered as %r, not 2" % offer)
     d.check_read(0, 65536, t.expect(0, 65536))
-    time.sleep(2)
+    time.sleep(1)
     t.check(len(tgt.conns) == 1, "%d connections to a target that allows 1" % len(tgt.conns))
     t.check(d.said(r"the target allows 1"), "the log does not say that the target allows 1")
 

@@ -195,7 +195,7 @@ def run(tgt):
     lo = bytearray(48)
     lo[0] = 0x46
     lo[1] = 0x80 | 2
-    struct.pack_into(">IIHHII", lo, 16, 0x7777, 0, 0, 0, b.cmd_sn, b.exp_stat_sn)
+    struct.pack_into(">IHHII", lo, 16, 0x7777, 0, 0, b.cmd_sn, b.exp_stat_sn)   # CID 0
     b.send(lo)
     p = b.recv()
     check(p.opcode == it.OP_LOGOUT_RSP and p.response == 0, "Logout reason 2 refused: %r" % p)
