@@ -343,6 +343,11 @@ int negotiate_receive(struct negotiation *n, const char *key, const char *value,
 		/* RFC 7143 6.2: an unknown key is answered NotUnderstood (by the caller). */
 		return 1;
 	}
+	/* RFC 7143 6.2: a key is negotiated or declared once in a login. */
+	if (key_set_get(&n->answered, id) && id != K_TARGET_ADDRESS) {
+		errf(err, errlen, "target sent %s more than once in the login", key);
+		return -EPROTO;
+	}
 	offered = key_set_get(&n->offered, id);
 	if (is_special(value)) {
 		if (!offered && strcmp(value, "Irrelevant") != 0) {

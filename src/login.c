@@ -330,7 +330,8 @@ int login_run(struct conn *c, const struct login_params *lp, struct login_result
 		int nsg = ls.stage == STAGE_SECURITY ? STAGE_OPERATIONAL : STAGE_FULL_FEATURE;
 		int rsp_csg, rsp_nsg, transit = 1;
 
-		textbuf_free(&ls.out);
+		/* ls.out holds the NotUnderstood answers to the last response's unknown keys
+		 * (RFC 7143 6.2); they go first in this request. */
 		r = 0;
 		if (first_of_stage) {
 			r = ls.stage == STAGE_SECURITY ? build_security_offer(&ls)
@@ -418,6 +419,19 @@ int login_run(struct conn *c, const struct login_params *lp, struct login_result
 			continue; /* the target wants another round in this stage */
 		if (rsp_nsg == STAGE_FULL_FEATURE) {
 			res->tsih = get_be16(h.raw + 14);
+			/* RFC 7143 11.13.3: a new session gets a TSIH other than 0; a connection
+			 * that joins one keeps its TSIH. */
+			if (!lp->tsih && !res->tsih) {
+				snprintf(err, errlen, "the target gave the new session TSIH 0");
+				r = -EPROTO;
+				goto out;
+			}
+			if (lp->tsih && res->tsih != lp->tsih) {
+				snprintf(err, errlen, "the target answered with TSIH %u a login to "
+					 "session %u", res->tsih, lp->tsih);
+				r = -EPROTO;
+				goto out;
+			}
 			r = negotiate_result(&ls.neg, &res->params, err, errlen);
 			goto out;
 		}
