@@ -381,6 +381,7 @@ static void start_task(struct session *s, struct scsi_task *t, struct scsi_task 
 	if (t->itt == RSVD_TAG)
 		t->itt = (uint32_t)t->slot;
 	t->xferred = 0;
+	t->data_sn = 0;
 	t->status = 0;
 	t->sense_len = 0;
 	t->residual = 0;
@@ -603,7 +604,14 @@ static int rx_begin(void *arg, const struct pdu_hdr *h, void **dst, char *err, s
 		snprintf(err, errlen, "SCSI Data-In at offset %u, expected %u (data out of order)",
 			 h->w40, t->xferred);
 		r = -EPROTO;
+	} else if (h->w36 != t->data_sn) {
+		/* A Data-In was lost (RFC 7143 7.9): at ErrorRecoveryLevel 0 the connection
+		 * goes and the command is sent again once it is back. */
+		snprintf(err, errlen, "SCSI Data-In with DataSN %u where %u was due (task 0x%08x)",
+			 h->w36, t->data_sn, h->itt);
+		r = -EPROTO;
 	} else {
+		t->data_sn++;
 		*dst = (uint8_t *)t->buf + h->w40;
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -1069,6 +1077,7 @@ static void cleanup_done(struct session *s, struct sconn *sc, uint8_t response,
 			complete_task(s, t, done_list);
 		} else if (!sn_lt(t->cmd_sn, s->exp_cmd_sn) && can_send(s)) {
 			t->xferred = 0;
+			t->data_sn = 0;
 			t->status = 0;
 			t->sense_len = 0;
 			t->residual = 0;

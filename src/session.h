@@ -40,6 +40,7 @@ struct scsi_task {
 	struct txreq tx;
 	uint64_t seq;      /* submission order, kept across a session recovery */
 	uint32_t itt, cmd_sn, xferred;
+	uint32_t data_sn;  /* the DataSN the next Data-In must carry (RFC 7143 11.7.5) */
 	int slot, retries;
 	int timeouts;      /* times it was aborted for taking longer than command_timeout */
 	time_t deadline;   /* monotonic seconds; past it the task is aborted */

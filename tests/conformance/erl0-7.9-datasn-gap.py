@@ -2,8 +2,8 @@
 """RFC 7143 7.9 (Sequence Errors: a Data-In with an out-of-order DataSN implies a lost PDU,
 which the initiator must treat as a digest error, 7.8) and 11.7.5 (DataSN). The target
 numbers the Data-In of a read 0, 2, 3, ... with the offsets still contiguous; at
-ErrorRecoveryLevel 0 the initiator must drop the connection. Expected to fail: the initiator
-checks Data-In offsets but not DataSN (src/session.c)."""
+ErrorRecoveryLevel 0 the initiator must drop the connection (and send the read again on the
+next one)."""
 import struct
 import conformance as c
 
