@@ -117,7 +117,7 @@ int discovery_sendtargets(const struct disc_request *rq, struct disc_target **ou
 		text_len += h.dsl;
 		if (h.flags & FL_FINAL)
 			break;
-		ttt = h.ttt;
+		ttt = h.u.text_rsp.ttt;
 		if (round > 4096) {
 			snprintf(err, errlen, "SendTargets answer never ended");
 			r = -EPROTO;

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "isns.h"
-#include "pdu.h" /* big-endian helpers */
+#include "byteorder.h"
 
 /* Attribute tags (RFC 4171 6.1). */
 enum {

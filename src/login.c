@@ -212,9 +212,10 @@ static int send_text(struct conn *c, struct login_state *ls, int transit, int ns
 		r = conn_recv_sync(c, &h, rsp, sizeof(rsp), lp->timeout_s, ls->err, ls->errlen);
 		if (r)
 			return r;
-		if (h.opcode != OP_LOGIN_RSP || h.raw[36] != 0) {
+		if (h.opcode != OP_LOGIN_RSP || h.u.login_rsp.status_class != 0) {
 			snprintf(ls->err, ls->errlen, "login refused: %s",
-				 login_status_str(h.raw[36], h.raw[37]));
+				 login_status_str(h.u.login_rsp.status_class,
+						  h.u.login_rsp.status_detail));
 			return -EACCES;
 		}
 	} while (off < ls->out.len);
@@ -261,16 +262,16 @@ static int recv_response(struct conn *c, struct login_state *ls, struct pdu_hdr 
 		}
 		/* A refusal is reported as such, even when the target did not fill in the
 		 * rest of the header; its keys (TargetAddress of a redirection) are kept. */
-		if (h->raw[36] != 0)
+		if (h->u.login_rsp.status_class != 0)
 			return keep_text(ls, buf, h->dsl);
-		if (memcmp(h->raw + 8, lp->isid, 6) != 0 || h->itt != 0) {
+		if (memcmp(h->u.login_rsp.isid, lp->isid, 6) != 0 || h->itt != 0) {
 			snprintf(ls->err, ls->errlen,
 				 "Login Response for another ISID or task tag (0x%08x)", h->itt);
 			return -EPROTO;
 		}
-		if (h->b3 != 0) {
+		if (h->u.login_rsp.version_active != 0) {
 			snprintf(ls->err, ls->errlen, "target answered with iSCSI version %u, not 0",
-				 h->b3);
+				 h->u.login_rsp.version_active);
 			return -EPROTO;
 		}
 		ls->res->exp_stat_sn = h->stat_sn + 1;
@@ -358,8 +359,8 @@ int login_run(struct conn *c, const struct login_params *lp, struct login_result
 		r = recv_response(c, &ls, &h);
 		if (r)
 			goto out;
-		res->status_class = h.raw[36];
-		res->status_detail = h.raw[37];
+		res->status_class = h.u.login_rsp.status_class;
+		res->status_detail = h.u.login_rsp.status_detail;
 		if (res->status_class && ls.chap_phase >= CHAP_ANSWERED)
 			res->chap_refused_alg = chap_chosen_alg(ls.chap);
 		if (res->status_class) {
@@ -418,7 +419,7 @@ int login_run(struct conn *c, const struct login_params *lp, struct login_result
 		if (!(h.flags & FL_LOGIN_TRANSIT))
 			continue; /* the target wants another round in this stage */
 		if (rsp_nsg == STAGE_FULL_FEATURE) {
-			res->tsih = get_be16(h.raw + 14);
+			res->tsih = h.u.login_rsp.tsih;
 			/* RFC 7143 11.13.3: a new session gets a TSIH other than 0; a connection
 			 * that joins one keeps its TSIH. */
 			if (!lp->tsih && !res->tsih) {
@@ -470,7 +471,7 @@ int logout_sync(struct conn *c, uint32_t itt, uint16_t cid, uint32_t cmd_sn, uin
 	for (int i = 0; !r && i < 8; i++) {
 		r = conn_recv_sync(c, &h, junk, sizeof(junk), timeout_s, err, sizeof(err));
 		if (!r && h.opcode == OP_LOGOUT_RSP)
-			return h.b2 == 0 ? 0 : -EIO;
+			return h.u.logout_rsp.response == 0 ? 0 : -EIO;
 	}
 	return r ? r : -EPROTO;
 }

@@ -30,39 +30,83 @@ const char *pdu_opcode_name(uint8_t opcode)
 	}
 }
 
+/* The fields of each opcode into its view (RFC 7143 section 11). */
+static int decode_view(const uint8_t *bhs, struct pdu_hdr *h)
+{
+	switch (h->opcode) {
+	case OP_NOP_IN:
+		h->u.nop_in.ttt = get_be32(bhs + 20);
+		return 0;
+	case OP_SCSI_RSP:
+		h->u.scsi_rsp.response = bhs[2];
+		h->u.scsi_rsp.status = bhs[3];
+		h->u.scsi_rsp.exp_data_sn = get_be32(bhs + 36);
+		h->u.scsi_rsp.bidi_residual = get_be32(bhs + 40);
+		h->u.scsi_rsp.residual = get_be32(bhs + 44);
+		return 0;
+	case OP_TMF_RSP:
+		h->u.tmf_rsp.response = bhs[2];
+		return 0;
+	case OP_LOGIN_RSP:
+		h->u.login_rsp.version_max = bhs[2];
+		h->u.login_rsp.version_active = bhs[3];
+		memcpy(h->u.login_rsp.isid, bhs + 8, 6);
+		h->u.login_rsp.tsih = get_be16(bhs + 14);
+		h->u.login_rsp.status_class = bhs[36];
+		h->u.login_rsp.status_detail = bhs[37];
+		h->lun = 0; /* bytes 8..15 are the ISID and TSIH */
+		return 0;
+	case OP_TEXT_RSP:
+		h->u.text_rsp.ttt = get_be32(bhs + 20);
+		return 0;
+	case OP_DATA_IN:
+		h->u.data_in.status = bhs[3];
+		h->u.data_in.ttt = get_be32(bhs + 20);
+		h->u.data_in.data_sn = get_be32(bhs + 36);
+		h->u.data_in.offset = get_be32(bhs + 40);
+		h->u.data_in.residual = get_be32(bhs + 44);
+		return 0;
+	case OP_LOGOUT_RSP:
+		h->u.logout_rsp.response = bhs[2];
+		h->u.logout_rsp.time2wait = get_be16(bhs + 40);
+		h->u.logout_rsp.time2retain = get_be16(bhs + 42);
+		return 0;
+	case OP_R2T:
+		h->u.r2t.ttt = get_be32(bhs + 20);
+		h->u.r2t.r2t_sn = get_be32(bhs + 36);
+		h->u.r2t.offset = get_be32(bhs + 40);
+		h->u.r2t.length = get_be32(bhs + 44);
+		return 0;
+	case OP_ASYNC:
+		h->u.async.event = bhs[36];
+		h->u.async.vcode = bhs[37];
+		h->u.async.param1 = get_be16(bhs + 38);
+		h->u.async.param2 = get_be16(bhs + 40);
+		h->u.async.param3 = get_be16(bhs + 42);
+		return 0;
+	case OP_REJECT:
+		h->u.reject.reason = bhs[2];
+		h->u.reject.data_sn = get_be32(bhs + 36);
+		return 0;
+	default:
+		return -EPROTO;
+	}
+}
+
 int pdu_decode(const uint8_t bhs[BHS_LEN], struct pdu_hdr *h, char *err, size_t errlen)
 {
 	memset(h, 0, sizeof(*h));
-	memcpy(h->raw, bhs, BHS_LEN);
 	h->opcode = bhs[0] & 0x3f;
 	h->immediate = (bhs[0] & 0x40) != 0;
 	h->flags = bhs[1];
-	h->b2 = bhs[2];
-	h->b3 = bhs[3];
 	h->ahs_len = (uint32_t)bhs[4] * 4;
 	h->dsl = (uint32_t)bhs[5] << 16 | (uint32_t)bhs[6] << 8 | bhs[7];
 	h->lun = get_be64(bhs + 8);
 	h->itt = get_be32(bhs + 16);
-	h->ttt = get_be32(bhs + 20);
 	h->stat_sn = get_be32(bhs + 24);
 	h->exp_cmd_sn = get_be32(bhs + 28);
 	h->max_cmd_sn = get_be32(bhs + 32);
-	h->w36 = get_be32(bhs + 36);
-	h->w40 = get_be32(bhs + 40);
-	h->w44 = get_be32(bhs + 44);
-	switch (h->opcode) {
-	case OP_NOP_IN:
-	case OP_SCSI_RSP:
-	case OP_TMF_RSP:
-	case OP_LOGIN_RSP:
-	case OP_TEXT_RSP:
-	case OP_DATA_IN:
-	case OP_LOGOUT_RSP:
-	case OP_R2T:
-	case OP_ASYNC:
-	case OP_REJECT:
-		break;
-	default:
+	if (decode_view(bhs, h) < 0) {
 		snprintf(err, errlen, "received opcode 0x%02x (%s), which a target never sends",
 			 h->opcode, pdu_opcode_name(h->opcode));
 		return -EPROTO;

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "byteorder.h"
+
 #define BHS_LEN 48
 #define RSVD_TAG 0xffffffffu
 
@@ -47,65 +49,65 @@ enum iscsi_opcode {
 
 enum login_stage { STAGE_SECURITY = 0, STAGE_OPERATIONAL = 1, STAGE_FULL_FEATURE = 3 };
 
-/* A received header, decoded. Fields not carried by an opcode are left 0. */
+/* A received header, decoded: the fields every PDU a target sends has, then a view of the
+ * fields of its opcode (only that one is filled). No caller reads a header byte. */
 struct pdu_hdr {
 	uint8_t opcode;
 	uint8_t immediate;
 	uint8_t flags;      /* byte 1 */
-	uint8_t b2, b3;     /* response/status, version, reason: opcode-specific */
 	uint32_t ahs_len;   /* bytes */
 	uint32_t dsl;       /* data segment length, bytes, without padding */
-	uint64_t lun;       /* bytes 8..15, as a big-endian number */
+	uint64_t lun;       /* bytes 8..15, as a big-endian number, where the opcode has a LUN */
 	uint32_t itt;
-	uint32_t ttt;       /* bytes 20..23 */
 	uint32_t stat_sn;   /* 24 */
 	uint32_t exp_cmd_sn;/* 28 */
 	uint32_t max_cmd_sn;/* 32 */
-	uint32_t w36;       /* DataSN / R2TSN / ExpDataSN / AsyncEvent... */
-	uint32_t w40;       /* Buffer offset / Time2Wait+Time2Retain */
-	uint32_t w44;       /* Residual / Desired Data Transfer Length */
-	uint8_t raw[BHS_LEN];
+	union {
+		struct { /* 11.19 */
+			uint32_t ttt;
+		} nop_in;
+		struct { /* 11.4 */
+			uint8_t response, status;
+			uint32_t exp_data_sn, bidi_residual, residual;
+		} scsi_rsp;
+		struct { /* 11.6 */
+			uint8_t response;
+		} tmf_rsp;
+		struct { /* 11.13 */
+			uint8_t version_max, version_active;
+			uint8_t isid[6];
+			uint16_t tsih;
+			uint8_t status_class, status_detail;
+		} login_rsp;
+		struct { /* 11.11 */
+			uint32_t ttt;
+		} text_rsp;
+		struct { /* 11.7 */
+			uint8_t status; /* with FL_STATUS */
+			uint32_t ttt, data_sn, offset, residual;
+		} data_in;
+		struct { /* 11.15 */
+			uint8_t response;
+			uint16_t time2wait, time2retain;
+		} logout_rsp;
+		struct { /* 11.8 */
+			uint32_t ttt, r2t_sn, offset, length;
+		} r2t;
+		struct { /* 11.9 */
+			uint8_t event, vcode;
+			uint16_t param1, param2, param3;
+		} async;
+		struct { /* 11.17 */
+			uint8_t reason;
+			uint32_t data_sn;
+		} reject;
+	} u;
 };
 
 /* Decode a received BHS. Opcodes an initiator may receive only; -EPROTO with reason otherwise. */
 int pdu_decode(const uint8_t bhs[BHS_LEN], struct pdu_hdr *h, char *err, size_t errlen);
 
 const char *pdu_opcode_name(uint8_t opcode);
-
-/* Big-endian helpers. */
-static inline void put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-static inline void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-static inline void put_be64(uint8_t *p, uint64_t v)
-{
-	put_be32(p, (uint32_t)(v >> 32));
-	put_be32(p + 4, (uint32_t)v);
-}
-static inline uint16_t get_be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-static inline uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static inline uint64_t get_be64(const uint8_t *p)
-{
-	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
-}
-static inline uint32_t pad4(uint32_t n)
-{
-	return (n + 3) & ~3u;
-}
 
 /* Serial number arithmetic (RFC 1982, 32 bits): a < b. */
 static inline int sn_lt(uint32_t a, uint32_t b)

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pdu.h"
+#include "byteorder.h"
 #include "scsi.h"
 
 void scsi_sense_parse(const uint8_t *s, size_t len, struct scsi_sense *out)

@@ -594,34 +594,35 @@ static int rx_begin(void *arg, const struct pdu_hdr *h, void **dst, char *err, s
 		snprintf(err, errlen, "SCSI Data-In for task 0x%08x on connection %u, not on the "
 			 "one it was sent on", h->itt, sc->cid);
 		r = -EPROTO;
-	} else if ((uint64_t)h->w40 + h->dsl > t->len) {
+	} else if ((uint64_t)h->u.data_in.offset + h->dsl > t->len) {
 		snprintf(err, errlen,
 			 "SCSI Data-In at offset %u of %u bytes beyond the %u-byte buffer (task 0x%08x)",
-			 h->w40, h->dsl, t->len, h->itt);
+			 h->u.data_in.offset, h->dsl, t->len, h->itt);
 		r = -EPROTO;
 	} else if (s->params.data_pdu_in_order && s->params.data_sequence_in_order &&
-		   h->w40 != t->xferred) {
+		   h->u.data_in.offset != t->xferred) {
 		snprintf(err, errlen, "SCSI Data-In at offset %u, expected %u (data out of order)",
-			 h->w40, t->xferred);
+			 h->u.data_in.offset, t->xferred);
 		r = -EPROTO;
-	} else if (h->w36 != t->data_sn) {
+	} else if (h->u.data_in.data_sn != t->data_sn) {
 		/* A Data-In was lost (RFC 7143 7.9): at ErrorRecoveryLevel 0 the connection
 		 * goes and the command is sent again once it is back. */
 		snprintf(err, errlen, "SCSI Data-In with DataSN %u where %u was due (task 0x%08x)",
-			 h->w36, t->data_sn, h->itt);
+			 h->u.data_in.data_sn, t->data_sn, h->itt);
 		r = -EPROTO;
 	} else {
 		t->data_sn++;
-		*dst = (uint8_t *)t->buf + h->w40;
+		*dst = (uint8_t *)t->buf + h->u.data_in.offset;
 	}
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
 
-static void take_residual(struct scsi_task *t, const struct pdu_hdr *h)
+/* The residual count of a status, with the underflow flag (Data-In or SCSI Response). */
+static void take_residual(struct scsi_task *t, uint8_t flags, uint32_t residual)
 {
-	if (h->flags & FL_UNDERFLOW)
-		t->residual = h->w44 > t->len ? t->len : h->w44;
+	if (flags & FL_UNDERFLOW)
+		t->residual = residual > t->len ? t->len : residual;
 }
 
 /* Answer an R2T with Data-Out PDUs from the task's buffer (RFC 7143 11.8). Lock held. */
@@ -629,7 +630,7 @@ static int answer_r2t(struct session *s, struct sconn *sc, const struct pdu_hdr 
 		      size_t errlen)
 {
 	struct scsi_task *t = task_lookup(s, h->itt);
-	uint32_t off = h->w40, want = h->w44, end, data_sn = 0;
+	uint32_t off = h->u.r2t.offset, want = h->u.r2t.length, end, data_sn = 0;
 	struct txreq *first = NULL, *last = NULL;
 
 	if (!t || t->dir != TASK_DIR_WRITE || t->sc != sc) {
@@ -662,7 +663,7 @@ static int answer_r2t(struct session *s, struct sconn *sc, const struct pdu_hdr 
 		d->owned = 1;
 		d->data = (uint8_t *)t->buf + off;
 		d->dsl = n;
-		pdu_build_data_out(d->bhs, off + n == end, t->lun, t->itt, h->ttt, sc->exp_stat_sn,
+		pdu_build_data_out(d->bhs, off + n == end, t->lun, t->itt, h->u.r2t.ttt, sc->exp_stat_sn,
 				   data_sn++, off, n);
 		if (last)
 			last->next = d;
@@ -688,7 +689,8 @@ static void answer_nop_in(struct session *s, struct sconn *sc, const struct pdu_
 		r->data = r + 1;
 		r->dsl = h->dsl;
 	}
-	pdu_build_nop_out(r->bhs, h->lun, RSVD_TAG, h->ttt, s->cmd_sn, sc->exp_stat_sn, h->dsl);
+	pdu_build_nop_out(r->bhs, h->lun, RSVD_TAG, h->u.nop_in.ttt, s->cmd_sn, sc->exp_stat_sn,
+			  h->dsl);
 	conn_queue(sc->conn, r, r);
 }
 
@@ -759,11 +761,11 @@ static void on_logout_request(struct session *s, struct sconn *sc, const char *a
  * the target will drop them and wants Parameter2 seconds before a login. Lock held. */
 static void on_drop_notice(struct session *s, const struct pdu_hdr *h)
 {
-	uint32_t cid = get_be16(h->raw + 38), wait = get_be16(h->raw + 40);
+	uint32_t cid = h->u.async.param1, wait = h->u.async.param2;
 
 	if (wait > 3600)
 		wait = 3600; /* DefaultTime2Wait's range */
-	if (h->raw[36] == 2 && s->nup > 1) {
+	if (h->u.async.event == 2 && s->nup > 1) {
 		for (int i = 0; i < s->nsc; i++)
 			if (s->sc[i].cid == cid && s->sc[i].state == SCONN_UP) {
 				s->sc[i].notice_wait = wait;
@@ -818,8 +820,8 @@ static int rx_end(void *arg, const struct pdu_hdr *h, void *data, char *err, siz
 		}
 		t->xferred += h->dsl;
 		if (h->flags & FL_STATUS) {
-			t->status = h->b3;
-			take_residual(t, h);
+			t->status = h->u.data_in.status;
+			take_residual(t, h->flags, h->u.data_in.residual);
 			finish_task(s, t, &done_list);
 		}
 		break;
@@ -831,12 +833,12 @@ static int rx_end(void *arg, const struct pdu_hdr *h, void *data, char *err, siz
 			r = -EPROTO;
 			break;
 		}
-		if (h->b2 != 0) {
+		if (h->u.scsi_rsp.response != 0) {
 			log_warn("%s: target failed the command (iSCSI response 0x%02x)", s->cfg.label,
-				 h->b2);
+				 h->u.scsi_rsp.response);
 			t->result = -EIO;
 		}
-		t->status = h->b3;
+		t->status = h->u.scsi_rsp.status;
 		if (h->dsl >= 2) {
 			uint32_t sl = get_be16(data);
 
@@ -847,14 +849,14 @@ static int rx_end(void *arg, const struct pdu_hdr *h, void *data, char *err, siz
 			memcpy(t->sense, (uint8_t *)data + 2, sl);
 			t->sense_len = sl;
 		}
-		take_residual(t, h);
+		take_residual(t, h->flags, h->u.scsi_rsp.residual);
 		finish_task(s, t, &done_list);
 		break;
 	case OP_R2T:
 		r = answer_r2t(s, sc, h, err, errlen);
 		break;
 	case OP_NOP_IN:
-		if (h->ttt != RSVD_TAG)
+		if (h->u.nop_in.ttt != RSVD_TAG)
 			answer_nop_in(s, sc, h, data);
 		else if (h->itt == sc->ping_itt && sc->ping_sent)
 			sc->ping_sent = 0; /* our ping answered */
@@ -865,18 +867,18 @@ static int rx_end(void *arg, const struct pdu_hdr *h, void *data, char *err, siz
 		break;
 	case OP_ASYNC:
 		log_info("%s: asynchronous message on connection %u, event %u (code %u)",
-			 s->cfg.label, sc->cid, h->raw[36], h->raw[37]);
+			 s->cfg.label, sc->cid, h->u.async.event, h->u.async.vcode);
 		/* Event 1: log out (RFC 7143 11.9.1), at once; the tasks go on as after a loss.
 		 * Event 4, a request to negotiate parameters, must be met with a Text Request or
 		 * a Logout: the Logout, since the login that follows negotiates them all. */
-		if (h->raw[36] == 1)
+		if (h->u.async.event == 1)
 			on_logout_request(s, sc, "a logout");
-		else if (h->raw[36] == 4)
+		else if (h->u.async.event == 4)
 			on_logout_request(s, sc, "parameter negotiation");
-		else if (h->raw[36] == 2 || h->raw[36] == 3)
+		else if (h->u.async.event == 2 || h->u.async.event == 3)
 			on_drop_notice(s, h);
 		/* Event 0 carries SCSI sense data: a unit attention sent without a command. */
-		if (h->raw[36] == 0 && h->dsl >= 2 && s->cfg.on_unit_attention) {
+		if (h->u.async.event == 0 && h->dsl >= 2 && s->cfg.on_unit_attention) {
 			struct scsi_sense sn;
 			uint32_t sl = get_be16(data);
 
@@ -888,7 +890,7 @@ static int rx_end(void *arg, const struct pdu_hdr *h, void *data, char *err, siz
 		}
 		break;
 	case OP_REJECT:
-		snprintf(err, errlen, "the target rejected a PDU: %s", reject_reason(h->b2));
+		snprintf(err, errlen, "the target rejected a PDU: %s", reject_reason(h->u.reject.reason));
 		r = -EPROTO;
 		break;
 	case OP_TMF_RSP:
@@ -905,7 +907,7 @@ static int rx_end(void *arg, const struct pdu_hdr *h, void *data, char *err, siz
 				r = -EPROTO;
 				break;
 			}
-			cleanup_done(s, &s->sc[cid], h->b2, &done_list);
+			cleanup_done(s, &s->sc[cid], h->u.logout_rsp.response, &done_list);
 			break;
 		}
 		if (s->logout_requested && s->state == SS_LOGGED_IN) {
@@ -1142,6 +1144,7 @@ static void escalate(struct session *s, uint64_t lun, const char *why)
 static void on_tmf_response(struct session *s, const struct pdu_hdr *h,
 			    struct scsi_task **done_list)
 {
+	uint8_t response = h->u.tmf_rsp.response;
 	struct tmf *m = NULL;
 
 	for (size_t i = 0; i < sizeof(s->tmfs) / sizeof(s->tmfs[0]) && !m; i++)
@@ -1158,16 +1161,16 @@ static void on_tmf_response(struct session *s, const struct pdu_hdr *h,
 
 		if (!t)
 			return; /* its status arrived first */
-		if ((h->b2 == 0 || h->b2 == 1) && t->timeouts < TIMEOUT_RETRIES) {
+		if ((response == 0 || response == 1) && t->timeouts < TIMEOUT_RETRIES) {
 			/* The target has no such task now (RFC 7143 11.6.1): a new one with a new
 			 * tag and CmdSN cannot meet the old one there. */
 			t->timeouts++;
 			t->aborting = 0;
 			log_warn("%s: command 0x%08x to LUN %u aborted after %u s (%s); sending it "
 				 "again", s->cfg.label, t->itt, scsi_lun_number(t->lun),
-				 s->cfg.command_timeout, tmf_response_str(h->b2));
+				 s->cfg.command_timeout, tmf_response_str(response));
 			restart_task(s, t, done_list);
-		} else if (h->b2 == 0 || h->b2 == 1) {
+		} else if (response == 0 || response == 1) {
 			log_warn("%s: command 0x%08x to LUN %u aborted after %u s, %d time(s); "
 				 "failing it", s->cfg.label, t->itt, scsi_lun_number(t->lun),
 				 s->cfg.command_timeout, t->timeouts + 1);
@@ -1176,15 +1179,16 @@ static void on_tmf_response(struct session *s, const struct pdu_hdr *h,
 			char why[96];
 
 			snprintf(why, sizeof(why), "ABORT TASK refused: %s",
-				 tmf_response_str(h->b2));
+				 tmf_response_str(response));
 			escalate(s, t->lun, why);
 		}
 		return;
 	}
-	if (h->b2 != 0) {
+	if (response != 0) {
 		char why[96];
 
-		snprintf(why, sizeof(why), "LOGICAL UNIT RESET failed: %s", tmf_response_str(h->b2));
+		snprintf(why, sizeof(why), "LOGICAL UNIT RESET failed: %s",
+			 tmf_response_str(response));
 		drop_all(s, why);
 		return;
 	}

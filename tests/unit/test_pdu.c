@@ -31,8 +31,8 @@ static void test_data_in_decode(void **state)
 	assert_int_equal(h.dsl, 0x010200);
 	assert_int_equal(h.itt, 0x12345678);
 	assert_int_equal(h.stat_sn, 7);
-	assert_int_equal(h.w40, 4096);
-	assert_int_equal(h.w44, 512);
+	assert_int_equal(h.u.data_in.offset, 4096);
+	assert_int_equal(h.u.data_in.residual, 512);
 }
 
 static void test_rejects_initiator_opcodes(void **state)
