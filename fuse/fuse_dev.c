@@ -353,7 +353,11 @@ static void on_readable(struct ev_watch *w, uint32_t events)
 	struct fchan *ch = (struct fchan *)w;
 
 	(void)events;
-	for (int i = 0; i < READ_BATCH && !ch->done; i++) {
+	for (int i = 0; !ch->done; i++) {
+		if (i == READ_BATCH) {
+			evloop_more(ch->loop); /* the sockets' turn; the rest next time */
+			return;
+		}
 		struct freq *r = ch->spare ? ch->spare : rbuf_get();
 		ssize_t n;
 

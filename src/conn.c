@@ -69,6 +69,7 @@ struct conn {
 	uint8_t *rxbuf; /* rx_start..rx_end not yet consumed */
 	size_t rx_start, rx_end;
 	enum rx_phase phase;
+	int rx_drained; /* a read took less than it asked: the socket is empty until the next event */
 	struct pdu_hdr h;
 	uint8_t *dst;
 	uint32_t seg_got;  /* of the data segment */
@@ -346,10 +347,15 @@ static int fill_rxbuf(struct conn *c)
 		c->rx_end -= c->rx_start;
 		c->rx_start = 0;
 	}
+	if (c->rx_drained)
+		return 0;
 	for (;;) {
-		n = recv(c->fd, c->rxbuf + c->rx_end, RX_BUF - c->rx_end, MSG_DONTWAIT);
+		size_t want = RX_BUF - c->rx_end;
+
+		n = recv(c->fd, c->rxbuf + c->rx_end, want, MSG_DONTWAIT);
 		if (n > 0) {
 			c->rx_end += (size_t)n;
+			c->rx_drained = (size_t)n < want;
 			return (int)n;
 		}
 		if (n == 0)
@@ -375,11 +381,15 @@ static int take_bytes(struct conn *c, uint8_t *p, size_t len)
 		return (int)k;
 	}
 	if (len >= RX_LARGE) {
+		if (c->rx_drained)
+			return 0;
 		for (;;) {
 			ssize_t n = recv(c->fd, p, len, MSG_DONTWAIT);
 
-			if (n > 0)
+			if (n > 0) {
+				c->rx_drained = (size_t)n < len;
 				return (int)n;
+			}
 			if (n == 0)
 				return -ECONNRESET;
 			if (errno == EINTR)
@@ -515,9 +525,11 @@ static void on_events(struct ev_watch *w, uint32_t events)
 		flush(c);
 	if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP)) || c->failed)
 		return;
+	c->rx_drained = 0;
 	r = rx_some(c, err, sizeof(err));
 	if (r == 1) {
 		/* Budget spent with more to read: the level-triggered watch calls again. */
+		evloop_more(c->loop);
 		return;
 	}
 	if (r < 0)

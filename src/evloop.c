@@ -35,7 +35,8 @@ struct evloop {
 	int ndeleted, dispatching;
 	int (*waiter)(void *arg, int ep, int block);
 	void *waiter_arg;
-	int ep_ready; /* the waiter saw the epoll set ready; looked at until it is empty */
+	int ep_ready; /* the waiter saw the epoll set ready */
+	int ep_more;  /* a callback left work: look at the epoll set again */
 	uint64_t wakeups, events, tasks; /* atomic */
 };
 
@@ -224,13 +225,12 @@ static void *loop_main(void *arg)
 		if (more || !mailbox_empty(l))
 			timeout = 0;
 		if (l->waiter) {
-			/* The epoll set is looked at until it has nothing: the waiter hears only
-			 * of new readiness, not of what a watch left for its next turn. */
+			/* The waiter hears only of new readiness, not of what a watch left for
+			 * its next turn (evloop_more) or of events beyond one batch. */
 			if (l->waiter(l->waiter_arg, l->ep, timeout && !l->ep_ready))
 				l->ep_ready = 1;
 			n = l->ep_ready ? epoll_wait(l->ep, evs, MAX_EVENTS, 0) : 0;
-			if (n == 0)
-				l->ep_ready = 0;
+			l->ep_ready = n == MAX_EVENTS;
 		} else {
 			n = epoll_wait(l->ep, evs, MAX_EVENTS, timeout);
 		}
@@ -263,6 +263,10 @@ static void *loop_main(void *arg)
 			__atomic_add_fetch(&l->events, 1, __ATOMIC_RELAXED);
 		}
 		l->dispatching = 0;
+		if (l->ep_more) {
+			l->ep_ready = 1;
+			l->ep_more = 0;
+		}
 		more = run_tasks(l);
 	}
 	run_tasks(l);
@@ -365,6 +369,11 @@ void evloops_stop(void)
 		loops[i] = NULL;
 	}
 	nloops = 0;
+}
+
+void evloop_more(struct evloop *l)
+{
+	l->ep_more = 1;
 }
 
 void evloop_set_waiter(struct evloop *l, int (*wait)(void *arg, int ep, int block), void *arg)

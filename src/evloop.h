@@ -47,6 +47,10 @@ int evloop_post(struct evloop *l, struct ev_task *t);
 /* Run fn(arg) on l's thread and wait for it; on l's thread, at once. */
 void evloop_call_sync(struct evloop *l, void (*fn)(void *arg), void *arg);
 
+/* From a watch's callback that left work for its next call (a budget spent): the loop
+ * looks at its epoll set again even when its waiter hears of nothing new. */
+void evloop_more(struct evloop *l);
+
 /* Wait some other way than epoll_wait: wait(arg, ep, block) waits (block: until something
  * happens; else not at all) for its own events, which it handles, and for the epoll set ep,
  * whose readiness it returns (1: epoll_wait will find events). For an io_uring that watches
