@@ -8,6 +8,7 @@
 #include "log.h"
 #include "login.h"
 #include "pdu.h"
+#include "portal.h"
 
 #define LOGIN_PDU_MAX 8192   /* MaxRecvDataSegmentLength in force during login (RFC 7143 13.12) */
 #define LOGIN_TEXT_MAX 65536 /* bound on one side's accumulated login text */
@@ -474,4 +475,59 @@ int logout_sync(struct conn *c, uint32_t itt, uint16_t cid, uint32_t cmd_sn, uin
 			return h.u.logout_rsp.response == 0 ? 0 : -EIO;
 	}
 	return r ? r : -EPROTO;
+}
+
+/* A TargetAddress value (RFC 7143 13.8) into a host and a port. */
+static int redirect_target(const char *ta, char *addr, size_t addrlen, uint16_t *port)
+{
+	struct portal_addr pa;
+
+	if (portal_parse_target_address(ta, 3260, &pa, NULL, 0) < 0 || strlen(pa.host) >= addrlen)
+		return -EINVAL;
+	memcpy(addr, pa.host, strlen(pa.host) + 1);
+	*port = pa.port;
+	return 0;
+}
+
+int login_connect(const char *log_label, const char *conn_label, const char *addr0, uint16_t port,
+		  const char *netdev, struct login_params *lp, struct conn **out,
+		  struct login_result *res, char *err, size_t errlen)
+{
+	char addr[PORTAL_HOST_MAX];
+	int r, redirects = 0;
+
+	snprintf(addr, sizeof(addr), "%s", addr0);
+	for (int attempt = 0;; attempt++) {
+		struct conn *c = conn_new(conn_label);
+
+		memset(res, 0, sizeof(*res));
+		if (!c)
+			return -ENOMEM;
+		r = conn_connect(c, addr, port, netdev, lp->timeout_s, err, errlen);
+		if (!r)
+			r = login_run(c, lp, res, err, errlen);
+		if (!r) {
+			*out = c;
+			return 0;
+		}
+		conn_free(c);
+		/* Redirection (status 0x0101/0x0102): follow TargetAddress, a few hops at most. */
+		if (r == -EAGAIN && redirects < 3 &&
+		    redirect_target(res->redirect, addr, sizeof(addr), &port) == 0) {
+			redirects++;
+			log_info("%s: %s; following it to %s:%u", log_label, err, addr, port);
+			continue;
+		}
+		/* Some targets refuse a list in CHAP_A, others choose an algorithm they then get
+		 * wrong: once more with MD5 alone, which every target supports. */
+		if (attempt == 0 && !lp->chap_md5_only &&
+		    (res->chap_alg_refused ||
+		     (res->chap_refused_alg && res->chap_refused_alg != CHAP_ALG_MD5))) {
+			log_warn("%s: %s (CHAP_A=%d); logging in again offering CHAP_A=5 (MD5) only",
+				 log_label, err, res->chap_refused_alg);
+			lp->chap_md5_only = 1;
+			continue;
+		}
+		return r;
+	}
 }

@@ -43,6 +43,15 @@ struct login_result {
 int login_run(struct conn *c, const struct login_params *lp, struct login_result *res, char *err,
 	      size_t errlen);
 
+/* Connect to addr:port (netdev "" or NULL: any) and log in: the whole login of one
+ * connection, following a redirection to another portal (three hops at most) and, when the
+ * target chokes on our CHAP_A list, trying once more offering MD5 alone. log_label prefixes
+ * what is logged ("ch0"), conn_label names the connection. lp may be changed (the MD5-only
+ * retry). *out is the logged-in connection. 0, or -errno with the reason in err. */
+int login_connect(const char *log_label, const char *conn_label, const char *addr, uint16_t port,
+		  const char *netdev, struct login_params *lp, struct conn **out,
+		  struct login_result *res, char *err, size_t errlen);
+
 /* Log out (close the session, reason 0) synchronously; used before the threads run. */
 int logout_sync(struct conn *c, uint32_t itt, uint16_t cid, uint32_t cmd_sn, uint32_t exp_stat_sn,
 		int timeout_s);

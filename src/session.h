@@ -44,11 +44,15 @@ struct scsi_task {
 	int slot, retries;
 	int timeouts;      /* times it was aborted for taking longer than command_timeout */
 	time_t deadline;   /* monotonic seconds; past it the task is aborted */
-	int aborting;      /* a task management request for it is out */
+	enum {
+		TASK_QUEUED,   /* waiting for the CmdSN window or a connection */
+		TASK_SENT,     /* sent, allegiant to sc, no result yet */
+		TASK_ABORTING, /* an ABORT TASK for it is out */
+		TASK_DELAYED,  /* the target was busy: sent again at retry_at */
+		TASK_TX_DONE,  /* its result is in; done() once the writer lets go of its PDUs */
+		TASK_TX_RETRY, /* sent again once the writer lets go of its PDUs */
+	} tstate;
 	int tx_refs;       /* queued PDU chains the writer has not finished with */
-	int awaiting_tx;   /* the result is in; completes when tx_refs drops to 0 */
-	int retry_pending; /* ...or is sent again then */
-	int delayed;       /* waiting until retry_at to be sent again (not ready, busy) */
 	time_t retry_at;
 };
 
