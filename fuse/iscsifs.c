@@ -20,9 +20,10 @@
 #include <fuse_lowlevel.h>
 
 #include "channel.h"
+#include "commands.h"
 #include "config.h"
-#include "control.h"
 #include "ctl.h"
+#include "daemon.h"
 #include "evloop.h"
 #include "fs.h"
 #include "fuse_dev.h"

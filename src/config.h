@@ -11,6 +11,14 @@
 #include "keys.h"
 #include "portal.h"
 
+/* One reader per file: cfg_load_settings (iscsifs.conf), then, in the order cfg_load_all calls
+ * them, cfg_parse_initiatorname, cfg_parse_initiator, cfg_parse_auth and cfg_parse_maps. */
+#include "cfg_settings.h"
+#include "cfg_initiatorname.h"
+#include "cfg_initiator.h"
+#include "cfg_auth.h"
+#include "cfg_maps.h"
+
 #define CFG_NAME_MAX 224 /* iSCSI names are at most 223 bytes (RFC 7143 4.2.7.1) */
 #define CFG_IFNAME_MAX 16
 #define CFG_SECRET_MAX 256
@@ -114,16 +122,6 @@ struct cfg {
 void cfg_init(struct cfg *c);
 /* Free everything, wiping secrets from memory first. */
 void cfg_free(struct cfg *c);
-
-/* Read iscsifs.conf (libconfig) into c->paths and c->settings. A path that is NULL means
- * "use the defaults"; a missing default file is fine, a missing named file is an error. */
-int cfg_load_settings(struct cfg *c, const char *path, char *err, size_t errlen);
-
-/* Each reads one file into c; they are called in this order by cfg_load_all. */
-int cfg_parse_initiatorname(struct cfg *c, const char *path, char *err, size_t errlen);
-int cfg_parse_initiator(struct cfg *c, const char *path, char *err, size_t errlen);
-int cfg_parse_auth(struct cfg *c, const char *path, char *err, size_t errlen);
-int cfg_parse_maps(struct cfg *c, const char *path, char *err, size_t errlen);
 
 /* Read the four files named in c->paths and check them against each other (auth and maps only
  * name channels that exist, no duplicate mount names, AuthMethod=CHAP needs an AUTH line).

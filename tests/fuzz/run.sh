@@ -39,7 +39,9 @@ sources_of() {
 	pdu) echo "src/pdu.c src/scsi.c" ;;
 	keys) echo "src/keys.c" ;;
 	chap) echo "src/chap.c src/keys.c" ;;
-	config) echo "src/config.c src/keys.c src/log.c src/iname.c src/portal.c" ;;
+	config) echo "src/config.c src/cfg_lex.c src/cfg_attrs.c src/cfg_initiatorname.c" \
+		"src/cfg_initiator.c src/cfg_auth.c src/cfg_maps.c src/cfg_settings.c" \
+		"src/keys.c src/log.c src/iname.c src/portal.c" ;;
 	isns) echo "src/isns.c" ;;
 	portal) echo "src/portal.c src/iname.c" ;;
 	*) return 1 ;;

@@ -1,7 +1,7 @@
-/* The running daemon as the control socket sees it: its configuration, its channels and the
- * commands initiator-ctl sends (howto section 3). */
-#ifndef ISCSIFS_CONTROL_H
-#define ISCSIFS_CONTROL_H
+/* The running daemon: the configurations it loaded, its channels (and those a reload retired),
+ * the file system and the iSNS client they are served through. */
+#ifndef ISCSIFS_DAEMON_H
+#define ISCSIFS_DAEMON_H
 
 #include <pthread.h>
 #include <stdio.h>
@@ -51,12 +51,23 @@ void writeback_guard_text(const struct writeback_guard *wb, char *out, size_t ou
 int daemon_load_config(struct daemon *d, struct cfg **out, char *err, size_t errlen);
 /* Make a channel object for each CHANNEL of c (none started). */
 int daemon_add_channels(struct daemon *d, struct cfg *c);
-/* The control socket's handler: arg is the daemon. */
-int daemon_command(void *arg, int argc, char **argv, FILE *out);
+/* Re-read the configuration: new channels start, removed ones stop, changed ones restart,
+ * unchanged ones are left alone; a busy channel that would stop keeps running. 0 when all of
+ * it was done; -1 when some was not, each thing that was not a line in out. */
+int daemon_reload(struct daemon *d, FILE *out);
 /* At exit, once no new request reaches the file system: every channel logs out and what
  * waits for a target fails, the objects stay. */
 void daemon_logout(struct daemon *d);
 /* Stop and free every channel (at exit, once nothing uses them). */
 void daemon_free(struct daemon *d);
+
+/* The configuration loaded last: its maps and mount root are the ones in force. */
+const struct cfg *daemon_cfg(const struct daemon *d);
+/* The file that serves l of ch: its multipath file when it is a path of one. */
+void daemon_lun_file(const struct daemon *d, const struct channel *ch, const struct lun *l,
+		     char *out, size_t len);
+/* Where the map scripts mount a DEVICE line's name: <mount_root>/<target>/<name>. */
+void daemon_map_dir(const struct cfg *c, const struct channel *ch, const char *name, char *out,
+		    size_t len);
 
 #endif
