@@ -266,7 +266,7 @@ static int lex_assign(struct reader *r, char *line, const char *const *known, in
 int reader_next_assign(struct reader *r, const char *const *known, int need_quotes,
 		       struct assign *a)
 {
-	char *line;
+	char *line = NULL;
 	int rc;
 
 	while ((rc = reader_next(r, &line)) > 0) {
