@@ -286,7 +286,7 @@ void fdev_dispatch(struct fdev *d, struct freq *r, const struct fuse_in_header *
 	case FUSE_READ:
 	case FUSE_READDIR: {
 		const struct fuse_read_in *ri = arg;
-		uint32_t size = ri->size > FDEV_MAX_WRITE ? FDEV_MAX_WRITE : ri->size;
+		uint32_t size = ri->size > d->max_write ? d->max_write : ri->size;
 
 		if (in->opcode == FUSE_READ)
 			o->read(r, in->nodeid, ri->offset, size);
@@ -430,11 +430,14 @@ static int answer_init(struct fdev *d, const struct fuse_in_header *in,
 	o.flags = (uint32_t)want;
 	o.flags2 = (uint32_t)(want >> 32);
 	/* Large requests and many of them in flight: the kernel's defaults (128 KiB, 12
-	 * background requests) starve a remote LUN. */
-	o.max_background = 128;
-	o.congestion_threshold = 96;
-	o.max_write = FDEV_MAX_WRITE;
-	o.max_pages = FDEV_MAX_WRITE / 4096;
+	 * background requests) starve a remote LUN. Over io_uring each one in flight holds a
+	 * ring entry and its buffer: fewer, so that the entries a queue needs stay bounded,
+	 * with room for synchronous requests beside them (fuse_uring.c). */
+	o.max_background = d->uring ? FDEV_URING_MAX_BACKGROUND : 128;
+	o.congestion_threshold = o.max_background * 3 / 4;
+	d->max_write = d->uring ? FDEV_URING_MAX_WRITE : FDEV_MAX_WRITE;
+	o.max_write = d->max_write;
+	o.max_pages = (uint16_t)(d->max_write / 4096);
 	o.time_gran = 1;
 	d->minor = o.minor;
 	ans.h.unique = in->unique;

@@ -12,6 +12,12 @@
 /* Reads are answered in whole blocks around the request: room for blocks this large. */
 #define FDEV_MAX_BLOCK 16384
 #define FDEV_MAX_DATA (FDEV_MAX_WRITE + 2 * FDEV_MAX_BLOCK)
+/* Over io_uring every request in flight holds a ring entry, whose payload buffer takes the
+ * largest request: smaller requests and fewer of them in flight bound the daemon's memory
+ * (a loop device's writeback keeps them all busy). */
+#define FDEV_URING_MAX_WRITE (128 * 1024)
+#define FDEV_URING_MAX_BACKGROUND 32
+#define FDEV_URING_MAX_DATA (FDEV_URING_MAX_WRITE + 2 * FDEV_MAX_BLOCK)
 /* flags2 bit 9 of FUSE_INIT (Linux 6.14): requests over io_uring. */
 #define FDEV_OVER_IO_URING (1ULL << 41)
 
@@ -33,6 +39,7 @@ struct fdev {
 	int fd; /* the mounted device: INIT and notifications */
 	struct fdev_ops ops;
 	uint32_t minor;
+	uint32_t max_write; /* as negotiated: the largest READ or WRITE */
 	int uring;
 	struct fchan *chans;
 	unsigned nchans;

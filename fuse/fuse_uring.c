@@ -66,13 +66,17 @@ int fdev_uring_reply(struct freq *r, int err, const struct iovec *iov, int n)
 #include "fuse_abi.h"
 #include "log.h"
 
-/* Entries per queue to begin with; more are registered while a queue's are nearly all
- * busy, since a request the kernel cannot place waits in its queue until an entry of the
- * queue is committed (a target that stops answering would hold them all). */
-#define ENTS_START 32
-#define ENTS_GROW 32
+/* Entries per queue. A request the kernel cannot place waits in its queue until an entry of
+ * that queue is committed, and the kernel may put every background request on one CPU's
+ * queue: a queue needs FDEV_URING_MAX_BACKGROUND entries and some for synchronous requests
+ * (a target that stops answering can hold all the background ones). With few CPUs every
+ * queue has that many from the start; with many, fewer to begin with and more while nearly
+ * all of a queue's are busy, up to the same bound. Payloads are touched when allocated, so
+ * that the daemon's memory is what it will stay. */
 #define ENTS_HEADROOM 8
-#define ENTS_MAX 1024
+#define ENTS_MAX (FDEV_URING_MAX_BACKGROUND + ENTS_HEADROOM)
+#define ENTS_MIN 8
+#define ENTS_GROW 8
 #define POLL_TAG 1 /* user_data of the epoll set's poll; entries use their address */
 
 struct uring_loop;
@@ -105,6 +109,7 @@ struct uring_loop {
 	unsigned nqueues;
 	struct uring_ent **ents;
 	unsigned nents, cap, ndead;
+	unsigned ents_start; /* per queue, registered when the loop starts */
 	int start_err;
 };
 
@@ -210,7 +215,7 @@ static void commit_task(struct ev_task *t)
 
 void *fdev_uring_buf(struct freq *r, size_t *cap)
 {
-	*cap = FDEV_MAX_DATA;
+	*cap = FDEV_URING_MAX_DATA;
 	return r->ent->payload;
 }
 
@@ -290,14 +295,19 @@ static void take_request(struct uring_ent *e)
 	unsigned busy = __atomic_add_fetch(&q->busy, 1, __ATOMIC_RELAXED);
 	unsigned registered = __atomic_load_n(&q->registered, __ATOMIC_RELAXED);
 
-	if (busy + ENTS_HEADROOM > registered && registered < ENTS_MAX &&
-	    add_ents(e->ul, q, ENTS_GROW) < 0)
-		log_warn("FUSE: no memory for more io_uring entries on queue %u", q->qid);
+	if (busy + ENTS_HEADROOM > registered && registered < ENTS_MAX) {
+		if (add_ents(e->ul, q, ENTS_MAX - registered < ENTS_GROW ? ENTS_MAX - registered
+									  : ENTS_GROW) < 0)
+			log_warn("FUSE: no memory for more io_uring entries on queue %u", q->qid);
+		else
+			log_dbg("FUSE: queue %u has %u io_uring entries, %u of them busy", q->qid,
+				__atomic_load_n(&q->registered, __ATOMIC_RELAXED), busy);
+	}
 
 	memset(r, 0, offsetof(struct freq, touched));
 	r->ent = e;
-	if (psz > FDEV_MAX_DATA)
-		psz = FDEV_MAX_DATA;
+	if (psz > FDEV_URING_MAX_DATA)
+		psz = FDEV_URING_MAX_DATA;
 	fdev_dispatch(e->ul->dev, r, in, e->hdr.op_in, sizeof(e->hdr.op_in), e->payload, psz);
 }
 
@@ -371,7 +381,7 @@ static void setup_on_loop(void *arg)
 	ul->ring_ok = 1;
 	/* Every possible CPU's queue needs entries, or requests on it wait forever. */
 	for (unsigned i = 0; i < ul->nqueues; i++) {
-		r = add_ents(ul, &ul->queues[i], ENTS_START);
+		r = add_ents(ul, &ul->queues[i], ul->ents_start);
 		if (r < 0) {
 			ul->start_err = r;
 			return;
@@ -402,8 +412,8 @@ static struct uring_ent *ent_new(struct uring_loop *ul, struct uring_queue *q)
 
 	if (!e)
 		return NULL;
-	e->payload = mmap(NULL, FDEV_MAX_DATA, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	e->payload = mmap(NULL, FDEV_URING_MAX_DATA, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (e->payload == MAP_FAILED) {
 		free(e);
 		return NULL;
@@ -414,14 +424,14 @@ static struct uring_ent *ent_new(struct uring_loop *ul, struct uring_queue *q)
 	e->iov[0].iov_base = &e->hdr;
 	e->iov[0].iov_len = sizeof(e->hdr);
 	e->iov[1].iov_base = e->payload;
-	e->iov[1].iov_len = FDEV_MAX_DATA;
+	e->iov[1].iov_len = FDEV_URING_MAX_DATA;
 	e->commit_task.fn = commit_task;
 	return e;
 }
 
 int fdev_uring_start(struct fdev *d, char *err, size_t errlen)
 {
-	unsigned nq = possible_cpus(), nl = evloops_count();
+	unsigned nq = possible_cpus(), nl = evloops_count(), start;
 	struct fdev_uring *u;
 
 	if (!nq || !nl) {
@@ -436,11 +446,15 @@ int fdev_uring_start(struct fdev *d, char *err, size_t errlen)
 	}
 	d->ring = u;
 	u->nuls = nl;
+	/* Twice a queue's bound spread over the queues, so that two busy CPUs need not grow. */
+	start = nq ? 2 * ENTS_MAX / nq : ENTS_MAX;
+	start = start > ENTS_MAX ? ENTS_MAX : start < ENTS_MIN ? ENTS_MIN : start;
 	for (unsigned i = 0; i < nl; i++) {
 		struct uring_loop *ul = &u->uls[i];
 		unsigned mine = 0;
 
 		ul->dev = d;
+		ul->ents_start = start;
 		ul->loop = evloop_get(i);
 		ul->dev_fd = d->chans[i].fd;
 		for (unsigned q = i; q < nq; q += nl)
@@ -463,8 +477,8 @@ int fdev_uring_start(struct fdev *d, char *err, size_t errlen)
 			return ul->start_err;
 		}
 	}
-	log_info("FUSE over io_uring: %u queue(s) of %d entries to begin with on %u loop(s)", nq,
-		 ENTS_START, nl);
+	log_info("FUSE over io_uring: %u queue(s) of %u entries (at most %d) of %u KiB on %u "
+		 "loop(s)", nq, start, ENTS_MAX, FDEV_URING_MAX_DATA / 1024, nl);
 	return 0;
 }
 
@@ -487,7 +501,7 @@ void fdev_uring_free(struct fdev *d)
 		struct uring_loop *ul = &u->uls[i];
 
 		for (unsigned k = 0; k < ul->nents; k++) {
-			munmap(ul->ents[k]->payload, FDEV_MAX_DATA);
+			munmap(ul->ents[k]->payload, FDEV_URING_MAX_DATA);
 			free(ul->ents[k]);
 		}
 		free(ul->ents);
