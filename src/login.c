@@ -1,5 +1,6 @@
-/* Login phase: security stage (AuthMethod), operational stage (the key table), and text that
- * spans several PDUs (C bit) in both directions. */
+/* Login phase on a socket: what each transition of the login table (login_fsm.c) sends, and
+ * each Login Response reduced to an event: security stage (AuthMethod, CHAP), operational
+ * stage (the key table), and text that spans several PDUs (C bit) in both directions. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,12 +8,12 @@
 
 #include "log.h"
 #include "login.h"
+#include "login_fsm.h"
 #include "pdu.h"
 #include "portal.h"
 
 #define LOGIN_PDU_MAX 8192   /* MaxRecvDataSegmentLength in force during login (RFC 7143 13.12) */
 #define LOGIN_TEXT_MAX 65536 /* bound on one side's accumulated login text */
-#define LOGIN_ROUNDS 32
 
 /* What we propose when the administrator did not say: values that suit large block I/O. */
 static const struct {
@@ -40,22 +41,24 @@ static int discovery_key(int id)
 	return id == K_HEADER_DIGEST || id == K_DATA_DIGEST;
 }
 
-struct login_state {
+struct login_ctx {
 	const struct login_params *lp;
 	struct login_result *res;
+	struct conn *c;
+	struct login_fsm fsm;
 	struct negotiation neg;
-	struct textbuf out;       /* text to send next */
-	char *in;                 /* accumulated received text */
+	struct textbuf out;          /* text to send next */
+	char *in;                    /* the current response's text, C-bit parts joined */
 	size_t in_len;
-	int reply_sent[K_COUNT];  /* answers in neg.reply already on the wire */
-	int stage;
-	struct chap *chap;        /* NULL unless we may authenticate with CHAP */
-	enum { CHAP_IDLE, CHAP_CHOSEN, CHAP_ASKED, CHAP_ANSWERED, CHAP_DONE } chap_phase;
+	int reply_sent[K_COUNT];     /* answers in neg.reply already on the wire */
+	struct chap *chap;           /* NULL unless we may authenticate with CHAP */
+	struct pdu_hdr h;            /* the last Login Response */
+	struct login_response rsp;   /* the same, as the table sees it */
 	char *err;
 	size_t errlen;
 };
 
-static int offer(struct login_state *ls, int id, const char *value)
+static int offer(struct login_ctx *ls, int id, const char *value)
 {
 	int r = textbuf_add(&ls->out, key_table[id].name, value);
 
@@ -64,7 +67,7 @@ static int offer(struct login_state *ls, int id, const char *value)
 	return r;
 }
 
-static int build_security_offer(struct login_state *ls)
+static int build_security_offer(struct login_ctx *ls)
 {
 	const struct login_params *lp = ls->lp;
 	const char *auth = lp->admin_keys ? key_set_get(lp->admin_keys, K_AUTH_METHOD) : NULL;
@@ -86,7 +89,7 @@ static int build_security_offer(struct login_state *ls)
 	return r;
 }
 
-static int build_operational_offer(struct login_state *ls)
+static int build_operational_offer(struct login_ctx *ls)
 {
 	const struct login_params *lp = ls->lp;
 	const struct key_set *admin = lp->admin_keys;
@@ -130,7 +133,7 @@ static int build_operational_offer(struct login_state *ls)
 }
 
 /* Answers to keys the target offered, and NotUnderstood for keys we do not know. */
-static int build_replies(struct login_state *ls)
+static int build_replies(struct login_ctx *ls)
 {
 	for (int i = 0; i < K_COUNT; i++) {
 		const char *v = key_set_get(&ls->neg.reply, i);
@@ -146,9 +149,17 @@ static int build_replies(struct login_state *ls)
 	return 0;
 }
 
+/* CHAP keys are ours to take once we sent CHAP_A (RFC 7143 12.1.3), and after the exchange
+ * (chap.c then refuses what comes twice). */
+static int chap_keys_expected(const struct login_ctx *ls)
+{
+	return ls->chap && (ls->fsm.state == LS_CHAP_ALGORITHM ||
+			    ls->fsm.state == LS_CHAP_RESPONSE || chap_chosen_alg(ls->chap));
+}
+
 static int on_key(const char *key, const char *value, void *arg)
 {
-	struct login_state *ls = arg;
+	struct login_ctx *ls = arg;
 	int r;
 
 	if (strcmp(key, "TargetAlias") == 0)
@@ -156,13 +167,16 @@ static int on_key(const char *key, const char *value, void *arg)
 	if (strcmp(key, "TargetAddress") == 0)
 		snprintf(ls->res->redirect, sizeof(ls->res->redirect), "%s", value);
 	if (strncmp(key, "CHAP_", 5) == 0) {
-		if (!ls->chap || ls->chap_phase < CHAP_ASKED) {
+		if (!chap_keys_expected(ls)) {
 			snprintf(ls->err, ls->errlen, "the target sent %s before CHAP was agreed", key);
 			return -EPROTO;
 		}
 		r = chap_receive(ls->chap, key, value, ls->err, ls->errlen);
 		if (r && strcmp(key, "CHAP_A") == 0)
 			ls->res->chap_alg_refused = 1;
+		if (!r && (strcmp(key, "CHAP_A") == 0 || strcmp(key, "CHAP_I") == 0 ||
+			   strcmp(key, "CHAP_C") == 0))
+			ls->rsp.chap_challenge = 1;
 		return r < 0 ? r : 0;
 	}
 	r = negotiate_receive(&ls->neg, key, value, ls->err, ls->errlen);
@@ -174,7 +188,7 @@ static int on_key(const char *key, const char *value, void *arg)
 }
 
 /* Send ls->out as one or more Login Requests (C bit when it does not fit one PDU). */
-static int send_text(struct conn *c, struct login_state *ls, int transit, int nsg)
+static int send_text(struct login_ctx *ls, int csg, int transit, int nsg)
 {
 	const struct login_params *lp = ls->lp;
 	size_t off = 0;
@@ -185,7 +199,7 @@ static int send_text(struct conn *c, struct login_state *ls, int transit, int ns
 		struct login_req rq = {
 			.transit = last ? transit : 0,
 			.cont = !last,
-			.csg = ls->stage,
+			.csg = csg,
 			.nsg = nsg,
 			.isid = lp->isid,
 			.tsih = lp->tsih,
@@ -202,15 +216,15 @@ static int send_text(struct conn *c, struct login_state *ls, int transit, int ns
 		if (!last)
 			n = LOGIN_PDU_MAX;
 		pdu_build_login(bhs, &rq, (uint32_t)n);
-		r = conn_send_sync(c, bhs, ls->out.data ? ls->out.data + off : NULL, (uint32_t)n, ls->err,
-				   ls->errlen);
+		r = conn_send_sync(ls->c, bhs, ls->out.data ? ls->out.data + off : NULL, (uint32_t)n,
+				   ls->err, ls->errlen);
 		if (r)
 			return r;
 		off += n;
 		if (last)
 			break;
 		/* The target acknowledges each partial PDU with an empty response (RFC 7143 6.2). */
-		r = conn_recv_sync(c, &h, rsp, sizeof(rsp), lp->timeout_s, ls->err, ls->errlen);
+		r = conn_recv_sync(ls->c, &h, rsp, sizeof(rsp), lp->timeout_s, ls->err, ls->errlen);
 		if (r)
 			return r;
 		if (h.opcode != OP_LOGIN_RSP || h.u.login_rsp.status_class != 0) {
@@ -223,9 +237,22 @@ static int send_text(struct conn *c, struct login_state *ls, int transit, int ns
 	return 0;
 }
 
-/* Receive one whole login response (accumulating C-bit PDUs). */
-/* Append a response's text to what the target has said in this exchange. */
-static int keep_text(struct login_state *ls, const uint8_t *buf, uint32_t len)
+/* The request that puts us in state next: its stage, and T/NSG asking to leave it. CHAP_A goes
+ * with T clear, since the exchange it starts must finish in this stage (RFC 7143 12.1.3). */
+static int send_request(struct login_ctx *ls, enum login_state next)
+{
+	int csg = login_state_csg(next);
+	int r = build_replies(ls);
+
+	if (!r)
+		r = send_text(ls, csg, next != LS_CHAP_ALGORITHM,
+			      csg == STAGE_SECURITY ? STAGE_OPERATIONAL : STAGE_FULL_FEATURE);
+	textbuf_free(&ls->out);
+	return r;
+}
+
+/* Append a response's text to what the target has said in this response. */
+static int keep_text(struct login_ctx *ls, const uint8_t *buf, uint32_t len)
 {
 	char *p;
 
@@ -245,69 +272,286 @@ static int keep_text(struct login_state *ls, const uint8_t *buf, uint32_t len)
 	return 0;
 }
 
-static int recv_response(struct conn *c, struct login_state *ls, struct pdu_hdr *h)
+/* ---- Each Login Response reduced to an event ---- */
+
+static enum login_event bad_response(int r, int *rc)
+{
+	*rc = r;
+	return EV_BAD_RESPONSE;
+}
+
+/* A refusal is reported as such, even when the target did not fill in the rest of the
+ * header; its keys (TargetAddress of a redirection) are kept, whatever else is wrong. */
+static enum login_event refusal_event(struct login_ctx *ls, const uint8_t *buf, int *rc)
+{
+	int r = keep_text(ls, buf, ls->h.dsl);
+
+	if (r)
+		return bad_response(r, rc);
+	(void)text_foreach(ls->in, ls->in_len, on_key, ls);
+	ls->in_len = 0;
+	return login_event_of(&ls->rsp);
+}
+
+/* The keys of a whole response, then what it asks of us. */
+static enum login_event final_event(struct login_ctx *ls, int *rc)
+{
+	const struct pdu_hdr *h = &ls->h;
+	int csg = login_state_csg(ls->fsm.state);
+	int rsp_csg = (h->flags >> 2) & 3;
+	int answered_auth = key_set_get(&ls->neg.answered, K_AUTH_METHOD) != NULL;
+	int r = text_foreach(ls->in, ls->in_len, on_key, ls);
+
+	ls->in_len = 0;
+	if (r) {
+		if (r == -EPROTO && !*ls->err)
+			snprintf(ls->err, ls->errlen, "malformed login text from the target");
+		return bad_response(r, rc);
+	}
+	if (rsp_csg != csg) {
+		snprintf(ls->err, ls->errlen, "Login Response for stage %d while in stage %d",
+			 rsp_csg, csg);
+		return bad_response(-EPROTO, rc);
+	}
+	ls->rsp.nsg = h->flags & 3;
+	if (ls->rsp.transit && ls->rsp.nsg != STAGE_OPERATIONAL &&
+	    ls->rsp.nsg != STAGE_FULL_FEATURE) {
+		snprintf(ls->err, ls->errlen, "target moved to login stage %d from %d", ls->rsp.nsg,
+			 csg);
+		return bad_response(-EPROTO, rc);
+	}
+	if (!answered_auth)
+		ls->rsp.auth_method = key_set_get(&ls->neg.answered, K_AUTH_METHOD);
+	return login_event_of(&ls->rsp);
+}
+
+/* Read one Login Response PDU. *rc: the error that comes with a failure event. */
+static enum login_event next_event(struct login_ctx *ls, int *rc)
 {
 	const struct login_params *lp = ls->lp;
+	struct pdu_hdr *h = &ls->h;
 	uint8_t buf[LOGIN_PDU_MAX];
 	int r;
 
-	ls->in_len = 0;
-	for (;;) {
-		r = conn_recv_sync(c, h, buf, sizeof(buf), lp->timeout_s, ls->err, ls->errlen);
-		if (r)
-			return r;
-		if (h->opcode != OP_LOGIN_RSP) {
-			snprintf(ls->err, ls->errlen, "expected a Login Response, got %s",
-				 pdu_opcode_name(h->opcode));
-			return -EPROTO;
-		}
-		/* A refusal is reported as such, even when the target did not fill in the
-		 * rest of the header; its keys (TargetAddress of a redirection) are kept. */
-		if (h->u.login_rsp.status_class != 0)
-			return keep_text(ls, buf, h->dsl);
-		if (memcmp(h->u.login_rsp.isid, lp->isid, 6) != 0 || h->itt != 0) {
-			snprintf(ls->err, ls->errlen,
-				 "Login Response for another ISID or task tag (0x%08x)", h->itt);
-			return -EPROTO;
-		}
-		if (h->u.login_rsp.version_active != 0) {
-			snprintf(ls->err, ls->errlen, "target answered with iSCSI version %u, not 0",
-				 h->u.login_rsp.version_active);
-			return -EPROTO;
-		}
-		ls->res->exp_stat_sn = h->stat_sn + 1;
-		ls->res->exp_cmd_sn = h->exp_cmd_sn;
-		ls->res->max_cmd_sn = h->max_cmd_sn;
-		r = keep_text(ls, buf, h->dsl);
-		if (r)
-			return r;
-		if (!(h->flags & FL_CONTINUE))
-			return 0;
-		if (h->flags & FL_LOGIN_TRANSIT) {
-			snprintf(ls->err, ls->errlen, "Login Response with both the T and C bits");
-			return -EPROTO;
-		}
-		/* Ask for the rest with an empty request. */
-		{
-			struct login_req rq = {
-				.csg = ls->stage, .isid = lp->isid, .tsih = lp->tsih, .cid = lp->cid,
-				.cmd_sn = lp->cmd_sn, .exp_stat_sn = ls->res->exp_stat_sn,
-			};
-			uint8_t bhs[BHS_LEN];
-
-			pdu_build_login(bhs, &rq, 0);
-			r = conn_send_sync(c, bhs, NULL, 0, ls->err, ls->errlen);
-			if (r)
-				return r;
-		}
+	*rc = 0;
+	memset(&ls->rsp, 0, sizeof(ls->rsp));
+	r = conn_recv_sync(ls->c, h, buf, sizeof(buf), lp->timeout_s, ls->err, ls->errlen);
+	if (r) {
+		*rc = r;
+		if (r == -ETIMEDOUT)
+			return EV_TIMEOUT;
+		/* conn.c says these of a PDU it could not take: a bad response, not a lost link */
+		return r == -EPROTO || r == -EBADMSG ? EV_BAD_RESPONSE : EV_TRANSPORT_ERROR;
 	}
+	if (h->opcode != OP_LOGIN_RSP) {
+		snprintf(ls->err, ls->errlen, "expected a Login Response, got %s",
+			 pdu_opcode_name(h->opcode));
+		return bad_response(-EPROTO, rc);
+	}
+	ls->rsp.status_class = h->u.login_rsp.status_class;
+	if (ls->rsp.status_class)
+		return refusal_event(ls, buf, rc);
+	if (memcmp(h->u.login_rsp.isid, lp->isid, 6) != 0 || h->itt != 0) {
+		snprintf(ls->err, ls->errlen, "Login Response for another ISID or task tag (0x%08x)",
+			 h->itt);
+		return bad_response(-EPROTO, rc);
+	}
+	if (h->u.login_rsp.version_active != 0) {
+		snprintf(ls->err, ls->errlen, "target answered with iSCSI version %u, not 0",
+			 h->u.login_rsp.version_active);
+		return bad_response(-EPROTO, rc);
+	}
+	ls->res->exp_stat_sn = h->stat_sn + 1;
+	ls->res->exp_cmd_sn = h->exp_cmd_sn;
+	ls->res->max_cmd_sn = h->max_cmd_sn;
+	r = keep_text(ls, buf, h->dsl);
+	if (r)
+		return bad_response(r, rc);
+	ls->rsp.transit = !!(h->flags & FL_LOGIN_TRANSIT);
+	ls->rsp.cont = !!(h->flags & FL_CONTINUE);
+	if (ls->rsp.cont && ls->rsp.transit) {
+		snprintf(ls->err, ls->errlen, "Login Response with both the T and C bits");
+		return bad_response(-EPROTO, rc);
+	}
+	return ls->rsp.cont ? login_event_of(&ls->rsp) : final_event(ls, rc);
 }
+
+/* ---- The actions of the table's rows ---- */
+
+static int act_offer_security(struct login_fsm *m, const struct login_row *row)
+{
+	struct login_ctx *ls = m->ctx;
+	int r = build_security_offer(ls);
+
+	return r ? r : send_request(ls, row->next);
+}
+
+/* An empty request asks for the rest of a response sent with the C bit (RFC 7143 6.2). */
+static int act_ask_rest(struct login_fsm *m, const struct login_row *row)
+{
+	struct login_ctx *ls = m->ctx;
+	const struct login_params *lp = ls->lp;
+	struct login_req rq = {
+		.csg = login_state_csg(row->state), .isid = lp->isid, .tsih = lp->tsih,
+		.cid = lp->cid, .cmd_sn = lp->cmd_sn, .exp_stat_sn = ls->res->exp_stat_sn,
+	};
+	uint8_t bhs[BHS_LEN];
+
+	pdu_build_login(bhs, &rq, 0);
+	return conn_send_sync(ls->c, bhs, NULL, 0, ls->err, ls->errlen);
+}
+
+/* Our answers (NotUnderstood first, RFC 7143 6.2), or an empty request: it asks the target
+ * to go on. */
+static int act_next_round(struct login_fsm *m, const struct login_row *row)
+{
+	return send_request(m->ctx, row->next);
+}
+
+static int act_offer_chap_algorithms(struct login_fsm *m, const struct login_row *row)
+{
+	struct login_ctx *ls = m->ctx;
+	int r;
+
+	if (!ls->chap) { /* the offer said None then; negotiation refuses CHAP before this */
+		snprintf(ls->err, ls->errlen, "the target chose CHAP, which was not offered");
+		return -EPROTO;
+	}
+	r = textbuf_add(&ls->out, "CHAP_A", chap_algorithms(ls->chap));
+	return r ? r : send_request(ls, row->next);
+}
+
+static int act_chap_respond(struct login_fsm *m, const struct login_row *row)
+{
+	struct login_ctx *ls = m->ctx;
+	int r = chap_respond(ls->chap, &ls->out, ls->err, ls->errlen);
+
+	return r ? r : send_request(ls, row->next);
+}
+
+/* Mutual: the target proves it knows its secret before we go on (one-way: nothing to do). */
+static int act_chap_verify(struct login_fsm *m, const struct login_row *row)
+{
+	struct login_ctx *ls = m->ctx;
+
+	(void)row;
+	return chap_verify(ls->chap, ls->err, ls->errlen);
+}
+
+static int act_offer_operational(struct login_fsm *m, const struct login_row *row)
+{
+	struct login_ctx *ls = m->ctx;
+	int r = build_operational_offer(ls);
+
+	return r ? r : send_request(ls, row->next);
+}
+
+static int act_finish(struct login_fsm *m, const struct login_row *row)
+{
+	struct login_ctx *ls = m->ctx;
+	const struct login_params *lp = ls->lp;
+	struct login_result *res = ls->res;
+
+	(void)row;
+	res->tsih = ls->h.u.login_rsp.tsih;
+	/* RFC 7143 11.13.3: a new session gets a TSIH other than 0; a connection that joins one
+	 * keeps its TSIH. */
+	if (!lp->tsih && !res->tsih) {
+		snprintf(ls->err, ls->errlen, "the target gave the new session TSIH 0");
+		return -EPROTO;
+	}
+	if (lp->tsih && res->tsih != lp->tsih) {
+		snprintf(ls->err, ls->errlen, "the target answered with TSIH %u a login to session %u",
+			 res->tsih, lp->tsih);
+		return -EPROTO;
+	}
+	return negotiate_result(&ls->neg, &res->params, ls->err, ls->errlen);
+}
+
+/* The status of a refusal, and the algorithm refused once we had answered a CHAP challenge
+ * (the caller may try again with MD5 alone). */
+static void note_refusal(struct login_ctx *ls, const struct login_row *row)
+{
+	struct login_result *res = ls->res;
+
+	res->status_class = ls->h.u.login_rsp.status_class;
+	res->status_detail = ls->h.u.login_rsp.status_detail;
+	if (ls->chap && row->state != LS_CHAP_ALGORITHM && chap_chosen_alg(ls->chap))
+		res->chap_refused_alg = chap_chosen_alg(ls->chap);
+}
+
+static int act_redirected(struct login_fsm *m, const struct login_row *row)
+{
+	struct login_ctx *ls = m->ctx;
+	struct login_result *res = ls->res;
+
+	note_refusal(ls, row);
+	snprintf(ls->err, ls->errlen, "login redirected (%s) to %s",
+		 login_status_str(res->status_class, res->status_detail),
+		 res->redirect[0] ? res->redirect : "an unnamed address");
+	return -EAGAIN;
+}
+
+static int act_refused(struct login_fsm *m, const struct login_row *row)
+{
+	struct login_ctx *ls = m->ctx;
+	struct login_result *res = ls->res;
+
+	note_refusal(ls, row);
+	snprintf(ls->err, ls->errlen, "login refused: %s (status 0x%02x%02x)",
+		 login_status_str(res->status_class, res->status_detail), res->status_class,
+		 res->status_detail);
+	return -EACCES;
+}
+
+static int act_chap_unfinished(struct login_fsm *m, const struct login_row *row)
+{
+	struct login_ctx *ls = m->ctx;
+
+	(void)row;
+	snprintf(ls->err, ls->errlen,
+		 "the target left the security stage before CHAP authentication finished");
+	return -EACCES;
+}
+
+static int act_auth_unsupported(struct login_fsm *m, const struct login_row *row)
+{
+	struct login_ctx *ls = m->ctx;
+
+	(void)row;
+	snprintf(ls->err, ls->errlen, "the target requires AuthMethod=%s",
+		 ls->rsp.auth_method ? ls->rsp.auth_method : "?");
+	return -EACCES;
+}
+
+/* The event brought its reason (conn.c's, or the decoding's) and its error. */
+static int act_fail(struct login_fsm *m, const struct login_row *row)
+{
+	(void)row;
+	return m->event_rc;
+}
+
+static const login_action_fn actions[LA_COUNT] = {
+	[LA_OFFER_SECURITY] = act_offer_security,
+	[LA_ASK_REST] = act_ask_rest,
+	[LA_NEXT_ROUND] = act_next_round,
+	[LA_OFFER_CHAP_ALGORITHMS] = act_offer_chap_algorithms,
+	[LA_CHAP_RESPOND] = act_chap_respond,
+	[LA_CHAP_VERIFY] = act_chap_verify,
+	[LA_OFFER_OPERATIONAL] = act_offer_operational,
+	[LA_FINISH] = act_finish,
+	[LA_REDIRECTED] = act_redirected,
+	[LA_REFUSED] = act_refused,
+	[LA_CHAP_UNFINISHED] = act_chap_unfinished,
+	[LA_AUTH_UNSUPPORTED] = act_auth_unsupported,
+	[LA_FAIL] = act_fail,
+};
 
 int login_run(struct conn *c, const struct login_params *lp, struct login_result *res, char *err,
 	      size_t errlen)
 {
-	struct login_state ls = {.lp = lp, .res = res, .err = err, .errlen = errlen};
-	int first_of_stage = 1, r = -EPROTO;
+	struct login_ctx ls = {.lp = lp, .res = res, .c = c, .err = err, .errlen = errlen};
+	int r;
 
 	memset(res, 0, sizeof(*res));
 	if (errlen)
@@ -316,138 +560,24 @@ int login_run(struct conn *c, const struct login_params *lp, struct login_result
 	key_set_init(&ls.neg.answered);
 	key_set_init(&ls.neg.reply);
 	ls.neg.discovery = lp->target_name == NULL;
-	ls.stage = STAGE_SECURITY;
 	if (lp->chap) {
 		static const int md5[] = {CHAP_ALG_MD5};
 
 		ls.chap = lp->chap_md5_only ? chap_new(lp->chap, md5, 1) : chap_new(lp->chap, NULL, 0);
 		if (!ls.chap) {
+			r = -errno;
 			snprintf(err, errlen, "cannot set up CHAP: %s", strerror(errno));
-			return -errno;
+			goto out;
 		}
 	}
+	login_fsm_init(&ls.fsm, conn_label(c), lp->cid, actions, &ls, err, errlen);
+	r = login_fsm_step(&ls.fsm, EV_START, 0);
+	while (!login_fsm_final(&ls.fsm)) {
+		int rc;
+		enum login_event ev = next_event(&ls, &rc);
 
-	for (int round = 0; round < LOGIN_ROUNDS; round++) {
-		struct pdu_hdr h;
-		int nsg = ls.stage == STAGE_SECURITY ? STAGE_OPERATIONAL : STAGE_FULL_FEATURE;
-		int rsp_csg, rsp_nsg, transit = 1;
-
-		/* ls.out holds the NotUnderstood answers to the last response's unknown keys
-		 * (RFC 7143 6.2); they go first in this request. */
-		r = 0;
-		if (first_of_stage) {
-			r = ls.stage == STAGE_SECURITY ? build_security_offer(&ls)
-						       : build_operational_offer(&ls);
-		} else if (ls.stage == STAGE_SECURITY && ls.chap_phase == CHAP_CHOSEN) {
-			/* RFC 7143 12.1.3: the algorithm list, then the target's challenge. */
-			r = textbuf_add(&ls.out, "CHAP_A", chap_algorithms(ls.chap));
-			ls.chap_phase = CHAP_ASKED;
-			transit = 0;
-		} else if (ls.stage == STAGE_SECURITY && ls.chap_phase == CHAP_ASKED) {
-			r = chap_respond(ls.chap, &ls.out, err, errlen);
-			ls.chap_phase = CHAP_ANSWERED;
-		}
-		if (!r)
-			r = build_replies(&ls);
-		if (r)
-			goto out;
-		first_of_stage = 0;
-		/* An empty request is valid: it asks the target to go on. */
-		r = send_text(c, &ls, transit, nsg);
-		if (r)
-			goto out;
-		textbuf_free(&ls.out);
-		r = recv_response(c, &ls, &h);
-		if (r)
-			goto out;
-		res->status_class = h.u.login_rsp.status_class;
-		res->status_detail = h.u.login_rsp.status_detail;
-		if (res->status_class && ls.chap_phase >= CHAP_ANSWERED)
-			res->chap_refused_alg = chap_chosen_alg(ls.chap);
-		if (res->status_class) {
-			/* Keys (TargetAddress for a redirection) come with the refusal. */
-			text_foreach(ls.in, ls.in_len, on_key, &ls);
-			if (res->status_class == 0x01)
-				snprintf(err, errlen, "login redirected (%s) to %s",
-					 login_status_str(res->status_class, res->status_detail),
-					 res->redirect[0] ? res->redirect : "an unnamed address");
-			else
-				snprintf(err, errlen, "login refused: %s (status 0x%02x%02x)",
-					 login_status_str(res->status_class, res->status_detail),
-					 res->status_class, res->status_detail);
-			r = res->status_class == 0x01 ? -EAGAIN : -EACCES;
-			goto out;
-		}
-		r = text_foreach(ls.in, ls.in_len, on_key, &ls);
-		if (r) {
-			if (r == -EPROTO && !*err)
-				snprintf(err, errlen, "malformed login text from the target");
-			goto out;
-		}
-		rsp_csg = (h.flags >> 2) & 3;
-		rsp_nsg = h.flags & 3;
-		if (rsp_csg != ls.stage) {
-			snprintf(err, errlen, "Login Response for stage %d while in stage %d", rsp_csg,
-				 ls.stage);
-			r = -EPROTO;
-			goto out;
-		}
-		if (ls.stage == STAGE_SECURITY) {
-			const char *am = key_set_get(&ls.neg.answered, K_AUTH_METHOD);
-
-			if (am && strcmp(am, "CHAP") == 0 && ls.chap_phase == CHAP_IDLE) {
-				ls.chap_phase = CHAP_CHOSEN;
-			} else if (am && strcmp(am, "None") != 0 && strcmp(am, "CHAP") != 0) {
-				snprintf(err, errlen, "the target requires AuthMethod=%s", am);
-				r = -EACCES;
-				goto out;
-			}
-			if (ls.chap_phase == CHAP_ANSWERED) {
-				/* Mutual: the target proves it knows its secret before we go on. */
-				r = chap_verify(ls.chap, err, errlen);
-				if (r)
-					goto out;
-				ls.chap_phase = CHAP_DONE;
-			}
-			if ((h.flags & FL_LOGIN_TRANSIT) && ls.chap_phase != CHAP_IDLE &&
-			    ls.chap_phase != CHAP_DONE) {
-				snprintf(err, errlen, "the target left the security stage before CHAP "
-						      "authentication finished");
-				r = -EACCES;
-				goto out;
-			}
-		}
-		if (!(h.flags & FL_LOGIN_TRANSIT))
-			continue; /* the target wants another round in this stage */
-		if (rsp_nsg == STAGE_FULL_FEATURE) {
-			res->tsih = h.u.login_rsp.tsih;
-			/* RFC 7143 11.13.3: a new session gets a TSIH other than 0; a connection
-			 * that joins one keeps its TSIH. */
-			if (!lp->tsih && !res->tsih) {
-				snprintf(err, errlen, "the target gave the new session TSIH 0");
-				r = -EPROTO;
-				goto out;
-			}
-			if (lp->tsih && res->tsih != lp->tsih) {
-				snprintf(err, errlen, "the target answered with TSIH %u a login to "
-					 "session %u", res->tsih, lp->tsih);
-				r = -EPROTO;
-				goto out;
-			}
-			r = negotiate_result(&ls.neg, &res->params, err, errlen);
-			goto out;
-		}
-		if (rsp_nsg != STAGE_OPERATIONAL || ls.stage != STAGE_SECURITY) {
-			snprintf(err, errlen, "target moved to login stage %d from %d", rsp_nsg,
-				 ls.stage);
-			r = -EPROTO;
-			goto out;
-		}
-		ls.stage = STAGE_OPERATIONAL;
-		first_of_stage = 1;
+		r = login_fsm_step(&ls.fsm, ev, rc);
 	}
-	snprintf(err, errlen, "login did not finish within %d exchanges", LOGIN_ROUNDS);
-	r = -EPROTO;
 out:
 	chap_free(ls.chap);
 	textbuf_free(&ls.out);
