@@ -81,8 +81,9 @@ class Channel:
 class Daemon:
     """iscsifs in the foreground, its log in the test's directory."""
 
-    def __init__(self, test, channels, auth=None, name="d"):
+    def __init__(self, test, channels, auth=None, name="d", args=()):
         self.t = test
+        self.args = list(args)
         self.channels = channels
         self.name = name
         self.etc = os.path.join(test.tmp, "etc-" + name)
@@ -115,7 +116,7 @@ class Daemon:
                "--auth=%s/initiator_auth" % self.etc,
                "--maps=%s/iscsi_device_maps" % self.etc,
                "--initiatorname=%s/initiatorname.iscsi" % self.etc,
-               "--control-socket=%s/control.sock" % self.etc, self.mnt]
+               "--control-socket=%s/control.sock" % self.etc] + self.args + [self.mnt]
         log = open(self.log_path, "w")
         log.write(" ".join(cmd) + "\n")
         log.flush()
@@ -293,12 +294,14 @@ class Test:
         return tgt
 
     def daemon(self, *targets, keys="AuthMethod=None", attrs=DEFAULT_ATTRS, conns=1,
-               auth=None, iqn=True, name=None, channels=None):
-        """A daemon with one channel per target (ids 0, 1, ...), not started yet."""
+               auth=None, iqn=True, name=None, channels=None, args=()):
+        """A daemon with one channel per target (ids 0, 1, ...), not started yet; args go
+        on its command line."""
         if channels is None:
             channels = [Channel(tg, keys=keys, attrs=attrs, conns=conns, ident=i, iqn=iqn)
                         for i, tg in enumerate(targets)]
-        return Daemon(self, channels, auth=auth, name=name or "d%d" % (len(self.daemons) + 1))
+        return Daemon(self, channels, auth=auth, name=name or "d%d" % (len(self.daemons) + 1),
+                      args=args)
 
     def expect(self, off, n, lun=0):
         """The initial bytes of a scripted target's LUN."""
