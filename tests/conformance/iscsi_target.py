@@ -502,12 +502,14 @@ class Connection:
         with self.send_lock:
             if self.closed:
                 raise Drop("connection already closed")
+            # In the trace before it is on the wire: a test that saw the initiator act on
+            # it must find it there.
+            if record:
+                self.t.record(Pdu(bhs, data, conn=self.index, sent=True))
             try:
                 self.sock.sendall(out)
             except OSError as e:
                 raise Drop("send failed: %s" % e)
-        if record:
-            self.t.record(Pdu(bhs, data, conn=self.index, sent=True))
         return bytes(bhs)
 
     def close(self):
