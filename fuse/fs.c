@@ -461,6 +461,12 @@ void fs_set_dev(struct fs *fs, struct fdev *dev)
 	pthread_rwlock_unlock(&fs->lock);
 }
 
+void fs_stop(struct fs *fs)
+{
+	if (fs)
+		mpath_set_stop(fs->mps);
+}
+
 void fs_free(struct fs *fs)
 {
 	if (!fs)

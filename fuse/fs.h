@@ -23,6 +23,8 @@ void fs_channel_stopping(struct fs *fs, struct channel *ch);
 struct mpath_set *fs_multipath(struct fs *fs);
 /* Where to send the kernel notifications of rescans (added, removed, resized files). */
 void fs_set_dev(struct fs *fs, struct fdev *dev);
+/* I/O still waiting for a multipath path fails now, while it can still be answered. */
+void fs_stop(struct fs *fs);
 void fs_free(struct fs *fs);
 /* The request handlers, for fdev_start. */
 struct fdev_ops fs_dev_ops(struct fs *fs);

@@ -474,6 +474,7 @@ out_stop:
 		channel_set_change_callback(d.retired[i], NULL, NULL);
 	}
 	daemon_logout(&d); /* what waits for a target ends, on loops and workers alike */
+	fs_stop(d.fs);     /* and what waits for a multipath path */
 	workq_stop();      /* every request a worker had is answered */
 	fdev_stop(d.dev);
 	if (loops_up)

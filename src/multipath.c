@@ -184,6 +184,11 @@ static void queue_pending(struct mp_io *io)
 	struct mpath_set *set = io->dev->set;
 
 	pthread_mutex_lock(&set->lock);
+	if (set->stop) { /* no worker to wait for a path any more */
+		pthread_mutex_unlock(&set->lock);
+		finish(io, -EIO);
+		return;
+	}
 	io->next = NULL;
 	if (set->pend_tail)
 		set->pend_tail->next = io;
@@ -369,7 +374,7 @@ struct mpath_set *mpath_set_new(void)
 	return set;
 }
 
-void mpath_set_free(struct mpath_set *set)
+void mpath_set_stop(struct mpath_set *set)
 {
 	if (!set)
 		return;
@@ -379,12 +384,20 @@ void mpath_set_free(struct mpath_set *set)
 	pthread_mutex_unlock(&set->lock);
 	if (set->worker_running)
 		pthread_join(set->worker, NULL);
+	set->worker_running = 0;
 	while (set->pend_head) {
 		struct mp_io *io = set->pend_head;
 
 		set->pend_head = io->next;
 		finish(io, -EIO);
 	}
+}
+
+void mpath_set_free(struct mpath_set *set)
+{
+	if (!set)
+		return;
+	mpath_set_stop(set);
 	for (int i = 0; i < set->ndevs; i++) {
 		struct mpath_dev *d = set->devs[i];
 

@@ -17,6 +17,9 @@ struct mpath_dev;
 
 struct mpath_set *mpath_set_new(void);
 /* Once no I/O can reach a device any more. */
+/* Stops the worker and fails the I/O still waiting for a path (EIO): its answers go out
+ * now, while the event loops and the FUSE device are still there. */
+void mpath_set_stop(struct mpath_set *set);
 void mpath_set_free(struct mpath_set *set);
 
 /* Bring the devices in line with the channels' LUN lists (running or paused channels only):
