@@ -12,12 +12,17 @@ def main(t):
     d.start()
     data = c.pattern(131072)
     d.write(0, data)
-    cmd = tgt.commands(0x2A, 0x8A)[-1]
-    unsol = cmd.dsl + sum(p.dsl for p in tgt.received(c.OP_DATA_OUT)
-                          if p.ttt == c.RSVD and p.itt == cmd.itt)
-    t.check(unsol <= 8192, "%d bytes of unsolicited data, FirstBurstLength is 8192" % unsol)
-    r2ts = [p for p in tgt.sent(c.OP_R2T) if p.itt == cmd.itt]
-    t.check(len(r2ts) >= 7, "only %d R2Ts for 120 KiB in bursts of 16 KiB" % len(r2ts))
+    # One WRITE, or two when FUSE splits a buffer that is not page-aligned (over io_uring,
+    # requests are at most 128 KiB): each within the bursts.
+    cmds = tgt.commands(0x2A, 0x8A)
+    t.check(cmds, "no WRITE reached the target")
+    r2ts = 0
+    for cmd in cmds:
+        unsol = cmd.dsl + sum(p.dsl for p in tgt.received(c.OP_DATA_OUT)
+                              if p.ttt == c.RSVD and p.itt == cmd.itt)
+        t.check(unsol <= 8192, "%d bytes of unsolicited data, FirstBurstLength is 8192" % unsol)
+        r2ts += len([p for p in tgt.sent(c.OP_R2T) if p.itt == cmd.itt])
+    t.check(r2ts >= 7, "only %d R2Ts for 120 KiB in bursts of 16 KiB" % r2ts)
     d.check_read(0, 131072, data)
 
 
