@@ -59,6 +59,7 @@ struct conn {
 	struct evloop *loop;
 	struct ev_watch watch;
 	struct ev_task flush_task;
+	struct ev_task rx_task; /* the receive side goes on after its budget was spent */
 	struct conn_handler handler;
 	uint32_t max_recv_dsl;
 	int hdr_digest, data_digest; /* CRC32C, from the first full-feature PDU on */
@@ -515,25 +516,44 @@ static int rx_some(struct conn *c, char *err, size_t errlen)
 
 static void flush(struct conn *c);
 
+static void rx_run(struct conn *c)
+{
+	char err[256] = "";
+	int r;
+
+	c->rx_drained = 0;
+	r = rx_some(c, err, sizeof(err));
+	if (r == 1) {
+		/* Budget spent with more to do: the rest may already be in the read-ahead buffer,
+		 * where no readiness event will come for it, so a task goes on after the others'
+		 * turn. */
+		conn_ref(c);
+		if (!evloop_post(c->loop, &c->rx_task))
+			conn_unref(c);
+		return;
+	}
+	if (r < 0)
+		conn_fail(c, r, err);
+}
+
+static void rx_task(struct ev_task *t)
+{
+	struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, rx_task));
+
+	if (!c->failed)
+		rx_run(c);
+	conn_unref(c);
+}
+
 static void on_events(struct ev_watch *w, uint32_t events)
 {
 	struct conn *c = (struct conn *)((char *)w - offsetof(struct conn, watch));
-	char err[256] = "";
-	int r;
 
 	if (events & EPOLLOUT)
 		flush(c);
 	if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP)) || c->failed)
 		return;
-	c->rx_drained = 0;
-	r = rx_some(c, err, sizeof(err));
-	if (r == 1) {
-		/* Budget spent with more to read: the level-triggered watch calls again. */
-		evloop_more(c->loop);
-		return;
-	}
-	if (r < 0)
-		conn_fail(c, r, err);
+	rx_run(c);
 }
 
 /* ---- The send side ---- */
@@ -711,6 +731,7 @@ int conn_start(struct conn *c, const struct conn_handler *handler, uint32_t max_
 	c->watch.fd = c->fd;
 	c->watch.cb = on_events;
 	c->flush_task.fn = flush_task;
+	c->rx_task.fn = rx_task;
 	c->started = 1;
 	r = evloop_add(loop, &c->watch, EPOLLIN);
 	if (r)
