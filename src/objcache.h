@@ -1,6 +1,6 @@
-/* Objects of one size kept for reuse: the data path takes one per I/O on a FUSE thread and
- * gives it back on a receive thread, the pattern in which malloc's per-thread caches help
- * least. Bounded: past max free objects, a returned one is freed. */
+/* Objects of one size kept for reuse: the data path takes one per I/O on the event loop
+ * that read the FUSE request and gives it back on the loop of the connection that answered,
+ * often another, the pattern in which malloc's per-thread caches help least. Bounded: past max free objects, a returned one is freed. */
 #ifndef ISCSIFS_OBJCACHE_H
 #define ISCSIFS_OBJCACHE_H
 

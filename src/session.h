@@ -86,8 +86,8 @@ struct session_config {
 	 * with -ENOTCONN (another path may take it) and new tasks fail the same way until it is
 	 * back; reconnecting goes on in the background. */
 	int fast_fail;
-	/* A unit attention or asynchronous SCSI event arrived (receive thread, session lock
-	 * held: only note it). */
+	/* A unit attention or asynchronous SCSI event arrived (on the connection's event loop,
+	 * session lock held: only note it). */
 	void (*on_unit_attention)(void *arg, uint64_t lun, uint8_t asc, uint8_t ascq);
 	void *ua_arg;
 };
