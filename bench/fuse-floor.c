@@ -102,7 +102,7 @@ static struct {
 	uint32_t kminor, kflags, kflags2, rminor, rflags, rflags2;
 	int offered, asked;
 	int probe_early, probe_no_sqe128, probe_disabled;
-	unsigned reg_submitted, reg_failed, ring_errors;
+	unsigned reg_submitted, reg_failed, ring_errors, fixed_files;
 	int reg_error, ring_error;
 	int dev_end, ring_end;
 	int lookup_payload_sz;
@@ -611,6 +611,7 @@ static void *ring_thread(void *p)
 	live = w->nents;
 	pthread_mutex_lock(&facts_lock);
 	facts.reg_submitted += w->nents;
+	facts.fixed_files += w->fixed_file;
 	pthread_mutex_unlock(&facts_lock);
 	/* A refused REGISTER completes at once; a taken one only with its first request. */
 	while (io_uring_peek_cqe(&w->ring, &cqe) == 0) {
@@ -745,8 +746,8 @@ static void write_stats(const char *path)
 	FACT("probe_register_before_init", facts.probe_early);
 	FACT("probe_register_without_sqe128", facts.probe_no_sqe128);
 	FACT("probe_register_not_offered", facts.probe_disabled);
-	fprintf(f, "register_submitted=%u\nregister_failed=%u\n", facts.reg_submitted,
-		facts.reg_failed);
+	fprintf(f, "register_submitted=%u\nregister_failed=%u\nrings_with_fixed_file=%u\n",
+		facts.reg_submitted, facts.reg_failed, facts.fixed_files);
 	FACT("register_error", facts.reg_error);
 	fprintf(f, "ring_errors=%u\n", facts.ring_errors);
 	FACT("ring_error", facts.ring_error);
