@@ -635,6 +635,7 @@ static void *ring_thread(void *p)
 	io_uring_queue_exit(&w->ring);
 	for (i = 0; i < w->nents; i++)
 		free(w->ents[i].hdr);
+	free(w->ents);
 	if (w->payloads)
 		munmap(w->payloads, w->payloads_len);
 	return NULL;
@@ -990,5 +991,9 @@ int main(int argc, char *argv[])
 		write_stats(opt.stats);
 	fuse_session_unmount(se);
 	fuse_session_destroy(se);
+	fuse_opt_free_args(&args);
+	for (i = 0; i < nworkers; i++)
+		free(workers[i].per_queue);
+	free(workers);
 	return 0;
 }
