@@ -351,6 +351,12 @@ static void test_target_logout_connection(void **state)
 	assert_ptr_equal(t->sc, sc_of(f, 0));
 	assert_int_equal(t->tstate, TASK_SENT);
 	assert_int_equal(f->ndone, 0);
+	/* Logged out, the target closes it before the timer retires it: no surprise. */
+	lose(f, 1, "connection closed by the target");
+	assert_int_equal(sc1->state, CS_FREE);
+	assert_int_equal(f->conns[1].aborts, 0);
+	assert_int_equal(f->s.state, SS_LOGGED_IN);
+	assert_int_equal(f->s.nup, 1);
 	fx_free(f);
 }
 
@@ -520,6 +526,12 @@ static void test_logout(void **state)
 	/* Closed at the session's end (T8); a loss reported meanwhile changes nothing. */
 	lose(f, on, "connection closed by the target");
 	assert_int_equal(f->s.state, SS_FREE);
+	/* The other one closes while retire_all has let go of the lock (T8 done, not yet
+	 * stopped). */
+	assert_int_equal(cev(f, 1 - on, CE_SESSION_DOWN), 0);
+	lose(f, 1 - on, "connection closed by the target");
+	assert_int_equal(sc_of(f, 1 - on)->state, CS_FREE);
+	assert_int_equal(f->conns[1 - on].aborts, 0);
 	locked_retire_all(f);
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(sc_of(f, i)->state, CS_FREE);
