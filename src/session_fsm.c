@@ -318,6 +318,8 @@ static const struct fsm_row conn_rows[] = {
 	{CS_IN_CLEANUP, CE_LOST, CS_IN_CLEANUP, CA_NONE, "T15"},
 	{CS_IN_CLEANUP, CE_SESSION_DOWN, CS_FREE, CA_DOWN, "T18"},
 	{CS_FREE, CE_SESSION_DOWN, CS_FREE, CA_DOWN, "T2"},
+	/* Let go of (T8, T13, T18) and closed at the target before the timer retires it. */
+	{CS_FREE, CE_LOST, CS_FREE, CA_NONE, "T8, T13, T18, closed"},
 };
 
 const struct fsm connection_fsm = {
