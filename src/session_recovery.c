@@ -200,8 +200,14 @@ static int login_leading(struct session *s, int *lead, struct conn **out,
 		char why[512];
 		int tried = 0;
 
+		/* A slot whose earlier login still runs (made stale when the session moved on)
+		 * is that login's until it ends: another slot of the portal, or the next portal. */
+		pthread_mutex_lock(&s->lock);
+		if (s->sc[i].state == CS_IN_LOGIN_STALE)
+			tried = 1;
 		for (int j = 0; j < i && !tried; j++)
-			tried = s->sc[j].portal == p;
+			tried = s->sc[j].portal == p && s->sc[j].state != CS_IN_LOGIN_STALE;
+		pthread_mutex_unlock(&s->lock);
 		if (tried)
 			continue;
 		r = login_conn(s, &s->sc[i], 0, 0, out, res, err, errlen);
