@@ -188,7 +188,8 @@ msg "message written through $LUN and read back from it and from tgtd's file"
 
 initd stop || fail "/etc/init.d/initiator stop failed"
 # A zombie has exited (its parent, after the daemon detached, may be slow to reap it).
-dstate=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$DAEMON_PID/status" 2>/dev/null) || dstate=
+dstate=$(sed -n 's/^State:[[:space:]]*\([[:alpha:]]\).*/\1/p' "/proc/$DAEMON_PID/status" 2>/dev/null) || dstate=
+[ -n "$dstate" ] || [ ! -e "/proc/$DAEMON_PID/status" ] || dstate=unreadable
 case $dstate in '' | Z | X) ;; *) fail "the daemon (pid $DAEMON_PID) still runs after stop returned (state $dstate)" ;; esac
 is_mounted /run/iscsifs/luns && fail "/run/iscsifs/luns is still mounted after stop"
 st=0
