@@ -16,14 +16,18 @@
 #define ATTR_TIMEOUT 1 /* seconds */
 
 /* Nodes are never freed or renumbered while mounted: an inode number the kernel holds always
- * means the same LUN. The array of pointers grows under the write lock. */
+ * means the same LUN. The array of pointers grows under the write lock.
+ * refresh_lock lets one refresh run at a time and guards the channel list; it is held across
+ * mpath_set_sync, which may wait for I/O being handed to a session, so no request handler and
+ * nothing on the I/O path ever takes it. lock guards the tree and is never held across a wait. */
 struct fs {
+	pthread_mutex_t refresh_lock;
+	struct channel **chs;  /* under refresh_lock */
+	int nchs;
 	pthread_rwlock_t lock;
 	struct fs_node **nodes; /* index = inode number; 0 unused, 1 = root */
 	int nnodes, cap;
 	time_t mtime;
-	struct channel **chs;
-	int nchs;
 	struct fdev *dev;      /* where notifications go, once mounted */
 	struct mpath_set *mps; /* the multipath devices over the channels' LUNs */
 };
@@ -253,15 +257,20 @@ static void sync_mpath_files(struct fs *fs, struct notice **nt, int *nnt, int *c
 	}
 }
 
-/* Bring the tree in line with the channels' LUN lists. The kernel is told after the lock is
- * dropped: a notification can wait on a request that is waiting for this lock. */
+/* Bring the multipath devices, then the tree, in line with the channels' LUN lists. The
+ * devices are synced without fs->lock: a path that leaves is waited for until no other thread
+ * (an event loop, a worker) is handing a command down it, and lookups, and the I/O that looks
+ * its node up on those same threads, must not wait behind that. The kernel is told after
+ * fs->lock is dropped: a notification can wait on a request that is waiting for that lock. */
 static void fs_refresh(struct fs *fs)
 {
 	struct notice *nt = NULL;
 	int nnt = 0, cap = 0;
+	struct fdev *dev;
 
-	pthread_rwlock_wrlock(&fs->lock);
+	pthread_mutex_lock(&fs->refresh_lock);
 	mpath_set_sync(fs->mps, fs->chs, fs->nchs);
+	pthread_rwlock_wrlock(&fs->lock);
 	for (int c = 0; c < fs->nchs; c++) {
 		struct channel *ch = fs->chs[c];
 		int dir, live = 0;
@@ -321,17 +330,19 @@ static void fs_refresh(struct fs *fs)
 	sync_mpath_files(fs, &nt, &nnt, &cap);
 	sync_links(fs, &nt, &nnt, &cap);
 	fs->mtime = time(NULL);
+	dev = fs->dev;
 	pthread_rwlock_unlock(&fs->lock);
-	for (int i = 0; fs->dev && i < nnt; i++) {
+	pthread_mutex_unlock(&fs->refresh_lock);
+	for (int i = 0; dev && i < nnt; i++) {
 		switch (nt[i].kind) {
 		case N_DELETE:
-			fdev_notify_delete(fs->dev, nt[i].parent, nt[i].ino, nt[i].name);
+			fdev_notify_delete(dev, nt[i].parent, nt[i].ino, nt[i].name);
 			break;
 		case N_INVAL_ENTRY:
-			fdev_notify_inval_entry(fs->dev, nt[i].parent, nt[i].name);
+			fdev_notify_inval_entry(dev, nt[i].parent, nt[i].name);
 			break;
 		case N_INVAL_INODE:
-			fdev_notify_inval_inode(fs->dev, nt[i].ino);
+			fdev_notify_inval_inode(dev, nt[i].ino);
 			break;
 		}
 	}
@@ -349,6 +360,7 @@ struct fs *fs_new(void)
 
 	if (!fs)
 		return NULL;
+	pthread_mutex_init(&fs->refresh_lock, NULL);
 	pthread_rwlock_init(&fs->lock, NULL);
 	fs->mtime = time(NULL);
 	fs->mps = mpath_set_new();
@@ -369,11 +381,11 @@ int fs_set_channels(struct fs *fs, struct channel **chs, int n)
 	if (!copy)
 		return -ENOMEM;
 	memcpy(copy, chs, sizeof(*copy) * (size_t)n);
-	pthread_rwlock_wrlock(&fs->lock);
+	pthread_mutex_lock(&fs->refresh_lock);
 	free(fs->chs);
 	fs->chs = copy;
 	fs->nchs = n;
-	pthread_rwlock_unlock(&fs->lock);
+	pthread_mutex_unlock(&fs->refresh_lock);
 	for (int i = 0; i < n; i++)
 		channel_set_change_callback(chs[i], on_channel_change, fs);
 	fs_refresh(fs);
@@ -437,6 +449,7 @@ void fs_free(struct fs *fs)
 	free(fs->nodes);
 	free(fs->chs);
 	pthread_rwlock_destroy(&fs->lock);
+	pthread_mutex_destroy(&fs->refresh_lock);
 	free(fs);
 }
 
