@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fs_int.h"
+#include "log.h"
 
 #define ATTR_TIMEOUT 1 /* seconds */
 
@@ -31,6 +32,31 @@ struct fs {
 	struct fdev *dev;      /* where notifications go, once mounted */
 	struct mpath_set *mps; /* the multipath devices over the channels' LUNs */
 };
+
+static void fs_refresh_lock(struct fs *fs)
+{
+	pthread_mutex_lock(&fs->refresh_lock);
+}
+
+static void fs_refresh_unlock(struct fs *fs)
+{
+	pthread_mutex_unlock(&fs->refresh_lock);
+}
+
+static void fs_rdlock(struct fs *fs)
+{
+	pthread_rwlock_rdlock(&fs->lock);
+}
+
+static void fs_wrlock(struct fs *fs)
+{
+	pthread_rwlock_wrlock(&fs->lock);
+}
+
+static void fs_unlock(struct fs *fs)
+{
+	pthread_rwlock_unlock(&fs->lock);
+}
 
 /* Write lock held. */
 static int add_node(struct fs *fs, uint64_t parent, const char *name, int is_dir,
@@ -104,19 +130,64 @@ static int add_notice(struct notice **nt, int *nnt, int *cap, const struct notic
 	return 0;
 }
 
+/* What a refresh needs of a channel, read through its accessors before the tree's lock is
+ * taken: the channel's own lock is never held while the tree changes. */
+struct chview {
+	struct channel *ch;
+	enum channel_state state;
+	char target[CFG_NAME_MAX]; /* "" while not known */
+	int have_portal;           /* the portal of the last login, for by-path names */
+	char host[PORTAL_HOST_MAX];
+	uint16_t port;
+	struct lun **luns;         /* every LUN seen (channel_luns) */
+	int nluns;
+};
+
+/* A view of each channel, or NULL without memory. */
+static struct chview *views_get(struct channel **chs, int n)
+{
+	struct chview *v = calloc((size_t)(n ? n : 1), sizeof(*v));
+
+	for (int c = 0; v && c < n; c++) {
+		v[c].ch = chs[c];
+		v[c].state = channel_state(chs[c]);
+		channel_target_name(chs[c], v[c].target, sizeof(v[c].target));
+		v[c].have_portal = channel_portal_in_use(chs[c], v[c].host, sizeof(v[c].host),
+							 &v[c].port);
+		v[c].nluns = channel_luns(chs[c], &v[c].luns);
+		if (v[c].nluns < 0) {
+			for (int k = 0; k < c; k++)
+				free(v[k].luns);
+			free(v);
+			v = NULL;
+		}
+	}
+	return v;
+}
+
+static void views_free(struct chview *v, int n)
+{
+	for (int c = 0; v && c < n; c++)
+		free(v[c].luns);
+	free(v);
+}
+
 /* The directory node of a channel's target, created or brought back as needed; -1 when the
  * target is shown by another channel (its name in any case: RFC 3722 makes it the same
  * target). A directory is named as its channel writes the name. Write lock held. */
-static int channel_dir(struct fs *fs, struct channel *ch, struct notice **nt, int *nnt, int *cap)
+static int channel_dir(struct fs *fs, const struct chview *v, struct notice **nt, int *nnt,
+		       int *cap)
 {
+	struct channel *ch = v->ch;
+
 	for (int i = 2; i < fs->nnodes; i++) {
 		struct fs_node *n = fs->nodes[i];
 
-		if (n->parent != FUSE_ROOT_ID || !iscsi_name_equal(n->name, ch->target_name))
+		if (n->parent != FUSE_ROOT_ID || !iscsi_name_equal(n->name, v->target))
 			continue;
 		if (!n->removed && n->owner != ch)
 			return -1;
-		if (n->removed && strcmp(n->name, ch->target_name) != 0)
+		if (n->removed && strcmp(n->name, v->target) != 0)
 			continue; /* written otherwise now: a new directory of the new name */
 		if (n->removed) {
 			struct notice e = {.kind = N_INVAL_ENTRY, .parent = FUSE_ROOT_ID};
@@ -129,13 +200,13 @@ static int channel_dir(struct fs *fs, struct channel *ch, struct notice **nt, in
 		return i;
 	}
 	{
-		int i = add_node(fs, FUSE_ROOT_ID, ch->target_name, 1, NULL);
+		int i = add_node(fs, FUSE_ROOT_ID, v->target, 1, NULL);
 		struct notice e = {.kind = N_INVAL_ENTRY, .parent = FUSE_ROOT_ID};
 
 		if (i < 0)
 			return -1;
 		fs->nodes[i]->owner = ch;
-		snprintf(e.name, sizeof(e.name), "%s", ch->target_name);
+		snprintf(e.name, sizeof(e.name), "%s", v->target);
 		add_notice(nt, nnt, cap, &e);
 		return i;
 	}
@@ -162,7 +233,8 @@ static void ensure_link(struct fs *fs, uint64_t dir, const char *name, const cha
 
 /* by-id/<VPD identifier> and by-path/<address>:<port>-<target>-lun<N>: names that depend on
  * what the LUN is, not on the order of the configuration. Write lock held. */
-static void sync_links(struct fs *fs, struct notice **nt, int *nnt, int *cap)
+static void sync_links(struct fs *fs, const struct chview *views, int nviews, struct notice **nt,
+		       int *nnt, int *cap)
 {
 	for (int i = FIRST_DYNAMIC_INO; i < fs->nnodes; i++) {
 		struct fs_node *n = fs->nodes[i];
@@ -186,39 +258,34 @@ static void sync_links(struct fs *fs, struct notice **nt, int *nnt, int *cap)
 		snprintf(target, sizeof(target), "../multipath/%s", mpath_name(d));
 		ensure_link(fs, BY_ID_INO, mpath_name(d), target, mpath_lun(d), nt, nnt, cap);
 	}
-	for (int c = 0; c < fs->nchs; c++) {
-		struct channel *ch = fs->chs[c];
-		/* The portal in use: for an iSNS channel the configured one is only "isns". */
-		const struct session_portal *p = &ch->portals[0];
+	for (int c = 0; c < nviews; c++) {
+		const struct chview *v = &views[c];
 
-		if (!ch->target_name[0] || ch->state == CH_STOPPED || !p->addr)
+		/* The portal in use: for an iSNS channel the configured one is only "isns". */
+		if (!v->target[0] || v->state == CH_STOPPED || !v->have_portal)
 			continue;
-		pthread_mutex_lock(&ch->lock);
-		for (int k = 0; k < ch->nluns; k++) {
-			struct lun *l = ch->luns[k];
+		for (int k = 0; k < v->nluns; k++) {
+			struct lun *l = v->luns[k];
 			char target[512], name[512];
 
 			if (lun_gone(l) || find_lun_node(fs, l) < 0)
 				continue;
-			snprintf(target, sizeof(target), "../%s/lun%u", ch->target_name, l->number);
+			snprintf(target, sizeof(target), "../%s/lun%u", v->target, l->number);
 			ensure_link(fs, BY_ID_INO, l->ident, target, l, nt, nnt, cap);
-			snprintf(name, sizeof(name), "%s:%u-%s-lun%u", p->addr, p->port,
-				 ch->target_name, l->number);
+			snprintf(name, sizeof(name), "%s:%u-%s-lun%u", v->host, v->port, v->target,
+				 l->number);
 			ensure_link(fs, BY_PATH_INO, name, target, l, nt, nnt, cap);
 		}
-		pthread_mutex_unlock(&ch->lock);
 	}
 }
 
-/* Whether a LUN of ch is served as its own file, not as a multipath path. */
-static int has_own_files(struct fs *fs, struct channel *ch)
+/* Whether a LUN of the channel is served as its own file, not as a multipath path. */
+static int has_own_files(struct fs *fs, const struct chview *v)
 {
 	int own = 0;
 
-	pthread_mutex_lock(&ch->lock);
-	for (int i = 0; i < ch->nluns && !own; i++)
-		own = !lun_gone(ch->luns[i]) && !mpath_of_lun(fs->mps, ch->luns[i]);
-	pthread_mutex_unlock(&ch->lock);
+	for (int i = 0; i < v->nluns && !own; i++)
+		own = !lun_gone(v->luns[i]) && !mpath_of_lun(fs->mps, v->luns[i]);
 	return own;
 }
 
@@ -267,25 +334,32 @@ static void fs_refresh(struct fs *fs)
 	struct notice *nt = NULL;
 	int nnt = 0, cap = 0;
 	struct fdev *dev;
+	struct chview *views;
 
-	pthread_mutex_lock(&fs->refresh_lock);
+	fs_refresh_lock(fs);
 	mpath_set_sync(fs->mps, fs->chs, fs->nchs);
-	pthread_rwlock_wrlock(&fs->lock);
+	views = views_get(fs->chs, fs->nchs);
+	if (!views) {
+		fs_refresh_unlock(fs);
+		log_err("out of memory: the file tree does not follow the last change of the "
+			"channels");
+		return;
+	}
+	fs_wrlock(fs);
 	for (int c = 0; c < fs->nchs; c++) {
-		struct channel *ch = fs->chs[c];
+		const struct chview *v = &views[c];
 		int dir, live = 0;
 
-		if (!ch->target_name[0])
+		if (!v->target[0])
 			continue;
 		/* A target whose LUNs are all paths of multipath devices gets no directory. */
-		if (find_child(fs, FUSE_ROOT_ID, ch->target_name) < 0 && !has_own_files(fs, ch))
+		if (find_child(fs, FUSE_ROOT_ID, v->target) < 0 && !has_own_files(fs, v))
 			continue;
-		dir = channel_dir(fs, ch, &nt, &nnt, &cap);
+		dir = channel_dir(fs, v, &nt, &nnt, &cap);
 		if (dir < 0)
 			continue; /* not shown (the target is shown by another channel) */
-		pthread_mutex_lock(&ch->lock);
-		for (int i = 0; i < ch->nluns; i++) {
-			struct lun *l = ch->luns[i];
+		for (int i = 0; i < v->nluns; i++) {
+			struct lun *l = v->luns[i];
 			int ino = find_lun_node(fs, l);
 			struct notice n = {0};
 
@@ -316,9 +390,8 @@ static void fs_refresh(struct fs *fs)
 			}
 			add_notice(&nt, &nnt, &cap, &n);
 		}
-		pthread_mutex_unlock(&ch->lock);
 		/* A stopped channel's directory goes with its files. */
-		if (!live && ch->state == CH_STOPPED && !fs->nodes[dir]->removed) {
+		if (!live && v->state == CH_STOPPED && !fs->nodes[dir]->removed) {
 			struct notice n = {.kind = N_DELETE, .parent = FUSE_ROOT_ID,
 					   .ino = (uint64_t)dir};
 
@@ -328,11 +401,12 @@ static void fs_refresh(struct fs *fs)
 		}
 	}
 	sync_mpath_files(fs, &nt, &nnt, &cap);
-	sync_links(fs, &nt, &nnt, &cap);
+	sync_links(fs, views, fs->nchs, &nt, &nnt, &cap);
 	fs->mtime = time(NULL);
 	dev = fs->dev;
-	pthread_rwlock_unlock(&fs->lock);
-	pthread_mutex_unlock(&fs->refresh_lock);
+	fs_unlock(fs);
+	views_free(views, fs->nchs);
+	fs_refresh_unlock(fs);
 	for (int i = 0; dev && i < nnt; i++) {
 		switch (nt[i].kind) {
 		case N_DELETE:
@@ -381,11 +455,11 @@ int fs_set_channels(struct fs *fs, struct channel **chs, int n)
 	if (!copy)
 		return -ENOMEM;
 	memcpy(copy, chs, sizeof(*copy) * (size_t)n);
-	pthread_mutex_lock(&fs->refresh_lock);
+	fs_refresh_lock(fs);
 	free(fs->chs);
 	fs->chs = copy;
 	fs->nchs = n;
-	pthread_mutex_unlock(&fs->refresh_lock);
+	fs_refresh_unlock(fs);
 	for (int i = 0; i < n; i++)
 		channel_set_change_callback(chs[i], on_channel_change, fs);
 	fs_refresh(fs);
@@ -394,10 +468,11 @@ int fs_set_channels(struct fs *fs, struct channel **chs, int n)
 
 int fs_channel_busy(struct fs *fs, struct channel *ch, char *which, size_t len)
 {
+	char target[CFG_NAME_MAX];
 	int busy = 0;
 
-	pthread_rwlock_rdlock(&fs->lock);
-	pthread_mutex_lock(&ch->lock);
+	channel_target_name(ch, target, sizeof(target));
+	fs_rdlock(fs);
 	for (int i = 2; i < fs->nnodes && !busy; i++) {
 		struct fs_node *n = fs->nodes[i];
 
@@ -408,14 +483,12 @@ int fs_channel_busy(struct fs *fs, struct channel *ch, char *which, size_t len)
 			busy = 1;
 			snprintf(which, len, "multipath/%s", n->name);
 		}
-		for (int k = 0; k < ch->nluns && !busy && !n->mp; k++)
-			if (ch->luns[k] == n->lun) {
-				busy = 1;
-				snprintf(which, len, "%s/%s", ch->target_name, n->name);
-			}
+		if (!busy && !n->mp && channel_has_lun(ch, n->lun)) {
+			busy = 1;
+			snprintf(which, len, "%s/%s", target, n->name);
+		}
 	}
-	pthread_mutex_unlock(&ch->lock);
-	pthread_rwlock_unlock(&fs->lock);
+	fs_unlock(fs);
 	return busy;
 }
 
@@ -432,9 +505,9 @@ struct mpath_set *fs_multipath(struct fs *fs)
 
 void fs_set_dev(struct fs *fs, struct fdev *dev)
 {
-	pthread_rwlock_wrlock(&fs->lock);
+	fs_wrlock(fs);
 	fs->dev = dev;
-	pthread_rwlock_unlock(&fs->lock);
+	fs_unlock(fs);
 }
 
 void fs_free(struct fs *fs)
@@ -457,10 +530,10 @@ struct fs_node *fs_node_of(struct fs *fs, uint64_t ino)
 {
 	struct fs_node *n = NULL;
 
-	pthread_rwlock_rdlock(&fs->lock);
+	fs_rdlock(fs);
 	if (ino >= FUSE_ROOT_ID && ino < (uint64_t)fs->nnodes)
 		n = fs->nodes[ino];
-	pthread_rwlock_unlock(&fs->lock);
+	fs_unlock(fs);
 	return n;
 }
 
@@ -505,13 +578,13 @@ static void op_lookup(struct freq *r, uint64_t parent, const char *name)
 	struct fuse_entry_out e = {.entry_valid = ATTR_TIMEOUT, .attr_valid = ATTR_TIMEOUT};
 	int i;
 
-	pthread_rwlock_rdlock(&fs->lock);
+	fs_rdlock(fs);
 	i = find_child(fs, parent, name);
 	if (i >= 0) {
 		e.nodeid = (uint64_t)i;
 		fill_attr(fs, e.nodeid, fs->nodes[i], &e.attr);
 	}
-	pthread_rwlock_unlock(&fs->lock);
+	fs_unlock(fs);
 	if (i < 0)
 		freq_reply_err(r, ENOENT);
 	else
@@ -579,7 +652,7 @@ static void op_readdir(struct freq *r, uint64_t ino, uint64_t off, uint32_t size
 		cap = size;
 	/* Entries: ".", "..", then children in inode order; off is the index of the next one.
 	 * Removed entries keep their index so offsets stay stable between calls. */
-	pthread_rwlock_rdlock(&fs->lock);
+	fs_rdlock(fs);
 	for (int i = -2; i < fs->nnodes; i++) {
 		const char *name;
 		uint64_t child;
@@ -614,7 +687,7 @@ static void op_readdir(struct freq *r, uint64_t ino, uint64_t off, uint32_t size
 			break;
 		used += sz;
 	}
-	pthread_rwlock_unlock(&fs->lock);
+	fs_unlock(fs);
 	freq_reply_data(r, buf, used);
 }
 
