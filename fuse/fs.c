@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fs_int.h"
+#include "lockrank.h"
 #include "log.h"
 
 #define ATTR_TIMEOUT 1 /* seconds */
@@ -35,27 +36,32 @@ struct fs {
 
 static void fs_refresh_lock(struct fs *fs)
 {
+	LOCKRANK_TAKE(LOCK_FS_REFRESH);
 	pthread_mutex_lock(&fs->refresh_lock);
 }
 
 static void fs_refresh_unlock(struct fs *fs)
 {
 	pthread_mutex_unlock(&fs->refresh_lock);
+	LOCKRANK_DROP(LOCK_FS_REFRESH);
 }
 
 static void fs_rdlock(struct fs *fs)
 {
+	LOCKRANK_TAKE(LOCK_FS_TREE);
 	pthread_rwlock_rdlock(&fs->lock);
 }
 
 static void fs_wrlock(struct fs *fs)
 {
+	LOCKRANK_TAKE(LOCK_FS_TREE);
 	pthread_rwlock_wrlock(&fs->lock);
 }
 
 static void fs_unlock(struct fs *fs)
 {
 	pthread_rwlock_unlock(&fs->lock);
+	LOCKRANK_DROP(LOCK_FS_TREE);
 }
 
 /* Write lock held. */

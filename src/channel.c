@@ -8,6 +8,7 @@
 
 #include "channel.h"
 #include "discovery.h"
+#include "lockrank.h"
 #include "log.h"
 
 /* Written by the lifecycle thread (channel.h), under lock where other threads read it; that
@@ -49,12 +50,14 @@ struct channel {
 
 static void ch_lock(struct channel *ch)
 {
+	LOCKRANK_TAKE(LOCK_CHANNEL);
 	pthread_mutex_lock(&ch->lock);
 }
 
 static void ch_unlock(struct channel *ch)
 {
 	pthread_mutex_unlock(&ch->lock);
+	LOCKRANK_DROP(LOCK_CHANNEL);
 }
 
 /* "[::1]:3260 (group 1), 127.0.0.1:3260 (group 1)": the portals a SendTargets answer gives

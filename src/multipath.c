@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "lockrank.h"
 #include "log.h"
 #include "multipath.h"
 
@@ -74,22 +75,26 @@ struct mpath_set {
 
 static void set_lock(struct mpath_set *set)
 {
+	LOCKRANK_TAKE(LOCK_MPATH_SET);
 	pthread_mutex_lock(&set->lock);
 }
 
 static void set_unlock(struct mpath_set *set)
 {
 	pthread_mutex_unlock(&set->lock);
+	LOCKRANK_DROP(LOCK_MPATH_SET);
 }
 
 static void dev_lock(struct mpath_dev *d)
 {
+	LOCKRANK_TAKE(LOCK_MPATH_DEV);
 	pthread_mutex_lock(&d->lock);
 }
 
 static void dev_unlock(struct mpath_dev *d)
 {
 	pthread_mutex_unlock(&d->lock);
+	LOCKRANK_DROP(LOCK_MPATH_DEV);
 }
 
 /* Errors that say the path failed, not the logical unit. */
