@@ -54,17 +54,21 @@ static int pick(struct daemon *d, int argc, char **argv, struct channel **out, i
 			fprintf(f, "'%s' is neither a channel id nor an iSCSI name\n", argv[1]);
 			return CTL_USAGE;
 		}
-		for (int i = 0; i < d->nchs; i++)
-			if (iscsi_name_equal(d->chs[i]->target_name, argv[1]) ||
-			    iscsi_name_equal(d->chs[i]->cc->target_name, argv[1]))
+		for (int i = 0; i < d->nchs; i++) {
+			char target[CFG_NAME_MAX];
+
+			channel_target_name(d->chs[i], target, sizeof(target));
+			if (iscsi_name_equal(target, argv[1]) ||
+			    iscsi_name_equal(channel_conf(d->chs[i])->target_name, argv[1]))
 				out[(*n)++] = d->chs[i];
+		}
 		if (*n)
 			return 0;
 		fprintf(f, "no channel has the target %s\n", argv[1]);
 		return CTL_FAILED;
 	}
 	for (int i = 0; i < d->nchs; i++)
-		if (d->chs[i]->cc->id == id) {
+		if (channel_id(d->chs[i]) == id) {
 			out[(*n)++] = d->chs[i];
 			return 0;
 		}
@@ -176,9 +180,10 @@ static int cmd_list(struct request *rq)
 {
 	for (int i = 0; i < rq->n; i++) {
 		struct channel *ch = rq->sel[i];
+		char target[CFG_NAME_MAX];
 
-		fprintf(rq->f, "%d %s %s\n", ch->cc->id, channel_state_str(ch),
-			ch->target_name[0] ? ch->target_name : "-");
+		fprintf(rq->f, "%d %s %s\n", channel_id(ch), channel_state_str(ch),
+			channel_target_name(ch, target, sizeof(target)) ? target : "-");
 	}
 	return CTL_OK;
 }
@@ -207,10 +212,11 @@ static int cmd_stop(struct request *rq)
 	for (int i = 0; i < rq->n; i++) {
 		struct channel *ch = rq->sel[i];
 
-		if (ch->state != CH_STOPPED && fs_channel_busy(rq->d->fs, ch, which, sizeof(which))) {
+		if (channel_state(ch) != CH_STOPPED &&
+		    fs_channel_busy(rq->d->fs, ch, which, sizeof(which))) {
 			fprintf(rq->f, "channel %d is busy: %s is open (unmap it first: "
 				       "iscsi-unmap-channel %d)\n",
-				ch->cc->id, which, ch->cc->id);
+				channel_id(ch), which, channel_id(ch));
 			return CTL_FAILED;
 		}
 	}
@@ -231,17 +237,9 @@ static int cmd_pause(struct request *rq)
 static int cmd_rescan(struct request *rq)
 {
 	for (int i = 0; i < rq->n; i++)
-		if (rq->sel[i]->state == CH_RUNNING)
+		if (channel_state(rq->sel[i]) == CH_RUNNING)
 			channel_request_rescan(rq->sel[i]);
 	return CTL_OK;
-}
-
-static const struct lun *find_lun(struct channel *ch, uint32_t number)
-{
-	for (int i = 0; i < ch->nluns; i++)
-		if (ch->luns[i]->number == number && !lun_gone(ch->luns[i]))
-			return ch->luns[i];
-	return NULL;
 }
 
 /* The DEVICE lines of the channels that are not stopped, with their LUN there: channel, LUN,
@@ -253,22 +251,23 @@ static int cmd_maps(struct request *rq)
 	for (int i = 0; i < rq->n; i++) {
 		struct channel *ch = rq->sel[i];
 
-		if (ch->state == CH_STOPPED)
+		if (channel_state(ch) == CH_STOPPED)
 			continue;
-		pthread_mutex_lock(&ch->lock);
 		for (int m = 0; m < c->nmaps; m++) {
 			const struct cfg_map *mp = &c->maps[m];
-			const struct lun *l = find_lun(ch, mp->lun);
+			const struct lun *l;
 			char file[1024], dir[1024];
 
-			if (mp->channel != ch->cc->id || !l)
+			if (mp->channel != channel_id(ch))
+				continue;
+			l = channel_find_lun(ch, mp->lun);
+			if (!l)
 				continue;
 			daemon_lun_file(rq->d, ch, l, file, sizeof(file));
 			daemon_map_dir(c, ch, mp->name, dir, sizeof(dir));
 			fprintf(rq->f, "%d %u %d %s %s %s\n", mp->channel, mp->lun, mp->partition,
 				mp->name, file, dir);
 		}
-		pthread_mutex_unlock(&ch->lock);
 	}
 	return CTL_OK;
 }

@@ -80,12 +80,10 @@ static int isns_resolve(void *arg, const char *target, char *addr, size_t addrle
 
 static struct channel *new_channel(struct daemon *d, struct cfg *c, int i)
 {
-	struct channel *ch = malloc(sizeof(*ch));
+	struct channel *ch = channel_new(c, &c->channels[i]);
 
-	if (!ch)
-		return NULL;
-	channel_init(ch, c, &c->channels[i]);
-	channel_set_resolver(ch, isns_resolve, d);
+	if (ch)
+		channel_set_resolver(ch, isns_resolve, d);
 	return ch;
 }
 
@@ -99,8 +97,7 @@ int daemon_add_channels(struct daemon *d, struct cfg *c)
 		if (!ch)
 			return -ENOMEM;
 		if (append(&d->chs, &d->nchs, ch)) {
-			channel_destroy(ch);
-			free(ch);
+			channel_free(ch);
 			return -ENOMEM;
 		}
 	}
@@ -121,14 +118,10 @@ void daemon_free(struct daemon *d)
 {
 	for (int i = 0; i < d->nchs; i++)
 		fs_channel_stopping(d->fs, d->chs[i]);
-	for (int i = 0; i < d->nchs; i++) {
-		channel_destroy(d->chs[i]);
-		free(d->chs[i]);
-	}
-	for (int i = 0; i < d->nretired; i++) {
-		channel_destroy(d->retired[i]);
-		free(d->retired[i]);
-	}
+	for (int i = 0; i < d->nchs; i++)
+		channel_free(d->chs[i]);
+	for (int i = 0; i < d->nretired; i++)
+		channel_free(d->retired[i]);
 	for (int i = 0; i < d->ncfgs; i++) {
 		cfg_free(d->cfgs[i]);
 		free(d->cfgs[i]);
@@ -143,26 +136,30 @@ const struct cfg *daemon_cfg(const struct daemon *d)
 	return d->cfgs[d->ncfgs - 1];
 }
 
-void daemon_lun_file(const struct daemon *d, const struct channel *ch, const struct lun *l,
-		     char *out, size_t len)
+void daemon_lun_file(const struct daemon *d, struct channel *ch, const struct lun *l, char *out,
+		     size_t len)
 {
 	struct mpath_dev *mp = mpath_of_lun(fs_multipath(d->fs), l);
+	char target[CFG_NAME_MAX];
 
+	channel_target_name(ch, target, sizeof(target));
 	if (mp)
 		snprintf(out, len, "%s/multipath/%s", d->mountpoint, mpath_name(mp));
 	else
-		snprintf(out, len, "%s/%s/lun%u", d->mountpoint, ch->target_name, l->number);
+		snprintf(out, len, "%s/%s/lun%u", d->mountpoint, target, l->number);
 }
 
 /* Without doubled slashes. */
-void daemon_map_dir(const struct cfg *c, const struct channel *ch, const char *name, char *out,
+void daemon_map_dir(const struct cfg *c, struct channel *ch, const char *name, char *out,
 		    size_t len)
 {
+	char target[CFG_NAME_MAX];
 	const char *given = c->settings.mount_root ? c->settings.mount_root : "/";
 	/* Resolved, so that it compares with /proc/self/mounts (a root may not exist yet). */
 	char *real = realpath(given, NULL), root[1024];
 	size_t rl;
 
+	channel_target_name(ch, target, sizeof(target));
 	snprintf(root, sizeof(root), "%s", real ? real : given);
 	free(real);
 	rl = strlen(root);
@@ -170,7 +167,7 @@ void daemon_map_dir(const struct cfg *c, const struct channel *ch, const char *n
 	while (rl > 1 && root[rl - 1] == '/')
 		rl--;
 	snprintf(out, len, "%.*s%s%s/%s", (int)rl, root, rl == 1 && root[0] == '/' ? "" : "/",
-		 ch->target_name, name);
+		 target, name);
 }
 
 static int same_keys(const struct key_set *a, const struct key_set *b)
@@ -229,20 +226,22 @@ int daemon_reload(struct daemon *d, FILE *out)
 	/* Channels that stay, change or go. */
 	for (int i = 0; i < d->nchs; i++) {
 		struct channel *old = d->chs[i];
-		const struct cfg_channel *nc = cfg_channel_find(c, old->cc->id);
+		const struct cfg_channel *nc = cfg_channel_find(c, channel_id(old));
 
-		if (nc && same_channel(old->cfg, old->cc, c, nc)) {
+		if (nc && same_channel(channel_conf_all(old), channel_conf(old), c, nc)) {
 			next[nnext++] = old;
 			continue;
 		}
-		if (old->state != CH_STOPPED && fs_channel_busy(d->fs, old, which, sizeof(which))) {
+		if (channel_state(old) != CH_STOPPED &&
+		    fs_channel_busy(d->fs, old, which, sizeof(which))) {
 			fprintf(out, "channel %d %s but is busy (%s is open): left as it was\n",
-				old->cc->id, nc ? "changed" : "was removed", which);
+				channel_id(old), nc ? "changed" : "was removed", which);
 			next[nnext++] = old;
 			code = -1;
 			continue;
 		}
-		log_info("%s: %s by the new configuration", old->label, nc ? "changed" : "removed");
+		log_info("%s: %s by the new configuration", channel_label(old),
+			 nc ? "changed" : "removed");
 		fs_channel_stopping(d->fs, old);
 		channel_stop(old);
 		append(&d->retired, &d->nretired, old);
@@ -252,7 +251,7 @@ int daemon_reload(struct daemon *d, FILE *out)
 		int have = 0;
 
 		for (int k = 0; k < nnext && !have; k++)
-			have = next[k]->cc->id == c->channels[i].id;
+			have = channel_id(next[k]) == c->channels[i].id;
 		if (!have) {
 			struct channel *ch = new_channel(d, c, i);
 

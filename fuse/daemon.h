@@ -64,10 +64,10 @@ void daemon_free(struct daemon *d);
 /* The configuration loaded last: its maps and mount root are the ones in force. */
 const struct cfg *daemon_cfg(const struct daemon *d);
 /* The file that serves l of ch: its multipath file when it is a path of one. */
-void daemon_lun_file(const struct daemon *d, const struct channel *ch, const struct lun *l,
-		     char *out, size_t len);
+void daemon_lun_file(const struct daemon *d, struct channel *ch, const struct lun *l, char *out,
+		     size_t len);
 /* Where the map scripts mount a DEVICE line's name: <mount_root>/<target>/<name>. */
-void daemon_map_dir(const struct cfg *c, const struct channel *ch, const char *name, char *out,
+void daemon_map_dir(const struct cfg *c, struct channel *ch, const char *name, char *out,
 		    size_t len);
 
 #endif

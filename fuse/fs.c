@@ -1,12 +1,7 @@
-/* The file tree over the LUNs of the started channels, and the FUSE requests on it.
- * Files are opened with direct I/O: the kernel keeps no second page cache over the LUN, so a
- * loop device or a database above it sees the target's data, and unaligned I/O is handled
- * here with read-modify-write. Requests arrive on event loops: reads and aligned writes go
- * to the target at once and are answered from their completion; what has to wait (a
- * read-modify-write, a cache flush) is handed to a worker thread. */
+/* The file tree over the LUNs of the started channels: a directory per target with a file per
+ * LUN, multipath/, by-id/ and by-path/, kept in line with the channels' starts, stops and
+ * rescans; and the FUSE requests on names and attributes. The I/O on the files is fs_io.c's. */
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/falloc.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,47 +11,58 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fs.h"
-#include "fuse_dev.h"
+#include "fs_int.h"
+#include "lockrank.h"
 #include "log.h"
-#include "multipath.h"
-#include "workq.h"
 
 #define ATTR_TIMEOUT 1 /* seconds */
 
-struct fs_node {
-	uint64_t parent;
-	char name[256];
-	int is_dir;
-	int removed;       /* the LUN went away: no longer listed or found by name */
-	int opens;         /* open file handles (atomic): a busy channel is not stopped */
-	struct channel *owner; /* the channel whose target directory this is */
-	int is_link;       /* by-id and by-path entries: symbolic links to LUN files */
-	struct lun *link_lun;
-	char link[512];
-	uint64_t size_seen; /* size the kernel was last told about */
-	struct lun *lun;      /* of a multipath file: the device's shape only */
-	struct mpath_dev *mp; /* a multipath file: I/O goes through the device */
-	/* The write gate: aligned writes (asynchronous: they leave it from a receive thread)
-	 * share it; a read-modify-write waits for them and holds it alone, so no aligned write
-	 * to the same blocks can land between its read and its write. */
-	pthread_mutex_t gate_lock;
-	pthread_cond_t gate_cond;
-	int aligned_writes, rmw_active;
-};
-
 /* Nodes are never freed or renumbered while mounted: an inode number the kernel holds always
- * means the same LUN. The array of pointers grows under the write lock. */
+ * means the same LUN. The array of pointers grows under the write lock.
+ * refresh_lock lets one refresh run at a time and guards the channel list; it is held across
+ * mpath_set_sync, which may wait for I/O being handed to a session, so no request handler and
+ * nothing on the I/O path ever takes it. lock guards the tree and is never held across a wait. */
 struct fs {
+	pthread_mutex_t refresh_lock;
+	struct channel **chs;  /* under refresh_lock */
+	int nchs;
 	pthread_rwlock_t lock;
 	struct fs_node **nodes; /* index = inode number; 0 unused, 1 = root */
 	int nnodes, cap;
 	time_t mtime;
-	struct channel **chs;
-	int nchs;
 	struct fdev *dev;      /* where notifications go, once mounted */
 	struct mpath_set *mps; /* the multipath devices over the channels' LUNs */
 };
+
+static void fs_refresh_lock(struct fs *fs)
+{
+	LOCKRANK_TAKE(LOCK_FS_REFRESH);
+	pthread_mutex_lock(&fs->refresh_lock);
+}
+
+static void fs_refresh_unlock(struct fs *fs)
+{
+	pthread_mutex_unlock(&fs->refresh_lock);
+	LOCKRANK_DROP(LOCK_FS_REFRESH);
+}
+
+static void fs_rdlock(struct fs *fs)
+{
+	LOCKRANK_TAKE(LOCK_FS_TREE);
+	pthread_rwlock_rdlock(&fs->lock);
+}
+
+static void fs_wrlock(struct fs *fs)
+{
+	LOCKRANK_TAKE(LOCK_FS_TREE);
+	pthread_rwlock_wrlock(&fs->lock);
+}
+
+static void fs_unlock(struct fs *fs)
+{
+	pthread_rwlock_unlock(&fs->lock);
+	LOCKRANK_DROP(LOCK_FS_TREE);
+}
 
 /* Write lock held. */
 static int add_node(struct fs *fs, uint64_t parent, const char *name, int is_dir,
@@ -81,8 +87,7 @@ static int add_node(struct fs *fs, uint64_t parent, const char *name, int is_dir
 	n->is_dir = is_dir;
 	n->lun = lun;
 	n->size_seen = lun ? lun_size(lun) : 0;
-	pthread_mutex_init(&n->gate_lock, NULL);
-	pthread_cond_init(&n->gate_cond, NULL);
+	fs_gate_init(&n->gate);
 	fs->nodes[fs->nnodes] = n;
 	return fs->nnodes++;
 }
@@ -91,11 +96,6 @@ static int add_node(struct fs *fs, uint64_t parent, const char *name, int is_dir
 #define BY_PATH_INO 3
 #define MULTIPATH_INO 4
 #define FIRST_DYNAMIC_INO 5
-
-static int is_file(const struct fs_node *n)
-{
-	return !n->is_dir && !n->is_link;
-}
 
 /* Lock held (either kind). */
 static int find_child(const struct fs *fs, uint64_t parent, const char *name)
@@ -136,19 +136,64 @@ static int add_notice(struct notice **nt, int *nnt, int *cap, const struct notic
 	return 0;
 }
 
+/* What a refresh needs of a channel, read through its accessors before the tree's lock is
+ * taken: the channel's own lock is never held while the tree changes. */
+struct chview {
+	struct channel *ch;
+	enum channel_state state;
+	char target[CFG_NAME_MAX]; /* "" while not known */
+	int have_portal;           /* the portal of the last login, for by-path names */
+	char host[PORTAL_HOST_MAX];
+	uint16_t port;
+	struct lun **luns;         /* every LUN seen (channel_luns) */
+	int nluns;
+};
+
+/* A view of each channel, or NULL without memory. */
+static struct chview *views_get(struct channel **chs, int n)
+{
+	struct chview *v = calloc((size_t)(n ? n : 1), sizeof(*v));
+
+	for (int c = 0; v && c < n; c++) {
+		v[c].ch = chs[c];
+		v[c].state = channel_state(chs[c]);
+		channel_target_name(chs[c], v[c].target, sizeof(v[c].target));
+		v[c].have_portal = channel_portal_in_use(chs[c], v[c].host, sizeof(v[c].host),
+							 &v[c].port);
+		v[c].nluns = channel_luns(chs[c], &v[c].luns);
+		if (v[c].nluns < 0) {
+			for (int k = 0; k < c; k++)
+				free(v[k].luns);
+			free(v);
+			v = NULL;
+		}
+	}
+	return v;
+}
+
+static void views_free(struct chview *v, int n)
+{
+	for (int c = 0; v && c < n; c++)
+		free(v[c].luns);
+	free(v);
+}
+
 /* The directory node of a channel's target, created or brought back as needed; -1 when the
  * target is shown by another channel (its name in any case: RFC 3722 makes it the same
  * target). A directory is named as its channel writes the name. Write lock held. */
-static int channel_dir(struct fs *fs, struct channel *ch, struct notice **nt, int *nnt, int *cap)
+static int channel_dir(struct fs *fs, const struct chview *v, struct notice **nt, int *nnt,
+		       int *cap)
 {
+	struct channel *ch = v->ch;
+
 	for (int i = 2; i < fs->nnodes; i++) {
 		struct fs_node *n = fs->nodes[i];
 
-		if (n->parent != FUSE_ROOT_ID || !iscsi_name_equal(n->name, ch->target_name))
+		if (n->parent != FUSE_ROOT_ID || !iscsi_name_equal(n->name, v->target))
 			continue;
 		if (!n->removed && n->owner != ch)
 			return -1;
-		if (n->removed && strcmp(n->name, ch->target_name) != 0)
+		if (n->removed && strcmp(n->name, v->target) != 0)
 			continue; /* written otherwise now: a new directory of the new name */
 		if (n->removed) {
 			struct notice e = {.kind = N_INVAL_ENTRY, .parent = FUSE_ROOT_ID};
@@ -161,13 +206,13 @@ static int channel_dir(struct fs *fs, struct channel *ch, struct notice **nt, in
 		return i;
 	}
 	{
-		int i = add_node(fs, FUSE_ROOT_ID, ch->target_name, 1, NULL);
+		int i = add_node(fs, FUSE_ROOT_ID, v->target, 1, NULL);
 		struct notice e = {.kind = N_INVAL_ENTRY, .parent = FUSE_ROOT_ID};
 
 		if (i < 0)
 			return -1;
 		fs->nodes[i]->owner = ch;
-		snprintf(e.name, sizeof(e.name), "%s", ch->target_name);
+		snprintf(e.name, sizeof(e.name), "%s", v->target);
 		add_notice(nt, nnt, cap, &e);
 		return i;
 	}
@@ -194,7 +239,8 @@ static void ensure_link(struct fs *fs, uint64_t dir, const char *name, const cha
 
 /* by-id/<VPD identifier> and by-path/<address>:<port>-<target>-lun<N>: names that depend on
  * what the LUN is, not on the order of the configuration. Write lock held. */
-static void sync_links(struct fs *fs, struct notice **nt, int *nnt, int *cap)
+static void sync_links(struct fs *fs, const struct chview *views, int nviews, struct notice **nt,
+		       int *nnt, int *cap)
 {
 	for (int i = FIRST_DYNAMIC_INO; i < fs->nnodes; i++) {
 		struct fs_node *n = fs->nodes[i];
@@ -218,39 +264,34 @@ static void sync_links(struct fs *fs, struct notice **nt, int *nnt, int *cap)
 		snprintf(target, sizeof(target), "../multipath/%s", mpath_name(d));
 		ensure_link(fs, BY_ID_INO, mpath_name(d), target, mpath_lun(d), nt, nnt, cap);
 	}
-	for (int c = 0; c < fs->nchs; c++) {
-		struct channel *ch = fs->chs[c];
-		/* The portal in use: for an iSNS channel the configured one is only "isns". */
-		const struct session_portal *p = &ch->portals[0];
+	for (int c = 0; c < nviews; c++) {
+		const struct chview *v = &views[c];
 
-		if (!ch->target_name[0] || ch->state == CH_STOPPED || !p->addr)
+		/* The portal in use: for an iSNS channel the configured one is only "isns". */
+		if (!v->target[0] || v->state == CH_STOPPED || !v->have_portal)
 			continue;
-		pthread_mutex_lock(&ch->lock);
-		for (int k = 0; k < ch->nluns; k++) {
-			struct lun *l = ch->luns[k];
+		for (int k = 0; k < v->nluns; k++) {
+			struct lun *l = v->luns[k];
 			char target[512], name[512];
 
 			if (lun_gone(l) || find_lun_node(fs, l) < 0)
 				continue;
-			snprintf(target, sizeof(target), "../%s/lun%u", ch->target_name, l->number);
+			snprintf(target, sizeof(target), "../%s/lun%u", v->target, l->number);
 			ensure_link(fs, BY_ID_INO, l->ident, target, l, nt, nnt, cap);
-			snprintf(name, sizeof(name), "%s:%u-%s-lun%u", p->addr, p->port,
-				 ch->target_name, l->number);
+			snprintf(name, sizeof(name), "%s:%u-%s-lun%u", v->host, v->port, v->target,
+				 l->number);
 			ensure_link(fs, BY_PATH_INO, name, target, l, nt, nnt, cap);
 		}
-		pthread_mutex_unlock(&ch->lock);
 	}
 }
 
-/* Whether a LUN of ch is served as its own file, not as a multipath path. */
-static int has_own_files(struct fs *fs, struct channel *ch)
+/* Whether a LUN of the channel is served as its own file, not as a multipath path. */
+static int has_own_files(struct fs *fs, const struct chview *v)
 {
 	int own = 0;
 
-	pthread_mutex_lock(&ch->lock);
-	for (int i = 0; i < ch->nluns && !own; i++)
-		own = !lun_gone(ch->luns[i]) && !mpath_of_lun(fs->mps, ch->luns[i]);
-	pthread_mutex_unlock(&ch->lock);
+	for (int i = 0; i < v->nluns && !own; i++)
+		own = !lun_gone(v->luns[i]) && !mpath_of_lun(fs->mps, v->luns[i]);
 	return own;
 }
 
@@ -289,30 +330,42 @@ static void sync_mpath_files(struct fs *fs, struct notice **nt, int *nnt, int *c
 	}
 }
 
-/* Bring the tree in line with the channels' LUN lists. The kernel is told after the lock is
- * dropped: a notification can wait on a request that is waiting for this lock. */
+/* Bring the multipath devices, then the tree, in line with the channels' LUN lists. The
+ * devices are synced without fs->lock: a path that leaves is waited for until no other thread
+ * (an event loop, a worker) is handing a command down it, and lookups, and the I/O that looks
+ * its node up on those same threads, must not wait behind that. The kernel is told after
+ * fs->lock is dropped: a notification can wait on a request that is waiting for that lock. */
 static void fs_refresh(struct fs *fs)
 {
 	struct notice *nt = NULL;
 	int nnt = 0, cap = 0;
+	struct fdev *dev;
+	struct chview *views;
 
-	pthread_rwlock_wrlock(&fs->lock);
+	fs_refresh_lock(fs);
 	mpath_set_sync(fs->mps, fs->chs, fs->nchs);
+	views = views_get(fs->chs, fs->nchs);
+	if (!views) {
+		fs_refresh_unlock(fs);
+		log_err("out of memory: the file tree does not follow the last change of the "
+			"channels");
+		return;
+	}
+	fs_wrlock(fs);
 	for (int c = 0; c < fs->nchs; c++) {
-		struct channel *ch = fs->chs[c];
+		const struct chview *v = &views[c];
 		int dir, live = 0;
 
-		if (!ch->target_name[0])
+		if (!v->target[0])
 			continue;
 		/* A target whose LUNs are all paths of multipath devices gets no directory. */
-		if (find_child(fs, FUSE_ROOT_ID, ch->target_name) < 0 && !has_own_files(fs, ch))
+		if (find_child(fs, FUSE_ROOT_ID, v->target) < 0 && !has_own_files(fs, v))
 			continue;
-		dir = channel_dir(fs, ch, &nt, &nnt, &cap);
+		dir = channel_dir(fs, v, &nt, &nnt, &cap);
 		if (dir < 0)
 			continue; /* not shown (the target is shown by another channel) */
-		pthread_mutex_lock(&ch->lock);
-		for (int i = 0; i < ch->nluns; i++) {
-			struct lun *l = ch->luns[i];
+		for (int i = 0; i < v->nluns; i++) {
+			struct lun *l = v->luns[i];
 			int ino = find_lun_node(fs, l);
 			struct notice n = {0};
 
@@ -343,9 +396,8 @@ static void fs_refresh(struct fs *fs)
 			}
 			add_notice(&nt, &nnt, &cap, &n);
 		}
-		pthread_mutex_unlock(&ch->lock);
 		/* A stopped channel's directory goes with its files. */
-		if (!live && ch->state == CH_STOPPED && !fs->nodes[dir]->removed) {
+		if (!live && v->state == CH_STOPPED && !fs->nodes[dir]->removed) {
 			struct notice n = {.kind = N_DELETE, .parent = FUSE_ROOT_ID,
 					   .ino = (uint64_t)dir};
 
@@ -355,19 +407,22 @@ static void fs_refresh(struct fs *fs)
 		}
 	}
 	sync_mpath_files(fs, &nt, &nnt, &cap);
-	sync_links(fs, &nt, &nnt, &cap);
+	sync_links(fs, views, fs->nchs, &nt, &nnt, &cap);
 	fs->mtime = time(NULL);
-	pthread_rwlock_unlock(&fs->lock);
-	for (int i = 0; fs->dev && i < nnt; i++) {
+	dev = fs->dev;
+	fs_unlock(fs);
+	views_free(views, fs->nchs);
+	fs_refresh_unlock(fs);
+	for (int i = 0; dev && i < nnt; i++) {
 		switch (nt[i].kind) {
 		case N_DELETE:
-			fdev_notify_delete(fs->dev, nt[i].parent, nt[i].ino, nt[i].name);
+			fdev_notify_delete(dev, nt[i].parent, nt[i].ino, nt[i].name);
 			break;
 		case N_INVAL_ENTRY:
-			fdev_notify_inval_entry(fs->dev, nt[i].parent, nt[i].name);
+			fdev_notify_inval_entry(dev, nt[i].parent, nt[i].name);
 			break;
 		case N_INVAL_INODE:
-			fdev_notify_inval_inode(fs->dev, nt[i].ino);
+			fdev_notify_inval_inode(dev, nt[i].ino);
 			break;
 		}
 	}
@@ -385,6 +440,7 @@ struct fs *fs_new(void)
 
 	if (!fs)
 		return NULL;
+	pthread_mutex_init(&fs->refresh_lock, NULL);
 	pthread_rwlock_init(&fs->lock, NULL);
 	fs->mtime = time(NULL);
 	fs->mps = mpath_set_new();
@@ -405,11 +461,11 @@ int fs_set_channels(struct fs *fs, struct channel **chs, int n)
 	if (!copy)
 		return -ENOMEM;
 	memcpy(copy, chs, sizeof(*copy) * (size_t)n);
-	pthread_rwlock_wrlock(&fs->lock);
+	fs_refresh_lock(fs);
 	free(fs->chs);
 	fs->chs = copy;
 	fs->nchs = n;
-	pthread_rwlock_unlock(&fs->lock);
+	fs_refresh_unlock(fs);
 	for (int i = 0; i < n; i++)
 		channel_set_change_callback(chs[i], on_channel_change, fs);
 	fs_refresh(fs);
@@ -418,10 +474,11 @@ int fs_set_channels(struct fs *fs, struct channel **chs, int n)
 
 int fs_channel_busy(struct fs *fs, struct channel *ch, char *which, size_t len)
 {
+	char target[CFG_NAME_MAX];
 	int busy = 0;
 
-	pthread_rwlock_rdlock(&fs->lock);
-	pthread_mutex_lock(&ch->lock);
+	channel_target_name(ch, target, sizeof(target));
+	fs_rdlock(fs);
 	for (int i = 2; i < fs->nnodes && !busy; i++) {
 		struct fs_node *n = fs->nodes[i];
 
@@ -432,14 +489,12 @@ int fs_channel_busy(struct fs *fs, struct channel *ch, char *which, size_t len)
 			busy = 1;
 			snprintf(which, len, "multipath/%s", n->name);
 		}
-		for (int k = 0; k < ch->nluns && !busy && !n->mp; k++)
-			if (ch->luns[k] == n->lun) {
-				busy = 1;
-				snprintf(which, len, "%s/%s", ch->target_name, n->name);
-			}
+		if (!busy && !n->mp && channel_has_lun(ch, n->lun)) {
+			busy = 1;
+			snprintf(which, len, "%s/%s", target, n->name);
+		}
 	}
-	pthread_mutex_unlock(&ch->lock);
-	pthread_rwlock_unlock(&fs->lock);
+	fs_unlock(fs);
 	return busy;
 }
 
@@ -456,9 +511,9 @@ struct mpath_set *fs_multipath(struct fs *fs)
 
 void fs_set_dev(struct fs *fs, struct fdev *dev)
 {
-	pthread_rwlock_wrlock(&fs->lock);
+	fs_wrlock(fs);
 	fs->dev = dev;
-	pthread_rwlock_unlock(&fs->lock);
+	fs_unlock(fs);
 }
 
 void fs_stop(struct fs *fs)
@@ -473,24 +528,24 @@ void fs_free(struct fs *fs)
 		return;
 	mpath_set_free(fs->mps);
 	for (int i = 0; i < fs->nnodes; i++) {
-		pthread_mutex_destroy(&fs->nodes[i]->gate_lock);
-		pthread_cond_destroy(&fs->nodes[i]->gate_cond);
+		fs_gate_destroy(&fs->nodes[i]->gate);
 		free(fs->nodes[i]);
 	}
 	free(fs->nodes);
 	free(fs->chs);
 	pthread_rwlock_destroy(&fs->lock);
+	pthread_mutex_destroy(&fs->refresh_lock);
 	free(fs);
 }
 
-static struct fs_node *node_of(struct fs *fs, uint64_t ino)
+struct fs_node *fs_node_of(struct fs *fs, uint64_t ino)
 {
 	struct fs_node *n = NULL;
 
-	pthread_rwlock_rdlock(&fs->lock);
+	fs_rdlock(fs);
 	if (ino >= FUSE_ROOT_ID && ino < (uint64_t)fs->nnodes)
 		n = fs->nodes[ino];
-	pthread_rwlock_unlock(&fs->lock);
+	fs_unlock(fs);
 	return n;
 }
 
@@ -535,13 +590,13 @@ static void op_lookup(struct freq *r, uint64_t parent, const char *name)
 	struct fuse_entry_out e = {.entry_valid = ATTR_TIMEOUT, .attr_valid = ATTR_TIMEOUT};
 	int i;
 
-	pthread_rwlock_rdlock(&fs->lock);
+	fs_rdlock(fs);
 	i = find_child(fs, parent, name);
 	if (i >= 0) {
 		e.nodeid = (uint64_t)i;
 		fill_attr(fs, e.nodeid, fs->nodes[i], &e.attr);
 	}
-	pthread_rwlock_unlock(&fs->lock);
+	fs_unlock(fs);
 	if (i < 0)
 		freq_reply_err(r, ENOENT);
 	else
@@ -551,7 +606,7 @@ static void op_lookup(struct freq *r, uint64_t parent, const char *name)
 static void op_getattr(struct freq *r, uint64_t ino)
 {
 	struct fs *fs = freq_fs(r);
-	struct fs_node *n = node_of(fs, ino);
+	struct fs_node *n = fs_node_of(fs, ino);
 
 	if (!n)
 		freq_reply_err(r, ENOENT);
@@ -564,7 +619,7 @@ static void op_getattr(struct freq *r, uint64_t ino)
 static void op_setattr(struct freq *r, uint64_t ino, const struct fuse_setattr_in *in)
 {
 	struct fs *fs = freq_fs(r);
-	struct fs_node *n = node_of(fs, ino);
+	struct fs_node *n = fs_node_of(fs, ino);
 
 	if (!n)
 		freq_reply_err(r, ENOENT);
@@ -596,7 +651,7 @@ static size_t add_dirent(char *buf, size_t room, const char *name, uint64_t ino,
 static void op_readdir(struct freq *r, uint64_t ino, uint64_t off, uint32_t size)
 {
 	struct fs *fs = freq_fs(r);
-	struct fs_node *n = node_of(fs, ino);
+	struct fs_node *n = fs_node_of(fs, ino);
 	size_t cap, used = 0;
 	char *buf = freq_buf(r, &cap);
 	uint64_t idx = 0;
@@ -609,7 +664,7 @@ static void op_readdir(struct freq *r, uint64_t ino, uint64_t off, uint32_t size
 		cap = size;
 	/* Entries: ".", "..", then children in inode order; off is the index of the next one.
 	 * Removed entries keep their index so offsets stay stable between calls. */
-	pthread_rwlock_rdlock(&fs->lock);
+	fs_rdlock(fs);
 	for (int i = -2; i < fs->nnodes; i++) {
 		const char *name;
 		uint64_t child;
@@ -644,54 +699,18 @@ static void op_readdir(struct freq *r, uint64_t ino, uint64_t off, uint32_t size
 			break;
 		used += sz;
 	}
-	pthread_rwlock_unlock(&fs->lock);
+	fs_unlock(fs);
 	freq_reply_data(r, buf, used);
 }
 
 static void op_readlink(struct freq *r, uint64_t ino)
 {
-	struct fs_node *n = node_of(freq_fs(r), ino);
+	struct fs_node *n = fs_node_of(freq_fs(r), ino);
 
 	if (!n || !n->is_link)
 		freq_reply_err(r, n ? EINVAL : ENOENT);
 	else
 		freq_reply_data(r, n->link, strlen(n->link));
-}
-
-/* Direct I/O (no page cache over the LUN), no FLUSH at each close (nothing to do), and
- * direct writes of several threads at once (without it the kernel holds the inode's lock
- * across each direct write, so the synchronous writes of several threads reach the daemon
- * one at a time). */
-static void op_open(struct freq *r, uint64_t ino, uint32_t flags)
-{
-	struct fs_node *n = node_of(freq_fs(r), ino);
-	struct fuse_open_out o = {.open_flags = FOPEN_DIRECT_IO | FOPEN_NOFLUSH |
-						FOPEN_PARALLEL_DIRECT_WRITES};
-
-	if (!n)
-		freq_reply_err(r, ENOENT);
-	else if (n->is_dir)
-		freq_reply_err(r, EISDIR);
-	else if (n->is_link)
-		freq_reply_err(r, ELOOP);
-	else if (n->removed)
-		freq_reply_err(r, ENXIO);
-	else if (n->lun->readonly && (flags & O_ACCMODE) != O_RDONLY)
-		freq_reply_err(r, EROFS);
-	else {
-		__atomic_add_fetch(&n->opens, 1, __ATOMIC_ACQ_REL);
-		if (freq_reply(r, &o, sizeof(o)) != 0)
-			__atomic_sub_fetch(&n->opens, 1, __ATOMIC_ACQ_REL); /* the opener is gone */
-	}
-}
-
-static void op_release(struct freq *r, uint64_t ino)
-{
-	struct fs_node *n = node_of(freq_fs(r), ino);
-
-	if (n && is_file(n))
-		__atomic_sub_fetch(&n->opens, 1, __ATOMIC_ACQ_REL);
-	freq_reply_err(r, 0);
 }
 
 static void op_statfs(struct freq *r)
@@ -706,364 +725,6 @@ static void op_statfs(struct freq *r)
 	freq_reply(r, &o, sizeof(o));
 }
 
-/* A LUN file's I/O goes to its LUN, a multipath file's to its device. */
-static void node_io_async(struct fs_node *n, int write, uint64_t lba, uint32_t nblocks, void *buf,
-			  lun_io_cb cb, void *arg)
-{
-	if (n->mp)
-		mpath_io_async(n->mp, write, lba, nblocks, buf, cb, arg);
-	else
-		lun_io_async(n->lun, write, lba, nblocks, buf, cb, arg);
-}
-
-static int node_io(struct fs_node *n, int write, uint64_t lba, uint32_t nblocks, void *buf)
-{
-	return n->mp ? mpath_io(n->mp, write, lba, nblocks, buf)
-		     : lun_io(n->lun, write, lba, nblocks, buf);
-}
-
-/* The write gate: aligned writes share it; a read-modify-write waits for them and holds it
- * alone, so no aligned write to the same blocks can land between its read and its write.
- * On a loop, an aligned write that finds a read-modify-write under way goes to a worker. */
-static int gate_try_aligned(struct fs_node *n)
-{
-	int ok;
-
-	pthread_mutex_lock(&n->gate_lock);
-	ok = !n->rmw_active;
-	if (ok)
-		n->aligned_writes++;
-	pthread_mutex_unlock(&n->gate_lock);
-	return ok;
-}
-
-static void gate_enter_aligned(struct fs_node *n)
-{
-	pthread_mutex_lock(&n->gate_lock);
-	while (n->rmw_active)
-		pthread_cond_wait(&n->gate_cond, &n->gate_lock);
-	n->aligned_writes++;
-	pthread_mutex_unlock(&n->gate_lock);
-}
-
-/* From any thread: the write it was entered for has completed. */
-static void gate_leave_aligned(struct fs_node *n)
-{
-	pthread_mutex_lock(&n->gate_lock);
-	if (--n->aligned_writes == 0 && n->rmw_active)
-		pthread_cond_broadcast(&n->gate_cond);
-	pthread_mutex_unlock(&n->gate_lock);
-}
-
-/* Alone: later aligned writes wait, earlier ones are waited for. */
-static void gate_enter_rmw(struct fs_node *n)
-{
-	pthread_mutex_lock(&n->gate_lock);
-	while (n->rmw_active)
-		pthread_cond_wait(&n->gate_cond, &n->gate_lock);
-	n->rmw_active = 1;
-	while (n->aligned_writes)
-		pthread_cond_wait(&n->gate_cond, &n->gate_lock);
-	pthread_mutex_unlock(&n->gate_lock);
-}
-
-static void gate_leave_rmw(struct fs_node *n)
-{
-	pthread_mutex_lock(&n->gate_lock);
-	n->rmw_active = 0;
-	pthread_cond_broadcast(&n->gate_cond);
-	pthread_mutex_unlock(&n->gate_lock);
-}
-
-/* The state of a request in flight, in its scratch area. */
-struct io_state {
-	struct work work; /* for a worker, when it has to wait */
-	struct freq *r;
-	struct fs_node *n;
-	char *buf;        /* read: the blocks around the request */
-	int own_buf;      /* buf was allocated for it (blocks larger than freq_buf holds) */
-	size_t skip, len; /* read: the part of buf asked for; write: the length */
-	const char *data; /* write: the data, in the request */
-	uint64_t off;
-	uint64_t len64;   /* fallocate */
-	uint32_t mode;
-};
-_Static_assert(sizeof(struct io_state) <= FDEV_SCRATCH, "the state fits the request's scratch");
-
-static struct io_state *io_state(struct freq *r, struct fs_node *n)
-{
-	struct io_state *st = freq_scratch(r);
-
-	memset(st, 0, sizeof(*st));
-	st->r = r;
-	st->n = n;
-	return st;
-}
-
-/* Clamp [off, off+size) to the LUN; 0 means nothing to do. */
-static size_t clamp(const struct lun *l, uint64_t off, size_t size)
-{
-	uint64_t end = lun_size(l);
-
-	if (off >= end)
-		return 0;
-	if (size > end - off)
-		size = (size_t)(end - off);
-	return size;
-}
-
-/* Hand a request that must wait to a worker; without one it is answered EIO. */
-static void to_worker(struct io_state *st, void (*fn)(struct work *w))
-{
-	st->work.fn = fn;
-	if (workq_run(&st->work) < 0)
-		freq_reply_err(st->r, EIO);
-}
-
-static void read_done(void *arg, int result)
-{
-	struct io_state *st = arg; /* in the request: gone with the answer */
-	char *own = st->own_buf ? st->buf : NULL;
-
-	if (result)
-		freq_reply_err(st->r, -result);
-	else
-		freq_reply_data(st->r, st->buf + st->skip, st->len);
-	free(own);
-}
-
-static void op_read(struct freq *r, uint64_t ino, uint64_t off, uint32_t size)
-{
-	struct fs_node *n = node_of(freq_fs(r), ino);
-	struct io_state *st;
-	struct lun *l;
-	uint64_t start, end;
-	size_t cap, len;
-
-	if (!n || !is_file(n)) {
-		freq_reply_err(r, !n ? ENOENT : n->is_dir ? EISDIR : EINVAL);
-		return;
-	}
-	l = n->lun;
-	len = clamp(l, off, size);
-	if (!len) {
-		freq_reply_data(r, NULL, 0);
-		return;
-	}
-	/* Whole blocks around the request; the data lands in the request's buffer straight
-	 * off the socket, and is answered from there. */
-	start = off / l->block_size * l->block_size;
-	end = (off + len + l->block_size - 1) / l->block_size * l->block_size;
-	st = io_state(r, n);
-	st->buf = freq_buf(r, &cap);
-	if (end - start > cap) {
-		st->buf = malloc(end - start);
-		st->own_buf = 1;
-		if (!st->buf) {
-			freq_reply_err(r, ENOMEM);
-			return;
-		}
-	}
-	st->skip = (size_t)(off - start);
-	st->len = len;
-	node_io_async(n, 0, start / l->block_size, (uint32_t)((end - start) / l->block_size),
-		      st->buf, read_done, st);
-}
-
-/* A write that does not cover whole blocks: read the blocks around it, patch, write back.
- * On a worker. */
-static int write_rmw(struct fs_node *n, const char *buf, size_t size, uint64_t off)
-{
-	const struct lun *l = n->lun;
-	uint64_t start = off / l->block_size * l->block_size;
-	uint64_t end = (off + size + l->block_size - 1) / l->block_size * l->block_size;
-	uint32_t nblocks = (uint32_t)((end - start) / l->block_size);
-	char *b = malloc(end - start);
-	int r;
-
-	if (!b)
-		return -ENOMEM;
-	r = node_io(n, 0, start / l->block_size, nblocks, b);
-	if (!r) {
-		memcpy(b + (off - start), buf, size);
-		r = node_io(n, 1, start / l->block_size, nblocks, b);
-	}
-	free(b);
-	return r;
-}
-
-static void reply_write(struct freq *r, int result, size_t len)
-{
-	struct fuse_write_out o = {.size = (uint32_t)len};
-
-	if (result)
-		freq_reply_err(r, -result);
-	else
-		freq_reply(r, &o, sizeof(o));
-}
-
-static void write_done(void *arg, int result)
-{
-	struct io_state *st = arg;
-
-	gate_leave_aligned(st->n);
-	reply_write(st->r, result, st->len);
-}
-
-static void rmw_work(struct work *w)
-{
-	struct io_state *st = (struct io_state *)w;
-	int r;
-
-	gate_enter_rmw(st->n);
-	r = write_rmw(st->n, st->data, st->len, st->off);
-	gate_leave_rmw(st->n);
-	reply_write(st->r, r, st->len);
-}
-
-/* An aligned write that found a read-modify-write under way: it waits on a worker. */
-static void aligned_work(struct work *w)
-{
-	struct io_state *st = (struct io_state *)w;
-	const struct lun *l = st->n->lun;
-	int r;
-
-	gate_enter_aligned(st->n);
-	r = node_io(st->n, 1, st->off / l->block_size, (uint32_t)(st->len / l->block_size),
-		    (void *)st->data);
-	gate_leave_aligned(st->n);
-	reply_write(st->r, r, st->len);
-}
-
-/* The data stays in the request's buffer until the target has it: nothing is copied. */
-static void op_write(struct freq *r, uint64_t ino, uint64_t off, const void *data, uint32_t size)
-{
-	struct fs_node *n = node_of(freq_fs(r), ino);
-	struct io_state *st;
-	struct lun *l;
-	size_t len;
-
-	if (!n || !is_file(n)) {
-		freq_reply_err(r, !n ? ENOENT : n->is_dir ? EISDIR : EINVAL);
-		return;
-	}
-	l = n->lun;
-	len = clamp(l, off, size);
-	if (!len) {
-		freq_reply_err(r, size ? ENOSPC : 0);
-		return;
-	}
-	st = io_state(r, n);
-	st->data = data;
-	st->len = len;
-	st->off = off;
-	if (off % l->block_size || len % l->block_size) {
-		to_worker(st, rmw_work);
-		return;
-	}
-	if (!gate_try_aligned(n)) {
-		to_worker(st, aligned_work);
-		return;
-	}
-	node_io_async(n, 1, off / l->block_size, (uint32_t)(len / l->block_size), (void *)data,
-		      write_done, st);
-}
-
-/* Zero [off, off+len) inside one block range with read-modify-write. Gate held alone. */
-static int zero_range(struct fs_node *n, uint64_t off, size_t len)
-{
-	char *z;
-	int r;
-
-	if (!len)
-		return 0;
-	z = calloc(1, len);
-	if (!z)
-		return -ENOMEM;
-	r = write_rmw(n, z, len, off);
-	free(z);
-	return r;
-}
-
-/* PUNCH_HOLE becomes UNMAP for the whole blocks and zeroes for the partial ones at the
- * edges. On a worker. */
-static void punch_work(struct work *w)
-{
-	struct io_state *st = (struct io_state *)w;
-	struct fs_node *n = st->n;
-	struct lun *l = n->lun;
-	uint64_t start = st->off, end = st->off + st->len64;
-	uint64_t first = (start + l->block_size - 1) / l->block_size, last = end / l->block_size;
-	int r;
-
-	gate_enter_rmw(n);
-	if (first >= last) {
-		r = zero_range(n, start, (size_t)(end - start)); /* within one block */
-	} else {
-		r = zero_range(n, start, (size_t)(first * l->block_size - start));
-		if (!r)
-			r = zero_range(n, last * l->block_size, (size_t)(end - last * l->block_size));
-		if (!r)
-			r = n->mp ? mpath_unmap(n->mp, first, last - first)
-				  : lun_unmap(l, first, last - first);
-	}
-	gate_leave_rmw(n);
-	freq_reply_err(st->r, r ? -r : 0);
-}
-
-/* Plain allocation inside the LUN has nothing to do. */
-static void op_fallocate(struct freq *r, uint64_t ino, uint64_t off, uint64_t length,
-			 uint32_t mode)
-{
-	struct fs_node *n = node_of(freq_fs(r), ino);
-	struct io_state *st;
-	struct lun *l;
-	size_t len;
-
-	if (!n || !is_file(n)) {
-		freq_reply_err(r, !n ? ENOENT : n->is_dir ? EISDIR : EINVAL);
-		return;
-	}
-	l = n->lun;
-	if (mode == 0) {
-		freq_reply_err(r, off + length <= lun_size(l) ? 0 : ENOSPC);
-		return;
-	}
-	if (mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) || !l->unmap) {
-		freq_reply_err(r, EOPNOTSUPP);
-		return;
-	}
-	len = clamp(l, off, length > SIZE_MAX ? SIZE_MAX : (size_t)length);
-	if (!len) {
-		freq_reply_err(r, 0);
-		return;
-	}
-	st = io_state(r, n);
-	st->off = off;
-	st->len64 = len;
-	to_worker(st, punch_work);
-}
-
-static void fsync_work(struct work *w)
-{
-	struct io_state *st = (struct io_state *)w;
-	/* Every write was acknowledged by the target before it was acknowledged here; what is
-	 * left is the target's own cache. */
-	int r = st->n->mp ? mpath_sync_cache(st->n->mp) : lun_sync_cache(st->n->lun);
-
-	freq_reply_err(st->r, r ? -r : 0);
-}
-
-static void op_fsync(struct freq *r, uint64_t ino)
-{
-	struct fs_node *n = node_of(freq_fs(r), ino);
-
-	if (!n || !is_file(n))
-		freq_reply_err(r, 0);
-	else
-		to_worker(io_state(r, n), fsync_work);
-}
-
 struct fdev_ops fs_dev_ops(struct fs *fs)
 {
 	struct fdev_ops o = {
@@ -1071,16 +732,11 @@ struct fdev_ops fs_dev_ops(struct fs *fs)
 		.getattr = op_getattr,
 		.setattr = op_setattr,
 		.readlink = op_readlink,
-		.open = op_open,
-		.release = op_release,
-		.read = op_read,
-		.write = op_write,
-		.fsync = op_fsync,
 		.readdir = op_readdir,
-		.fallocate = op_fallocate,
 		.statfs = op_statfs,
 		.fs = fs,
 	};
 
+	fs_io_ops(&o);
 	return o;
 }

@@ -53,13 +53,13 @@ static int gather_threads(struct daemon *d, struct daemon_status *st)
 
 /* The DEVICE lines of a LUN, read after the channel's lock is let go: finding out whether
  * each is mounted reads /proc. */
-static int gather_maps(const struct cfg *c, const struct channel *ch, struct status_lun *sl)
+static int gather_maps(const struct cfg *c, struct channel *ch, struct status_lun *sl)
 {
 	for (int m = 0; m < c->nmaps; m++) {
 		const struct cfg_map *mp = &c->maps[m];
 		struct status_map *sm, *grown;
 
-		if (mp->channel != ch->cc->id || mp->lun != sl->number)
+		if (mp->channel != channel_id(ch) || mp->lun != sl->number)
 			continue;
 		grown = realloc(sl->maps, sizeof(*grown) * (size_t)(sl->nmaps + 1));
 		if (!grown)
@@ -76,12 +76,14 @@ static int gather_maps(const struct cfg *c, const struct channel *ch, struct sta
 
 static int gather_luns(struct daemon *d, struct channel *ch, struct status_channel *sc)
 {
-	int rc = 0;
+	struct lun **luns;
+	int rc = 0, n = channel_luns(ch, &luns);
 
-	pthread_mutex_lock(&ch->lock);
-	sc->luns = calloc(ch->nluns ? (size_t)ch->nluns : 1, sizeof(*sc->luns));
-	for (int i = 0; sc->luns && i < ch->nluns; i++) {
-		const struct lun *l = ch->luns[i];
+	if (n < 0)
+		return n;
+	sc->luns = calloc(n ? (size_t)n : 1, sizeof(*sc->luns));
+	for (int i = 0; sc->luns && i < n; i++) {
+		const struct lun *l = luns[i];
 		struct status_lun *sl = &sc->luns[sc->nluns];
 
 		if (lun_gone(l))
@@ -103,7 +105,7 @@ static int gather_luns(struct daemon *d, struct channel *ch, struct status_chann
 		sl->scsi_errors = __atomic_load_n(&l->scsi_errors, __ATOMIC_RELAXED);
 		sc->nluns++;
 	}
-	pthread_mutex_unlock(&ch->lock);
+	free(luns);
 	if (!sc->luns)
 		return -ENOMEM;
 	for (int i = 0; rc == 0 && i < sc->nluns; i++)
@@ -113,18 +115,14 @@ static int gather_luns(struct daemon *d, struct channel *ch, struct status_chann
 
 static int gather_channel(struct daemon *d, struct channel *ch, struct status_channel *sc)
 {
-	const struct cfg_portal *p = &ch->cc->portals[0];
-	struct session *s;
+	const struct cfg_portal *p = &channel_conf(ch)->portals[0];
 
-	sc->id = ch->cc->id;
+	sc->id = channel_id(ch);
 	sc->state = channel_state_str(ch);
-	snprintf(sc->target, sizeof(sc->target), "%s", ch->target_name);
+	channel_target_name(ch, sc->target, sizeof(sc->target));
 	channel_portal_str(ch, sc->portal, sizeof(sc->portal));
 	snprintf(sc->netdev, sizeof(sc->netdev), "%s", p->netdev);
-	s = ch->sess;
-	sc->have_session = s != NULL;
-	if (s)
-		session_get_info(s, &sc->session);
+	sc->have_session = channel_session_info(ch, &sc->session);
 	return gather_luns(d, ch, sc);
 }
 
@@ -166,7 +164,7 @@ static int gather_mpaths(struct daemon *d, struct channel **sel, int n, struct d
 			const struct mpath_path_info *pi = &mi.paths[p];
 			struct status_path *sp = &sm->paths[p];
 
-			sp->channel = pi->ch->cc->id;
+			sp->channel = channel_id(pi->ch);
 			sp->lun = pi->lun;
 			snprintf(sp->portal, sizeof(sp->portal), "%s", pi->portal);
 			sp->state = pi->state;

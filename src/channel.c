@@ -1,12 +1,64 @@
-/* Channel lifecycle: discovery when needed, login, LUN scan, logout. */
+/* Channel lifecycle: discovery when needed, login, LUN scan, logout; and what other threads
+ * may read of a channel, under its lock. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "channel.h"
 #include "discovery.h"
+#include "lockrank.h"
 #include "log.h"
+
+/* Written by the lifecycle thread (channel.h), under lock where other threads read it; that
+ * thread, and the rescan thread it starts and joins, read without it. */
+struct channel {
+	const struct cfg *cfg;
+	const struct cfg_channel *cc;
+	char label[16];            /* "ch0" */
+	pthread_mutex_t lock;
+	/* Under lock. The session reads target_name and portals without it: they change only
+	 * while there is no session. */
+	enum channel_state state;
+	char target_name[CFG_NAME_MAX];
+	struct session *sess;
+	int sess_pins;             /* channel_session_info calls using sess: it is not freed */
+	pthread_cond_t sess_cond;  /* sess_pins fell to 0 */
+	struct session_portal portals[SESSION_MAX_CONNS]; /* point into cfg, or at isns_addr */
+	char isns_addr[PORTAL_HOST_MAX];
+	uint16_t isns_port;
+	struct chap_secrets chap; /* points into cfg: the secrets are not copied */
+
+	/* LUNs ever seen, under lock (the rescan thread, which alone adds to it, reads it
+	 * without): pointers stay valid until channel_free; a LUN that went away is marked gone,
+	 * never freed early, so open files keep a valid object. */
+	struct lun **luns;
+	int nluns, cap;
+
+	/* Rescans run on their own thread: they need the receive thread to answer. */
+	pthread_t rescan_thread;
+	pthread_cond_t rescan_cond;
+	int rescan_requested, rescan_stop, rescan_running;
+	void (*on_change)(void *arg);
+	void *change_arg;
+
+	/* A CHANNEL line with the address "isns": the portal is asked for at each start. */
+	channel_resolver resolve;
+	void *resolve_arg;
+};
+
+static void ch_lock(struct channel *ch)
+{
+	LOCKRANK_TAKE(LOCK_CHANNEL);
+	pthread_mutex_lock(&ch->lock);
+}
+
+static void ch_unlock(struct channel *ch)
+{
+	pthread_mutex_unlock(&ch->lock);
+	LOCKRANK_DROP(LOCK_CHANNEL);
+}
 
 /* "[::1]:3260 (group 1), 127.0.0.1:3260 (group 1)": the portals a SendTargets answer gives
  * for t, as parsed; one that cannot be used says why. */
@@ -79,7 +131,9 @@ static int discover_target(struct channel *ch, char *err, size_t errlen)
 		char portals[1024];
 
 		/* Named as the target reports it. */
+		ch_lock(ch);
 		snprintf(ch->target_name, sizeof(ch->target_name), "%s", list[first].name);
+		ch_unlock(ch);
 		disc_portals(&list[first], portals, sizeof(portals));
 		log_info("%s: discovered %s at %s:%u%s%s", ch->label, ch->target_name, p->addr,
 			 p->port, portals[0] ? "; its portals: " : "", portals);
@@ -119,13 +173,13 @@ static int add_lun(struct channel *ch, const struct lun *probed)
 		return -ENOMEM;
 	*l = *probed;
 	lun_init_queue(l, ch->cc->attrs.queue_depth);
-	pthread_mutex_lock(&ch->lock);
+	ch_lock(ch);
 	if (ch->nluns == ch->cap) {
 		int cap = ch->cap ? ch->cap * 2 : 8;
 		struct lun **n = realloc(ch->luns, sizeof(*n) * (size_t)cap);
 
 		if (!n) {
-			pthread_mutex_unlock(&ch->lock);
+			ch_unlock(ch);
 			lun_destroy(l);
 			free(l);
 			return -ENOMEM;
@@ -134,7 +188,7 @@ static int add_lun(struct channel *ch, const struct lun *probed)
 		ch->cap = cap;
 	}
 	ch->luns[ch->nluns++] = l;
-	pthread_mutex_unlock(&ch->lock);
+	ch_unlock(ch);
 	return 0;
 }
 
@@ -225,27 +279,28 @@ static void on_unit_attention(void *arg, uint64_t lun, uint8_t asc, uint8_t ascq
 		channel_request_rescan(arg);
 }
 
+/* From a receive thread, the session's lock held: only the channel's is taken. */
 void channel_request_rescan(struct channel *ch)
 {
-	pthread_mutex_lock(&ch->lock);
+	ch_lock(ch);
 	ch->rescan_requested = 1;
 	pthread_cond_signal(&ch->rescan_cond);
-	pthread_mutex_unlock(&ch->lock);
+	ch_unlock(ch);
 }
 
 void channel_set_change_callback(struct channel *ch, void (*fn)(void *arg), void *arg)
 {
-	pthread_mutex_lock(&ch->lock);
+	ch_lock(ch);
 	ch->on_change = fn;
 	ch->change_arg = arg;
-	pthread_mutex_unlock(&ch->lock);
+	ch_unlock(ch);
 }
 
 static void *rescan_main(void *arg)
 {
 	struct channel *ch = arg;
 
-	pthread_mutex_lock(&ch->lock);
+	ch_lock(ch);
 	for (;;) {
 		char err[CFG_ERR_MAX];
 		void (*fn)(void *);
@@ -257,21 +312,21 @@ static void *rescan_main(void *arg)
 		if (ch->rescan_stop)
 			break;
 		ch->rescan_requested = 0;
-		pthread_mutex_unlock(&ch->lock);
+		ch_unlock(ch);
 		log_info("%s: rescanning LUNs", ch->label);
 		r = scan_luns(ch, 0, err, sizeof(err));
 		if (r < 0)
 			log_warn("%s: rescan failed: %s", ch->label, err);
-		pthread_mutex_lock(&ch->lock);
+		ch_lock(ch);
 		fn = ch->on_change;
 		fnarg = ch->change_arg;
 		if (r > 0 && fn) {
-			pthread_mutex_unlock(&ch->lock);
+			ch_unlock(ch);
 			fn(fnarg);
-			pthread_mutex_lock(&ch->lock);
+			ch_lock(ch);
 		}
 	}
-	pthread_mutex_unlock(&ch->lock);
+	ch_unlock(ch);
 	return NULL;
 }
 
@@ -281,27 +336,36 @@ void channel_set_resolver(struct channel *ch, channel_resolver fn, void *arg)
 	ch->resolve_arg = arg;
 }
 
-void channel_portal_str(const struct channel *ch, char *out, size_t outlen)
+void channel_portal_str(struct channel *ch, char *out, size_t outlen)
 {
 	const struct cfg_portal *p = &ch->cc->portals[0];
 
-	if (!p->from_isns)
+	if (!p->from_isns) {
 		snprintf(out, outlen, "%s:%u", p->addr, p->port);
-	else if (ch->isns_addr[0])
+		return;
+	}
+	ch_lock(ch);
+	if (ch->isns_addr[0])
 		snprintf(out, outlen, "%s:%u (from iSNS)", ch->isns_addr, ch->isns_port);
 	else
 		snprintf(out, outlen, "isns");
+	ch_unlock(ch);
 }
 
-void channel_init(struct channel *ch, const struct cfg *cfg, const struct cfg_channel *cc)
+struct channel *channel_new(const struct cfg *cfg, const struct cfg_channel *cc)
 {
-	memset(ch, 0, sizeof(*ch));
+	struct channel *ch = calloc(1, sizeof(*ch));
+
+	if (!ch)
+		return NULL;
 	pthread_mutex_init(&ch->lock, NULL);
 	pthread_cond_init(&ch->rescan_cond, NULL);
+	pthread_cond_init(&ch->sess_cond, NULL);
 	ch->cfg = cfg;
 	ch->cc = cc;
 	ch->state = CH_STOPPED;
 	snprintf(ch->label, sizeof(ch->label), "ch%d", cc->id);
+	return ch;
 }
 
 static void notify_change(struct channel *ch)
@@ -309,12 +373,34 @@ static void notify_change(struct channel *ch)
 	void (*fn)(void *);
 	void *arg;
 
-	pthread_mutex_lock(&ch->lock);
+	ch_lock(ch);
 	fn = ch->on_change;
 	arg = ch->change_arg;
-	pthread_mutex_unlock(&ch->lock);
+	ch_unlock(ch);
 	if (fn)
 		fn(arg);
+}
+
+static void set_state(struct channel *ch, enum channel_state st)
+{
+	ch_lock(ch);
+	ch->state = st;
+	ch_unlock(ch);
+}
+
+/* The session, no longer reachable through ch once no channel_session_info uses it: the
+ * caller logs it out and frees it. */
+static struct session *take_session(struct channel *ch)
+{
+	struct session *s;
+
+	ch_lock(ch);
+	s = ch->sess;
+	ch->sess = NULL;
+	while (ch->sess_pins)
+		pthread_cond_wait(&ch->sess_cond, &ch->lock);
+	ch_unlock(ch);
+	return s;
 }
 
 /* A stopped channel: log in and scan (its LUNs get new objects: old ones stay gone). */
@@ -323,6 +409,7 @@ static int login_and_scan(struct channel *ch, char *err, size_t errlen)
 	const struct cfg_channel *cc = ch->cc;
 	const struct cfg *cfg = ch->cfg;
 	struct session_config sc = {0};
+	struct session *s;
 	int r;
 
 	int np = cc->nportals < SESSION_MAX_CONNS ? cc->nportals : SESSION_MAX_CONNS;
@@ -331,30 +418,36 @@ static int login_and_scan(struct channel *ch, char *err, size_t errlen)
 	/* The howto: each CHANNEL line of a channel opens its connection count to its portal,
 	 * so "1 2 eth0 A" and "1 2 eth1 B" make a session of four connections. They are taken
 	 * in turn from each portal: connection i goes to portal i mod the number of lines. */
+	ch_lock(ch);
 	for (int i = 0; i < np; i++) {
 		ch->portals[i].addr = cc->portals[i].addr;
 		ch->portals[i].port = cc->portals[i].port;
 		ch->portals[i].netdev = cc->portals[i].netdev;
 	}
+	ch_unlock(ch);
 	if (cc->portals[0].from_isns) {
-		char why[CFG_ERR_MAX];
+		char why[CFG_ERR_MAX], addr[PORTAL_HOST_MAX];
+		uint16_t port = 0;
 
 		if (!ch->resolve) {
 			snprintf(err, errlen, "%s: no iSNS server to ask for the portal of %s",
 				 ch->label, cc->target_name);
 			return -ENOENT;
 		}
-		r = ch->resolve(ch->resolve_arg, cc->target_name, ch->isns_addr,
-				sizeof(ch->isns_addr), &ch->isns_port, why, sizeof(why));
+		r = ch->resolve(ch->resolve_arg, cc->target_name, addr, sizeof(addr), &port, why,
+				sizeof(why));
 		if (r) {
 			snprintf(err, errlen, "%s: no portal for %s from iSNS: %s", ch->label,
 				 cc->target_name, why);
 			return r;
 		}
-		log_info("%s: iSNS lists %s at %s:%u", ch->label, cc->target_name, ch->isns_addr,
-			 ch->isns_port);
+		log_info("%s: iSNS lists %s at %s:%u", ch->label, cc->target_name, addr, port);
+		ch_lock(ch);
+		snprintf(ch->isns_addr, sizeof(ch->isns_addr), "%s", addr);
+		ch->isns_port = port;
 		ch->portals[0].addr = ch->isns_addr;
 		ch->portals[0].port = ch->isns_port;
+		ch_unlock(ch);
 	}
 	if (nconns > SESSION_MAX_CONNS) {
 		log_warn("%s: %d connections configured; a session has at most %d", ch->label,
@@ -362,7 +455,9 @@ static int login_and_scan(struct channel *ch, char *err, size_t errlen)
 		nconns = SESSION_MAX_CONNS;
 	}
 	if (cc->target_name[0]) {
+		ch_lock(ch);
 		snprintf(ch->target_name, sizeof(ch->target_name), "%s", cc->target_name);
+		ch_unlock(ch);
 	} else {
 		r = discover_target(ch, err, errlen);
 		if (r)
@@ -399,18 +494,20 @@ static int login_and_scan(struct channel *ch, char *err, size_t errlen)
 	sc.fast_fail = cc->attrs.multipath != CFG_MPATH_OFF;
 	sc.on_unit_attention = on_unit_attention;
 	sc.ua_arg = ch;
-	ch->sess = session_new(&sc);
-	if (!ch->sess)
+	s = session_new(&sc);
+	if (!s)
 		return -ENOMEM;
-	r = session_login(ch->sess, err, errlen);
+	ch_lock(ch);
+	ch->sess = s;
+	ch_unlock(ch);
+	r = session_login(s, err, errlen);
 	if (r) {
 		char why[CFG_ERR_MAX];
 
 		snprintf(why, sizeof(why), "%s", err);
 		snprintf(err, errlen, "%s: login to %s at %s:%u failed: %s", ch->label,
 			 ch->target_name, ch->portals[0].addr, ch->portals[0].port, why);
-		session_free(ch->sess);
-		ch->sess = NULL;
+		session_free(take_session(ch));
 		return r;
 	}
 	r = scan_luns(ch, 1, err, errlen);
@@ -440,7 +537,7 @@ int channel_start(struct channel *ch, char *err, size_t errlen)
 			snprintf(err, errlen, "%s: cannot resume: %s", ch->label, why);
 			return r;
 		}
-		ch->state = CH_RUNNING;
+		set_state(ch, CH_RUNNING);
 		return 0;
 	case CH_STOPPED:
 		r = login_and_scan(ch, err, errlen);
@@ -448,7 +545,7 @@ int channel_start(struct channel *ch, char *err, size_t errlen)
 			channel_stop(ch);
 			return r;
 		}
-		ch->state = CH_RUNNING;
+		set_state(ch, CH_RUNNING);
 		notify_change(ch);
 		return 0;
 	}
@@ -460,56 +557,63 @@ void channel_pause(struct channel *ch)
 	if (ch->state != CH_RUNNING)
 		return;
 	session_pause(ch->sess);
-	ch->state = CH_PAUSED;
+	set_state(ch, CH_PAUSED);
 }
 
 const char *channel_state_str(struct channel *ch)
 {
-	struct session_info si;
+	const char *s = "unknown";
 
+	/* session_status takes no lock: it may be asked under the channel's. */
+	ch_lock(ch);
 	switch (ch->state) {
 	case CH_STOPPED:
-		return "stopped";
+		s = "stopped";
+		break;
 	case CH_PAUSED:
-		return "paused";
+		s = "paused";
+		break;
 	case CH_RUNNING:
-		session_get_info(ch->sess, &si);
-		return si.status == SESSION_RECOVERING ? "recovering" : "running";
+		s = ch->sess && session_status(ch->sess) == SESSION_RECOVERING ? "recovering"
+										: "running";
+		break;
 	}
-	return "unknown";
+	ch_unlock(ch);
+	return s;
 }
 
 void channel_stop_rescans(struct channel *ch)
 {
 	if (!ch->rescan_running)
 		return;
-	pthread_mutex_lock(&ch->lock);
+	ch_lock(ch);
 	ch->rescan_stop = 1;
 	pthread_cond_signal(&ch->rescan_cond);
-	pthread_mutex_unlock(&ch->lock);
+	ch_unlock(ch);
 	pthread_join(ch->rescan_thread, NULL);
 	ch->rescan_running = 0;
 }
 
 void channel_stop(struct channel *ch)
 {
+	struct session *s;
 	int had_luns = 0;
 
 	channel_stop_rescans(ch);
-	if (ch->sess) {
-		session_logout(ch->sess);
-		session_free(ch->sess);
-		ch->sess = NULL;
+	s = take_session(ch);
+	if (s) {
+		session_logout(s);
+		session_free(s);
 	}
 	/* The LUN objects stay (the kernel may still name their files); they are gone. */
-	pthread_mutex_lock(&ch->lock);
+	ch_lock(ch);
 	for (int i = 0; i < ch->nluns; i++) {
 		if (!lun_gone(ch->luns[i]))
 			had_luns = 1;
 		__atomic_store_n(&ch->luns[i]->gone, 1, __ATOMIC_RELEASE);
 	}
-	pthread_mutex_unlock(&ch->lock);
 	ch->state = CH_STOPPED;
+	ch_unlock(ch);
 	if (had_luns)
 		notify_change(ch);
 }
@@ -521,8 +625,10 @@ void channel_logout(struct channel *ch)
 		session_logout(ch->sess);
 }
 
-void channel_destroy(struct channel *ch)
+void channel_free(struct channel *ch)
 {
+	if (!ch)
+		return;
 	channel_stop(ch);
 	for (int i = 0; i < ch->nluns; i++) {
 		lun_destroy(ch->luns[i]);
@@ -533,4 +639,118 @@ void channel_destroy(struct channel *ch)
 	ch->nluns = ch->cap = 0;
 	pthread_mutex_destroy(&ch->lock);
 	pthread_cond_destroy(&ch->rescan_cond);
+	pthread_cond_destroy(&ch->sess_cond);
+	free(ch);
+}
+
+int channel_id(const struct channel *ch)
+{
+	return ch->cc->id;
+}
+
+const char *channel_label(const struct channel *ch)
+{
+	return ch->label;
+}
+
+const struct cfg_channel *channel_conf(const struct channel *ch)
+{
+	return ch->cc;
+}
+
+const struct cfg *channel_conf_all(const struct channel *ch)
+{
+	return ch->cfg;
+}
+
+enum channel_state channel_state(struct channel *ch)
+{
+	enum channel_state st;
+
+	ch_lock(ch);
+	st = ch->state;
+	ch_unlock(ch);
+	return st;
+}
+
+int channel_target_name(struct channel *ch, char *out, size_t outlen)
+{
+	int known;
+
+	ch_lock(ch);
+	snprintf(out, outlen, "%s", ch->target_name);
+	known = ch->target_name[0] != '\0';
+	ch_unlock(ch);
+	return known;
+}
+
+int channel_portal_in_use(struct channel *ch, char *host, size_t hostlen, uint16_t *port)
+{
+	int known;
+
+	ch_lock(ch);
+	known = ch->portals[0].addr != NULL;
+	snprintf(host, hostlen, "%s", known ? ch->portals[0].addr : "");
+	*port = known ? ch->portals[0].port : 0;
+	ch_unlock(ch);
+	return known;
+}
+
+/* The session's own lock is taken without the channel's (the order is the other way round),
+ * so the session is pinned meanwhile: take_session waits for it. */
+int channel_session_info(struct channel *ch, struct session_info *out)
+{
+	struct session *s;
+
+	ch_lock(ch);
+	s = ch->sess;
+	if (s)
+		ch->sess_pins++;
+	ch_unlock(ch);
+	if (!s)
+		return 0;
+	session_get_info(s, out);
+	ch_lock(ch);
+	if (--ch->sess_pins == 0)
+		pthread_cond_broadcast(&ch->sess_cond);
+	ch_unlock(ch);
+	return 1;
+}
+
+int channel_luns(struct channel *ch, struct lun ***out)
+{
+	struct lun **a;
+	int n;
+
+	ch_lock(ch);
+	n = ch->nluns;
+	a = malloc(sizeof(*a) * (size_t)(n ? n : 1));
+	if (a && n)
+		memcpy(a, ch->luns, sizeof(*a) * (size_t)n);
+	ch_unlock(ch);
+	*out = a;
+	return a ? n : -ENOMEM;
+}
+
+struct lun *channel_find_lun(struct channel *ch, uint32_t number)
+{
+	struct lun *found = NULL;
+
+	ch_lock(ch);
+	for (int i = 0; i < ch->nluns && !found; i++)
+		if (ch->luns[i]->number == number && !lun_gone(ch->luns[i]))
+			found = ch->luns[i];
+	ch_unlock(ch);
+	return found;
+}
+
+int channel_has_lun(struct channel *ch, const struct lun *l)
+{
+	int has = 0;
+
+	ch_lock(ch);
+	for (int i = 0; i < ch->nluns && !has; i++)
+		has = ch->luns[i] == l;
+	ch_unlock(ch);
+	return has;
 }

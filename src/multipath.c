@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "lockrank.h"
 #include "log.h"
 #include "multipath.h"
 
@@ -63,7 +64,7 @@ struct mp_io {
 };
 
 struct mpath_set {
-	pthread_mutex_t lock;     /* devs, queue; after a channel's lock, before a device's */
+	pthread_mutex_t lock;     /* devs, queue; before a device's (channel.h) */
 	pthread_cond_t cond;
 	struct mpath_dev **devs;
 	int ndevs, cap;
@@ -71,6 +72,30 @@ struct mpath_set {
 	int stop, worker_running;
 	pthread_t worker;
 };
+
+static void set_lock(struct mpath_set *set)
+{
+	LOCKRANK_TAKE(LOCK_MPATH_SET);
+	pthread_mutex_lock(&set->lock);
+}
+
+static void set_unlock(struct mpath_set *set)
+{
+	pthread_mutex_unlock(&set->lock);
+	LOCKRANK_DROP(LOCK_MPATH_SET);
+}
+
+static void dev_lock(struct mpath_dev *d)
+{
+	LOCKRANK_TAKE(LOCK_MPATH_DEV);
+	pthread_mutex_lock(&d->lock);
+}
+
+static void dev_unlock(struct mpath_dev *d)
+{
+	pthread_mutex_unlock(&d->lock);
+	LOCKRANK_DROP(LOCK_MPATH_DEV);
+}
 
 /* Errors that say the path failed, not the logical unit. */
 static int is_path_error(int r)
@@ -103,7 +128,7 @@ static const char *path_trouble(const struct mp_path *p, uint64_t now)
 
 static const char *portal_of(const struct mp_path *p)
 {
-	return p->ch->cc->portals[0].addr;
+	return channel_conf(p->ch)->portals[0].addr;
 }
 
 /* The path for the next I/O, or NULL. Device lock held. */
@@ -161,8 +186,8 @@ static uint64_t wait_ms(const struct mpath_dev *d)
 	uint32_t s = 0;
 
 	for (int i = 0; i < d->npaths; i++)
-		if (d->paths[i].lun && d->paths[i].ch->cc->attrs.replacement_timeout > s)
-			s = d->paths[i].ch->cc->attrs.replacement_timeout;
+		if (d->paths[i].lun && channel_conf(d->paths[i].ch)->attrs.replacement_timeout > s)
+			s = channel_conf(d->paths[i].ch)->attrs.replacement_timeout;
 	return (uint64_t)s * 1000;
 }
 
@@ -171,9 +196,9 @@ static void finish(struct mp_io *io, int result)
 	struct mpath_dev *d = io->dev;
 
 	if (io->counted) {
-		pthread_mutex_lock(&d->lock);
+		dev_lock(d);
 		d->waiting--;
-		pthread_mutex_unlock(&d->lock);
+		dev_unlock(d);
 	}
 	io->cb(io->arg, result);
 	free(io);
@@ -183,9 +208,9 @@ static void queue_pending(struct mp_io *io)
 {
 	struct mpath_set *set = io->dev->set;
 
-	pthread_mutex_lock(&set->lock);
+	set_lock(set);
 	if (set->stop) { /* no worker to wait for a path any more */
-		pthread_mutex_unlock(&set->lock);
+		set_unlock(set);
 		finish(io, -EIO);
 		return;
 	}
@@ -196,7 +221,7 @@ static void queue_pending(struct mp_io *io)
 		set->pend_head = io;
 	set->pend_tail = io;
 	pthread_cond_signal(&set->cond);
-	pthread_mutex_unlock(&set->lock);
+	set_unlock(set);
 }
 
 static void path_done(void *arg, int result)
@@ -206,14 +231,14 @@ static void path_done(void *arg, int result)
 	struct mp_path *p = io->path;
 	int lost;
 
-	pthread_mutex_lock(&d->lock);
+	dev_lock(d);
 	/* A stopping channel ends what it still had with EIO: those go elsewhere too. */
 	lost = is_path_error(result) || (result && p->released == io->lun);
 	if (lost) {
 		p->failures++;
 		p->hold_until = clock_ms() + HOLD_MS;
 	}
-	pthread_mutex_unlock(&d->lock);
+	dev_unlock(d);
 	if (lost && ++io->tries < MAX_TRIES) {
 		log_dbg("%s: I/O lost on %s (%s): sent again", d->name, io->lun->label,
 			strerror(-result));
@@ -230,7 +255,7 @@ static int try_dispatch(struct mp_io *io, uint64_t now)
 	struct mp_path *p;
 	struct lun *l;
 
-	pthread_mutex_lock(&d->lock);
+	dev_lock(d);
 	p = pick(d, now);
 	if (!p) {
 		int r = 0;
@@ -244,7 +269,7 @@ static int try_dispatch(struct mp_io *io, uint64_t now)
 					 d->name, (unsigned long long)(io->deadline - now) / 1000);
 			io->counted = 1;
 		}
-		pthread_mutex_unlock(&d->lock);
+		dev_unlock(d);
 		return r;
 	}
 	if (io->counted) {
@@ -257,13 +282,13 @@ static int try_dispatch(struct mp_io *io, uint64_t now)
 	p->ios++;
 	io->path = p;
 	io->lun = l = p->lun;
-	pthread_mutex_unlock(&d->lock);
+	dev_unlock(d);
 	/* io may be finished and freed before this returns. */
 	lun_io_async(l, io->write, io->lba, io->nblocks, io->buf, path_done, io);
-	pthread_mutex_lock(&d->lock);
+	dev_lock(d);
 	p->dispatching--;
 	pthread_cond_broadcast(&d->cond);
-	pthread_mutex_unlock(&d->lock);
+	dev_unlock(d);
 	return 1;
 }
 
@@ -273,7 +298,7 @@ static void watch_paths(struct mpath_set *set, uint64_t now)
 	for (int k = 0; k < set->ndevs; k++) {
 		struct mpath_dev *d = set->devs[k];
 
-		pthread_mutex_lock(&d->lock);
+		dev_lock(d);
 		for (int i = 0; i < d->npaths; i++) {
 			struct mp_path *p = &d->paths[i];
 			const char *why = p->lun ? path_trouble(p, now) : NULL;
@@ -290,7 +315,7 @@ static void watch_paths(struct mpath_set *set, uint64_t now)
 					 usable_paths(d, now), present_paths(d));
 			p->logged_ok = ok;
 		}
-		pthread_mutex_unlock(&d->lock);
+		dev_unlock(d);
 	}
 }
 
@@ -298,7 +323,7 @@ static void *worker_main(void *arg)
 {
 	struct mpath_set *set = arg;
 
-	pthread_mutex_lock(&set->lock);
+	set_lock(set);
 	while (!set->stop) {
 		struct mp_io *list = set->pend_head, *keep = NULL, *last = NULL;
 		struct timespec until;
@@ -306,7 +331,7 @@ static void *worker_main(void *arg)
 		int arrived;
 
 		set->pend_head = set->pend_tail = NULL;
-		pthread_mutex_unlock(&set->lock);
+		set_unlock(set);
 		while (list) {
 			struct mp_io *io = list;
 			int r;
@@ -319,12 +344,12 @@ static void *worker_main(void *arg)
 			if (r < 0 || now >= io->deadline) {
 				struct mpath_dev *d = io->dev;
 
-				pthread_mutex_lock(&d->lock);
+				dev_lock(d);
 				if (r == 0 && !d->failing)
 					log_err("%s: no path came back in time: waiting I/O fails "
 						"with EIO", d->name);
 				d->failing = 1;
-				pthread_mutex_unlock(&d->lock);
+				dev_unlock(d);
 				finish(io, r < 0 ? r : -EIO);
 				continue;
 			}
@@ -334,7 +359,7 @@ static void *worker_main(void *arg)
 				keep = io;
 			last = io;
 		}
-		pthread_mutex_lock(&set->lock);
+		set_lock(set);
 		watch_paths(set, now);
 		arrived = set->pend_head != NULL;
 		if (keep) {
@@ -352,7 +377,7 @@ static void *worker_main(void *arg)
 		until.tv_nsec %= 1000000000L;
 		pthread_cond_timedwait(&set->cond, &set->lock, &until);
 	}
-	pthread_mutex_unlock(&set->lock);
+	set_unlock(set);
 	return NULL;
 }
 
@@ -378,10 +403,10 @@ void mpath_set_stop(struct mpath_set *set)
 {
 	if (!set)
 		return;
-	pthread_mutex_lock(&set->lock);
+	set_lock(set);
 	set->stop = 1;
 	pthread_cond_signal(&set->cond);
-	pthread_mutex_unlock(&set->lock);
+	set_unlock(set);
 	if (set->worker_running)
 		pthread_join(set->worker, NULL);
 	set->worker_running = 0;
@@ -468,6 +493,7 @@ static int channel_listed(struct channel *const *chs, int n, const struct channe
 static void join(struct mpath_dev *d, struct channel *ch, struct lun *l, struct channel **chs,
 		 int n)
 {
+	const struct cfg_channel *cc = channel_conf(ch);
 	struct mp_path *p = NULL;
 
 	for (int i = 0; i < d->npaths && !p; i++)
@@ -498,7 +524,7 @@ static void join(struct mpath_dev *d, struct channel *ch, struct lun *l, struct 
 		return;
 	}
 	if (!present_paths(d))
-		d->policy = ch->cc->attrs.multipath; /* the first path decides */
+		d->policy = cc->attrs.multipath; /* the first path decides */
 	if (p->ch != ch) {
 		memset(p, 0, sizeof(*p));
 		p->ch = ch;
@@ -507,14 +533,14 @@ static void join(struct mpath_dev *d, struct channel *ch, struct lun *l, struct 
 	p->lun = l;
 	p->hold_until = 0;
 	p->logged_ok = -1;
-	if (ch->cc->attrs.multipath != d->policy && !p->policy_warned) {
+	if (cc->attrs.multipath != d->policy && !p->policy_warned) {
 		log_warn("%s: %s says multipath=%s; the device has %s, from its first path",
-			 d->name, ch->label, cfg_multipath_str(ch->cc->attrs.multipath),
+			 d->name, channel_label(ch), cfg_multipath_str(cc->attrs.multipath),
 			 cfg_multipath_str(d->policy));
 		p->policy_warned = 1;
 	}
 	log_info("%s: path %s via %s:%u joins (%d present)", d->name, l->label,
-		 ch->cc->portals[0].addr, ch->cc->portals[0].port, present_paths(d));
+		 cc->portals[0].addr, cc->portals[0].port, present_paths(d));
 }
 
 /* The waits for dispatching are without the set lock: a command that fails at once comes
@@ -525,7 +551,7 @@ void mpath_set_sync(struct mpath_set *set, struct channel **chs, int n)
 
 	/* Paths whose LUN went away (a rescan) are no longer present. */
 	for (int k = 0; (d = mpath_get(set, k)); k++) {
-		pthread_mutex_lock(&d->lock);
+		dev_lock(d);
 		for (int i = 0; i < d->npaths; i++) {
 			struct mp_path *p = &d->paths[i];
 
@@ -538,55 +564,62 @@ void mpath_set_sync(struct mpath_set *set, struct channel **chs, int n)
 					pthread_cond_wait(&d->cond, &d->lock);
 			}
 		}
-		pthread_mutex_unlock(&d->lock);
+		dev_unlock(d);
 	}
 	for (int c = 0; c < n; c++) {
 		struct channel *ch = chs[c];
+		enum channel_state st = channel_state(ch);
+		struct lun **luns;
+		int nluns;
 
 		/* Only a channel whose session stays allocated: not one starting or stopping. */
-		if (ch->cc->attrs.multipath == CFG_MPATH_OFF ||
-		    (ch->state != CH_RUNNING && ch->state != CH_PAUSED))
+		if (channel_conf(ch)->attrs.multipath == CFG_MPATH_OFF ||
+		    (st != CH_RUNNING && st != CH_PAUSED))
 			continue;
-		/* Lock order: a channel's, the set's, a device's. */
-		pthread_mutex_lock(&ch->lock);
-		pthread_mutex_lock(&set->lock);
-		for (int i = 0; i < ch->nluns; i++) {
-			struct lun *l = ch->luns[i];
+		nluns = channel_luns(ch, &luns);
+		if (nluns < 0) {
+			log_warn("%s: out of memory: its LUNs join no multipath device this time",
+				 channel_label(ch));
+			continue;
+		}
+		set_lock(set);
+		for (int i = 0; i < nluns; i++) {
+			struct lun *l = luns[i];
 
 			if (lun_gone(l) || !l->ident[0])
 				continue;
 			d = find_dev(set, l->ident);
 			if (!d)
-				d = new_dev(set, l, ch->cc->attrs.multipath);
+				d = new_dev(set, l, channel_conf(ch)->attrs.multipath);
 			if (!d)
 				continue;
-			pthread_mutex_lock(&d->lock);
+			dev_lock(d);
 			join(d, ch, l, chs, n);
-			pthread_mutex_unlock(&d->lock);
+			dev_unlock(d);
 		}
-		pthread_mutex_unlock(&set->lock);
-		pthread_mutex_unlock(&ch->lock);
+		set_unlock(set);
+		free(luns);
 	}
-	pthread_mutex_lock(&set->lock);
+	set_lock(set);
 	/* The device's shape follows its first present path (a resize comes through a rescan);
 	 * with none present the file goes. */
 	for (int k = 0; k < set->ndevs; k++) {
 		const struct lun *first = NULL;
 
 		d = set->devs[k];
-		pthread_mutex_lock(&d->lock);
+		dev_lock(d);
 		for (int i = 0; i < d->npaths && !first; i++) {
 			first = d->paths[i].lun;
 			/* So is its policy: a reload that changes it takes effect. */
 			if (first)
-				d->policy = d->paths[i].ch->cc->attrs.multipath;
+				d->policy = channel_conf(d->paths[i].ch)->attrs.multipath;
 		}
 		if (first)
 			__atomic_store_n(&d->geom.nblocks, lun_nblocks(first), __ATOMIC_RELEASE);
 		__atomic_store_n(&d->geom.gone, first == NULL, __ATOMIC_RELEASE);
-		pthread_mutex_unlock(&d->lock);
+		dev_unlock(d);
 	}
-	pthread_mutex_unlock(&set->lock);
+	set_unlock(set);
 }
 
 void mpath_release_channel(struct mpath_set *set, struct channel *ch)
@@ -594,14 +627,14 @@ void mpath_release_channel(struct mpath_set *set, struct channel *ch)
 	struct mpath_dev *d;
 
 	for (int k = 0; (d = mpath_get(set, k)); k++) {
-		pthread_mutex_lock(&d->lock);
+		dev_lock(d);
 		for (int i = 0; i < d->npaths; i++) {
 			struct mp_path *p = &d->paths[i];
 
 			if (p->ch != ch || !p->lun)
 				continue;
 			log_info("%s: path %s leaves (%s stops); %d left", d->name, p->lun->label,
-				 ch->label, present_paths(d) - 1);
+				 channel_label(ch), present_paths(d) - 1);
 			p->released = p->lun;
 			p->lun = NULL;
 			if (d->active == i)
@@ -609,7 +642,7 @@ void mpath_release_channel(struct mpath_set *set, struct channel *ch)
 			while (p->dispatching)
 				pthread_cond_wait(&d->cond, &d->lock);
 		}
-		pthread_mutex_unlock(&d->lock);
+		dev_unlock(d);
 	}
 }
 
@@ -617,9 +650,9 @@ int mpath_count(struct mpath_set *set)
 {
 	int n;
 
-	pthread_mutex_lock(&set->lock);
+	set_lock(set);
 	n = set->ndevs;
-	pthread_mutex_unlock(&set->lock);
+	set_unlock(set);
 	return n;
 }
 
@@ -627,10 +660,10 @@ struct mpath_dev *mpath_get(struct mpath_set *set, int i)
 {
 	struct mpath_dev *d = NULL;
 
-	pthread_mutex_lock(&set->lock);
+	set_lock(set);
 	if (i >= 0 && i < set->ndevs)
 		d = set->devs[i];
-	pthread_mutex_unlock(&set->lock);
+	set_unlock(set);
 	return d;
 }
 
@@ -638,18 +671,18 @@ struct mpath_dev *mpath_of_lun(struct mpath_set *set, const struct lun *l)
 {
 	struct mpath_dev *found = NULL;
 
-	pthread_mutex_lock(&set->lock);
+	set_lock(set);
 	for (int k = 0; k < set->ndevs && !found; k++) {
 		struct mpath_dev *d = set->devs[k];
 
-		pthread_mutex_lock(&d->lock);
+		dev_lock(d);
 		/* One that left with its stopping channel is not served on its own either. */
 		for (int i = 0; i < d->npaths && !found; i++)
 			if (d->paths[i].lun == l || d->paths[i].released == l)
 				found = d;
-		pthread_mutex_unlock(&d->lock);
+		dev_unlock(d);
 	}
-	pthread_mutex_unlock(&set->lock);
+	set_unlock(set);
 	return found;
 }
 
@@ -657,11 +690,11 @@ int mpath_only_path(struct mpath_dev *d, const struct channel *ch)
 {
 	int mine = 0, all;
 
-	pthread_mutex_lock(&d->lock);
+	dev_lock(d);
 	all = present_paths(d);
 	for (int i = 0; i < d->npaths; i++)
 		mine += d->paths[i].lun && d->paths[i].ch == ch;
-	pthread_mutex_unlock(&d->lock);
+	dev_unlock(d);
 	return mine && mine == all;
 }
 
@@ -728,7 +761,7 @@ static int with_path(struct mpath_dev *d, int (*fn)(struct lun *l, void *arg), v
 		struct lun *l;
 		int lost;
 
-		pthread_mutex_lock(&d->lock);
+		dev_lock(d);
 		p = pick(d, now);
 		if (!p) {
 			int present = present_paths(d);
@@ -740,7 +773,7 @@ static int with_path(struct mpath_dev *d, int (*fn)(struct lun *l, void *arg), v
 				d->waiting++;
 				counted = 1;
 			}
-			pthread_mutex_unlock(&d->lock);
+			dev_unlock(d);
 			if (!present) {
 				r = -ENXIO;
 				break;
@@ -757,9 +790,9 @@ static int with_path(struct mpath_dev *d, int (*fn)(struct lun *l, void *arg), v
 		p->dispatching++;
 		p->ios++;
 		l = p->lun;
-		pthread_mutex_unlock(&d->lock);
+		dev_unlock(d);
 		r = fn(l, arg);
-		pthread_mutex_lock(&d->lock);
+		dev_lock(d);
 		p->dispatching--;
 		pthread_cond_broadcast(&d->cond);
 		lost = is_path_error(r) || (r && p->released == l);
@@ -767,16 +800,16 @@ static int with_path(struct mpath_dev *d, int (*fn)(struct lun *l, void *arg), v
 			p->failures++;
 			p->hold_until = clock_ms() + HOLD_MS;
 		}
-		pthread_mutex_unlock(&d->lock);
+		dev_unlock(d);
 		if (!lost)
 			return r;
 		r = -EIO;
 		tries++;
 	}
 	if (counted) {
-		pthread_mutex_lock(&d->lock);
+		dev_lock(d);
 		d->waiting--;
-		pthread_mutex_unlock(&d->lock);
+		dev_unlock(d);
 	}
 	return r;
 }
@@ -830,7 +863,7 @@ void mpath_get_info(struct mpath_dev *d, struct mpath_info *out)
 	int act;
 
 	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&d->lock);
+	dev_lock(d);
 	snprintf(out->name, sizeof(out->name), "%s", d->name);
 	out->policy = d->policy;
 	out->present = present_paths(d) > 0;
@@ -850,8 +883,8 @@ void mpath_get_info(struct mpath_dev *d, struct mpath_info *out)
 		why = path_trouble(p, now);
 		pi->ch = p->ch;
 		pi->lun = p->number;
-		snprintf(pi->portal, sizeof(pi->portal), "%s:%u", p->ch->cc->portals[0].addr,
-			 p->ch->cc->portals[0].port);
+		snprintf(pi->portal, sizeof(pi->portal), "%s:%u", channel_conf(p->ch)->portals[0].addr,
+			 channel_conf(p->ch)->portals[0].port);
 		pi->state = why ? MPATH_FAILED
 			    : d->policy == CFG_MPATH_ROUND_ROBIN || act == i ? MPATH_ACTIVE
 			    : MPATH_STANDBY;
@@ -860,5 +893,5 @@ void mpath_get_info(struct mpath_dev *d, struct mpath_info *out)
 		pi->failures = p->failures;
 		out->npaths++;
 	}
-	pthread_mutex_unlock(&d->lock);
+	dev_unlock(d);
 }

@@ -24,7 +24,9 @@ void mpath_set_free(struct mpath_set *set);
 
 /* Bring the devices in line with the channels' LUN lists (running or paused channels only):
  * LUNs of multipath channels join the device of their identifier, gone ones leave. Devices
- * are never freed before mpath_set_free: a pointer to one stays valid. */
+ * are never freed before mpath_set_free: a pointer to one stays valid. A path that leaves is
+ * waited for until no command is being handed down it: call it holding no lock that a FUSE
+ * request or the I/O path may need. */
 void mpath_set_sync(struct mpath_set *set, struct channel **chs, int n);
 /* Before ch stops and frees its session: its paths leave their devices; returns once no
  * command is being handed to that session. What is in flight there is sent again on another
