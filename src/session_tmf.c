@@ -33,7 +33,7 @@ int send_tmf(struct session *s, int function, uint64_t lun, struct scsi_task *t)
 	m->sc = sc;
 	m->deadline = now_s() + (s->cfg.command_timeout ? s->cfg.command_timeout : 30);
 	pdu_build_tmf(m->tx.bhs, function, lun, m->itt, m->ref_itt, s->cmd_sn, sc->exp_stat_sn,
-		      t ? t->cmd_sn : 0);
+		      t ? t->cmd_sn : 0, 0);
 	if (conn_queue(sc->conn, &m->tx, &m->tx) < 0) {
 		m->in_use = 0;
 		return -EPIPE;
