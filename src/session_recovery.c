@@ -223,7 +223,9 @@ static int login_leading(struct session *s, int *lead, struct conn **out,
 int install_conn(struct session *s, struct sconn *sc, struct conn *c,
 		 const struct login_result *res, int leading, char *err, size_t errlen)
 {
-	struct conn_handler h = {rx_begin, rx_end, on_failed, sc};
+	struct conn_handler h = {
+		.rx_begin = rx_begin, .rx_end = rx_end, .failed = on_failed, .arg = sc,
+	};
 	const struct session_portal *p = sc->portal;
 	unsigned nloops = evloops_count() ? evloops_count() : 1;
 	int r;
