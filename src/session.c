@@ -61,6 +61,15 @@ struct session *session_new(const struct session_config *cfg)
 	return s;
 }
 
+uint32_t erl_offered(const struct session *s)
+{
+	const char *v = s->cfg.admin_keys ? key_set_get(s->cfg.admin_keys, K_ERROR_RECOVERY_LEVEL)
+					  : NULL;
+	uint64_t n = 0;
+
+	return v && key_parse_num(v, &n) == 0 && n <= 2 ? (uint32_t)n : 0;
+}
+
 const struct iscsi_params *session_params(const struct session *s)
 {
 	return &s->params;
@@ -187,6 +196,11 @@ void session_get_info(struct session *s, struct session_info *out)
 	}
 	out->inflight = s->cfg.max_tasks - (uint32_t)s->nfree;
 	out->commands = s->commands;
+	out->snacks = s->snacks;
+	out->resent = s->resent;
+	out->reassigned = s->reassigned;
+	out->not_reassigned = s->not_reassigned;
+	out->erl_offered = erl_offered(s);
 	out->params = s->params;
 	out->conns_wanted = s->want;
 	out->nconns = s->nsc;

@@ -345,16 +345,8 @@ static void act_cleaned(struct sconn *sc, struct scsi_task **done_list)
 		if (t->tstate == TASK_ABORTING) {
 			t->result = -EIO; /* timed out before: the application has its answer */
 			complete_task(s, t, done_list);
-		} else if (!sn_lt(t->cmd_sn, s->exp_cmd_sn) && can_send(s)) {
-			t->xferred = 0;
-			t->data_sn = 0;
-			t->status = 0;
-			t->sense_len = 0;
-			t->residual = 0;
-			send_task(s, t, 1);
-			retried++;
 		} else {
-			start_task(s, t, done_list);
+			retried += reissue_task(s, t, done_list);
 		}
 	}
 	log_info("%s: connection %u closed at the target; %d command(s) retried and %d sent "

@@ -237,6 +237,9 @@ int install_conn(struct session *s, struct sconn *sc, struct conn *c,
 	sc->data_digest = res->params.data_digest;
 	sc->last_rx = now_s();
 	sc->ping_sent = 0;
+	sc->stat_got = sc->stat_held = 0;
+	sc->next_stat_sn = sc->exp_stat_sn;
+	sc->rx_dup = 0;
 	if (leading) {
 		s->params = res->params;
 		s->tsih = res->tsih;
@@ -251,13 +254,20 @@ int install_conn(struct session *s, struct sconn *sc, struct conn *c,
 			s->want = 1;
 		log_info("%s: logged in to %s at %s:%u (TSIH %u, MaxRecvDataSegmentLength %u/%u, "
 			 "MaxBurstLength %u, FirstBurstLength %u, ImmediateData %s, InitialR2T %s, "
-			 "HeaderDigest %s, DataDigest %s, MaxConnections %u)",
+			 "HeaderDigest %s, DataDigest %s, MaxConnections %u, ErrorRecoveryLevel %u)",
 			 s->cfg.label, s->cfg.target_name, p->addr, p->port, s->tsih,
 			 s->params.max_recv_dsl, s->params.max_xmit_dsl, s->params.max_burst_length,
 			 s->params.first_burst_length, s->params.immediate_data ? "Yes" : "No",
 			 s->params.initial_r2t ? "Yes" : "No",
 			 s->params.header_digest ? "CRC32C" : "None",
-			 s->params.data_digest ? "CRC32C" : "None", s->params.max_connections);
+			 s->params.data_digest ? "CRC32C" : "None", s->params.max_connections,
+			 s->params.error_recovery_level);
+		if (s->params.error_recovery_level < erl_offered(s))
+			log_warn("%s: ErrorRecoveryLevel %u asked for, %s grants %u: %s",
+				 s->cfg.label, erl_offered(s), s->cfg.target_name,
+				 s->params.error_recovery_level,
+				 s->params.error_recovery_level ? "no connection recovery"
+								: "a lost PDU costs the connection");
 		if ((uint32_t)s->nsc > s->want)
 			log_warn("%s: %d connections configured, the target allows %u", s->cfg.label,
 				 s->nsc, s->want);
@@ -269,6 +279,8 @@ int install_conn(struct session *s, struct sconn *sc, struct conn *c,
 			 sc->cid, p->addr, p->port, p->netdev && p->netdev[0] ? " via " : "",
 			 p->netdev ? p->netdev : "", s->tsih);
 	}
+	if (erl(s) >= 1)
+		h.digest_error = erl_digest_error;
 	r = conn_start(c, &h, res->params.max_recv_dsl, res->params.header_digest,
 		       res->params.data_digest, evloop_get((s->loop_base + sc->cid) % nloops));
 	if (r) {

@@ -153,9 +153,11 @@ void check_timeouts(struct session *s, time_t now)
 		}
 		/* Not sent yet (waiting for the CmdSN window), or waiting for its lost connection
 		 * to be cleaned up: no timeout. */
-		if (t->tstate != TASK_SENT || !t->sc || t->sc->state != CS_LOGGED_IN ||
-		    now < t->deadline)
+		if ((t->tstate != TASK_SENT && t->tstate != TASK_HELD) || !t->sc ||
+		    t->sc->state != CS_LOGGED_IN || now < t->deadline)
 			continue;
+		if (t->tstate == TASK_HELD)
+			erl_release(t->sc, t); /* Data-In asked for again never came */
 		t->tstate = TASK_ABORTING;
 		log_warn("%s: command 0x%08x (opcode 0x%02x) to LUN %u timed out after %u s; aborting",
 			 s->cfg.label, t->itt, t->cdb[0], scsi_lun_number(t->lun),
