@@ -171,6 +171,9 @@ static enum sconn_state shown_state(enum conn_state st)
 	case CS_IN_LOGIN_STALE: return SCONN_LOGGING_IN;
 	case CS_CLEANUP_WAIT: return SCONN_FAILED;
 	case CS_IN_CLEANUP:
+	case CS_IN_RECOVERY:
+	case CS_REASSIGN_WAIT:
+	case CS_REASSIGNING:
 	case CS_IN_LOGOUT: return SCONN_CLEANING;
 	default: return SCONN_DOWN;
 	}

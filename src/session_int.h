@@ -71,6 +71,10 @@ enum conn_state {
 	CS_IN_LOGOUT,      /* S6: the target asked it to log out; the Logout is on it */
 	CS_CLEANUP_WAIT,   /* S8/R1: lost; its tasks wait for the target to let go of them */
 	CS_IN_CLEANUP,     /* R2: a Logout for its CID is out on another connection */
+	/* ErrorRecoveryLevel 2: connection recovery (RFC 7143 7.1.4, 7.2.2). */
+	CS_IN_RECOVERY,    /* R2: a Logout "remove the connection for recovery" is out */
+	CS_REASSIGN_WAIT,  /* logged out for recovery: the target's Time2Wait before TASK REASSIGN */
+	CS_REASSIGNING,    /* TASK REASSIGN moves its tasks to the other connections */
 	CS_NSTATES
 };
 
@@ -85,6 +89,10 @@ enum conn_event {
 	CE_CLEANUP,          /* M2: DefaultTime2Wait over, a Logout for its CID elsewhere */
 	CE_NOTHING_TO_CLEAN, /* no task of ours there: the next login with its CID ends it */
 	CE_SESSION_DOWN,     /* T2/T7/T8/T18: the session is reinstated, paused, logged out */
+	CE_RECOVER,          /* M2 at ErrorRecoveryLevel 2: a Logout reason 2 for its CID elsewhere */
+	CE_REASSIGN,         /* the Logout Response's Time2Wait is over: TASK REASSIGN its tasks */
+	CE_REASSIGNED,       /* every task of it moved, or sent again where it would not move */
+	CE_RETAIN_EXPIRED,   /* Time2Retain passed with no connection to take its tasks */
 	CE_NEVENTS
 };
 
@@ -135,6 +143,7 @@ struct tmf {
 	uint64_t lun;
 	time_t deadline;
 	struct sconn *sc;
+	struct sconn *from; /* TASK REASSIGN: the lost connection the task comes from */
 	struct txreq tx;
 };
 
@@ -280,7 +289,7 @@ void tmfs_forget(struct session *s, struct sconn *only); /* NULL: all */
 /* session_recovery.c */
 void on_failed(void *arg, int error, const char *reason); /* connection handler */
 void drop_all(struct session *s, const char *why, struct scsi_task **done_list);
-int start_cleanup(struct session *s, struct sconn *sc, struct sconn *via);
+int start_cleanup(struct session *s, struct sconn *sc, struct sconn *via, int reason);
 int queue_logout(struct session *s, struct sconn *sc);
 void retire_conn(struct session *s, struct sconn *sc);
 void retire_all(struct session *s);

@@ -38,14 +38,15 @@ void drop_all(struct session *s, const char *why, struct scsi_task **done_list)
 	sess_event(s, SE_DROP_ALL, NULL, done_list);
 }
 
-/* Queue a Logout "close the connection" (RFC 7143 11.14.1, reason 1) for sc's CID on via:
- * the target then ends every task allegiant to sc. */
-int start_cleanup(struct session *s, struct sconn *sc, struct sconn *via)
+/* Queue a Logout for sc's CID on via (RFC 7143 11.14.1): "close the connection" (reason 1),
+ * after which the target ends every task allegiant to sc, or "remove the connection for
+ * recovery" (reason 2, ErrorRecoveryLevel 2), after which it keeps them for TASK REASSIGN. */
+int start_cleanup(struct session *s, struct sconn *sc, struct sconn *via, int reason)
 {
 	if (!via || !via->conn)
 		return -EPIPE;
 	memset(&sc->cleanup_tx, 0, sizeof(sc->cleanup_tx));
-	pdu_build_logout(sc->cleanup_tx.bhs, 1, CLEANUP_TAG(sc->cid), sc->cid, s->cmd_sn,
+	pdu_build_logout(sc->cleanup_tx.bhs, reason, CLEANUP_TAG(sc->cid), sc->cid, s->cmd_sn,
 			 via->exp_stat_sn);
 	if (conn_queue(via->conn, &sc->cleanup_tx, &sc->cleanup_tx) < 0)
 		return -EPIPE;
@@ -382,19 +383,37 @@ static void check_conns(struct session *s, time_t now)
 				 * ends what is left of it at the target (RFC 7143 6.3.4). */
 				conn_event(sc, CE_NOTHING_TO_CLEAN, &done_list);
 			} else if (now >= sc->retry.next && s->nup > 0) {
-				if (start_cleanup(s, sc, pick_conn(s)) == 0)
-					conn_event(sc, CE_CLEANUP, &done_list);
+				/* At ErrorRecoveryLevel 2 the target keeps its tasks for TASK
+				 * REASSIGN (RFC 7143 7.1.4); below, it ends them. */
+				int recover = erl(s) >= 2;
+
+				if (start_cleanup(s, sc, pick_conn(s), recover ? 2 : 1) == 0)
+					conn_event(sc, recover ? CE_RECOVER : CE_CLEANUP, &done_list);
 				else
 					sc->retry.next = now + 1;
 			}
 			break;
+		case CS_REASSIGN_WAIT:
+			if (now >= sc->cleanup_deadline)
+				conn_event(sc, CE_RETAIN_EXPIRED, &done_list);
+			else if (now >= sc->retry.next && s->nup > 0)
+				conn_event(sc, CE_REASSIGN, &done_list);
+			break;
+		case CS_REASSIGNING:
+			/* Those without a place for their TASK REASSIGN yet go now. */
+			if (sc->active)
+				reassign_tasks(s, sc, &done_list);
+			if (!sc->active && !sc->reassigning)
+				conn_event(sc, CE_REASSIGNED, &done_list);
+			break;
 		case CS_IN_CLEANUP:
+		case CS_IN_RECOVERY:
 		case CS_IN_LOGOUT:
 			if (now >= sc->cleanup_deadline) {
 				char why[160];
 
 				snprintf(why, sizeof(why), "no answer to the Logout closing %s"
-					 "connection %u", sc->state == CS_IN_CLEANUP ? "lost " : "",
+					 "connection %u", sc->state != CS_IN_LOGOUT ? "lost " : "",
 					 sc->cid);
 				log_err("%s: %s; reinstating the session", s->cfg.label, why);
 				sc->cleanup_deadline = now + LOGOUT_WAIT_S;

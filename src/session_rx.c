@@ -311,14 +311,20 @@ static int on_logout_rsp(struct session *s, const struct pdu_hdr *h,
 		struct sconn *gone = cid < (uint32_t)s->nsc ? &s->sc[cid] : NULL;
 
 		if ((h->itt & 0xffff0000u) != CLEANUP_TAG(0) || !gone ||
-		    (gone->state != CS_IN_CLEANUP && gone->state != CS_IN_LOGOUT)) {
+		    (gone->state != CS_IN_CLEANUP && gone->state != CS_IN_LOGOUT &&
+		     gone->state != CS_IN_RECOVERY)) {
 			snprintf(err, errlen, "Logout Response for an unknown tag 0x%08x", h->itt);
 			return -EPROTO;
 		}
 		/* 0: closed; 1: CID not found, which also means nothing of it is left. */
-		if (response > 1)
+		if (response > 1 && gone->state == CS_IN_RECOVERY)
+			log_warn("%s: the target does not recover connection %u (Logout response "
+				 "%u); closing it instead", s->cfg.label, gone->cid, response);
+		else if (response > 1)
 			log_err("%s: the target could not close connection %u (Logout response %u); "
 				"reinstating the session", s->cfg.label, gone->cid, response);
+		gone->time2wait = h->u.logout_rsp.time2wait;
+		gone->time2retain = h->u.logout_rsp.time2retain;
 		conn_event(gone, response > 1 ? CE_LOGOUT_FAILED : CE_LOGOUT_OK, done_list);
 		return 0;
 	}
