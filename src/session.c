@@ -61,15 +61,6 @@ struct session *session_new(const struct session_config *cfg)
 	return s;
 }
 
-uint32_t erl_offered(const struct session *s)
-{
-	const char *v = s->cfg.admin_keys ? key_set_get(s->cfg.admin_keys, K_ERROR_RECOVERY_LEVEL)
-					  : NULL;
-	uint64_t n = 0;
-
-	return v && key_parse_num(v, &n) == 0 && n <= 2 ? (uint32_t)n : 0;
-}
-
 const struct iscsi_params *session_params(const struct session *s)
 {
 	return &s->params;

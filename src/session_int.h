@@ -191,8 +191,6 @@ struct session {
 };
 
 time_t now_s(void);
-/* The ErrorRecoveryLevel the channel asks for (0 unless its line sets it). */
-uint32_t erl_offered(const struct session *s);
 
 /* session_fsm.c: the drivers. They log each transition (debug), assign the state, and run
  * its action; an event with no row is refused: logged as a warning, the connection failed
@@ -245,6 +243,8 @@ static inline int erl(const struct session *s)
 {
 	return (int)s->params.error_recovery_level;
 }
+/* The ErrorRecoveryLevel the channel asks for (0 unless its line sets it). */
+uint32_t erl_offered(const struct session *s);
 /* A Data-In's DataSN: the next one, one after a run that went missing (a Data/R2T SNACK asks
  * for it), one asked for again, or a copy already in place (*dst left NULL). */
 int erl_datain_begin(struct session *s, struct sconn *sc, struct scsi_task *t,

@@ -18,6 +18,19 @@
 #define REJECT_DATA_DIGEST 0x02
 #define REJECT_SNACK 0x03
 
+uint32_t erl_offered(const struct session *s)
+{
+	/* The configuration checked it (0 to 2, decimal or 0x hex); the login offers it. */
+	const char *v = s->cfg.admin_keys ? s->cfg.admin_keys->val[K_ERROR_RECOVERY_LEVEL] : NULL;
+	unsigned long n;
+
+	if (!v)
+		return 0;
+	n = v[0] == '0' && (v[1] == 'x' || v[1] == 'X') ? strtoul(v + 2, NULL, 16)
+							: strtoul(v, NULL, 10);
+	return n <= 2 ? (uint32_t)n : 0;
+}
+
 static void send_snack(struct session *s, struct sconn *sc, int type, uint64_t lun, uint32_t itt,
 		       uint32_t ttt, uint32_t beg, uint32_t run)
 {
