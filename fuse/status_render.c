@@ -69,6 +69,12 @@ static void session_text(const struct session_info *si, FILE *f)
 		(unsigned long long)si->bytes_sent, (unsigned long long)si->bytes_received);
 	params_text(f, &si->params);
 	fputc('\n', f);
+	if (si->erl_offered || si->params.error_recovery_level)
+		fprintf(f, "  error recovery: level %u (%u asked), %llu SNACK(s), %llu command(s) "
+			   "sent again, %llu task(s) reassigned, %llu not\n",
+			si->params.error_recovery_level, si->erl_offered,
+			(unsigned long long)si->snacks, (unsigned long long)si->resent,
+			(unsigned long long)si->reassigned, (unsigned long long)si->not_reassigned);
 	for (int i = 0; i < si->nconns; i++) {
 		const struct sconn_info *ci = &si->conns[i];
 
@@ -319,6 +325,12 @@ static void channel_json(const struct status_channel *sc, FILE *f)
 			si->inflight, (unsigned long long)si->commands,
 			(unsigned long long)si->bytes_sent, (unsigned long long)si->bytes_received);
 		params_json(f, &si->params);
+		fprintf(f, ",\"recovery\":{\"level\":%u,\"asked\":%u,\"snacks\":%llu,"
+			   "\"commands_resent\":%llu,\"tasks_reassigned\":%llu,"
+			   "\"tasks_not_reassigned\":%llu}",
+			si->params.error_recovery_level, si->erl_offered,
+			(unsigned long long)si->snacks, (unsigned long long)si->resent,
+			(unsigned long long)si->reassigned, (unsigned long long)si->not_reassigned);
 	}
 	fputs(",\"luns\":[", f);
 	for (int i = 0; i < sc->nluns; i++) {

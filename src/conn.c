@@ -77,6 +77,8 @@ struct conn {
 	uint32_t tail_got; /* of the padding and data digest after it */
 	uint8_t tail[8];
 	uint32_t crc;
+	int discard; /* the PDU being read failed its header digest: its bytes go */
+	int resync;  /* the last header failed its digest: this one must not */
 
 	/* Send side. */
 	pthread_mutex_t tx_lock;
@@ -405,6 +407,34 @@ static int take_bytes(struct conn *c, uint8_t *p, size_t len)
 	}
 }
 
+/* A header that failed its digest, when the handler recovers: the PDU is skipped by the length
+ * it gives, which the next header's digest then confirms (RFC 7143 7.8). */
+static int skip_pdu(struct conn *c, const uint8_t *buf, uint32_t ahs_len, char *err,
+		    size_t errlen)
+{
+	uint32_t dsl = (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 | buf[7];
+	char why[256];
+	int r;
+
+	if (c->resync || dsl > c->max_recv_dsl)
+		return -EBADMSG; /* two in a row, or a length that cannot be: no way to go on */
+	snprintf(why, sizeof(why), "%s", err);
+	r = c->handler.digest_error(c->handler.arg, NULL, err, errlen);
+	if (r)
+		return r;
+	log_warn("%s: %s; %u-byte PDU discarded", c->label, why, dsl);
+	memset(&c->h, 0, sizeof(c->h));
+	c->h.ahs_len = ahs_len;
+	c->h.dsl = dsl;
+	c->discard = 1;
+	c->resync = 1;
+	c->rx_start += BHS_LEN + ahs_len + 4;
+	c->dst = c->scratch;
+	c->seg_got = c->tail_got = 0;
+	c->phase = RX_DATA;
+	return 0;
+}
+
 /* A header is complete in the read-ahead buffer: decode it and find where its data goes. */
 static int begin_pdu(struct conn *c, char *err, size_t errlen)
 {
@@ -413,8 +443,11 @@ static int begin_pdu(struct conn *c, char *err, size_t errlen)
 	void *dst = NULL;
 	int r = decode_header(c, buf, ahs_len, &c->h, err, errlen);
 
+	if (r == -EBADMSG && c->handler.digest_error)
+		return skip_pdu(c, buf, ahs_len, err, errlen);
 	if (r)
 		return r;
+	c->resync = 0;
 	c->rx_start += BHS_LEN + ahs_len + (c->hdr_digest ? 4 : 0);
 	if (c->h.dsl > c->max_recv_dsl) {
 		snprintf(err, errlen,
@@ -493,22 +526,37 @@ static int rx_some(struct conn *c, char *err, size_t errlen)
 				c->tail_got += (uint32_t)r;
 				continue;
 			}
-			if (c->data_digest && c->h.dsl) {
-				c->crc = crc32c_update(c->crc, c->tail, npad);
-				r = digest_error(crc32c_from_wire(c->tail + npad),
-						 crc32c_final(c->crc), "data", err, errlen);
-				if (r)
-					return r;
-			}
 			c->phase = RX_HDR;
-			r = c->handler.rx_end(c->handler.arg, &c->h, c->h.dsl ? c->dst : NULL, err,
-					      errlen);
-			if (r)
-				return r;
 			__atomic_add_fetch(&c->bytes_received,
 					   BHS_LEN + c->h.ahs_len + tail + c->h.dsl +
 						   (c->hdr_digest ? 4 : 0),
 					   __ATOMIC_RELAXED);
+			if (c->discard) {
+				c->discard = 0;
+				continue;
+			}
+			if (c->data_digest && c->h.dsl) {
+				c->crc = crc32c_update(c->crc, c->tail, npad);
+				r = digest_error(crc32c_from_wire(c->tail + npad),
+						 crc32c_final(c->crc), "data", err, errlen);
+				if (r && c->handler.digest_error) {
+					char why[256];
+
+					snprintf(why, sizeof(why), "%s", err);
+					r = c->handler.digest_error(c->handler.arg, &c->h, err, errlen);
+					if (!r) {
+						log_warn("%s: %s in a %s; discarded", c->label, why,
+							 pdu_opcode_name(c->h.opcode));
+						continue;
+					}
+				}
+				if (r)
+					return r;
+			}
+			r = c->handler.rx_end(c->handler.arg, &c->h, c->h.dsl ? c->dst : NULL, err,
+					      errlen);
+			if (r)
+				return r;
 		}
 	}
 	return 1;

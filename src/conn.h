@@ -36,6 +36,12 @@ struct conn_handler {
 	/* The connection failed; called once, after which nothing more arrives. Not called
 	 * for a connection stopped with conn_stop. */
 	void (*failed)(void *arg, int err, const char *reason);
+	/* Optional (ErrorRecoveryLevel 1 and 2): a digest error on the PDU whose header is h,
+	 * or on a header itself (h NULL). 0 discards the PDU and goes on, non-zero drops the
+	 * connection. A header that failed its digest is trusted for its length only when the
+	 * next header checks out (RFC 7143 7.8). Without it, a digest error drops the
+	 * connection. */
+	int (*digest_error)(void *arg, const struct pdu_hdr *h, char *err, size_t errlen);
 	void *arg;
 };
 
@@ -58,7 +64,7 @@ int conn_recv_sync(struct conn *c, struct pdu_hdr *h, void *buf, uint32_t bufmax
 
 /* Enter full-feature phase on loop: from now on it reads the socket and calls handler.
  * max_recv_dsl bounds incoming segments; the digests (CRC32C) apply from here on, as
- * negotiated. A digest error drops the connection. */
+ * negotiated. A digest error drops the connection, unless the handler discards the PDU. */
 int conn_start(struct conn *c, const struct conn_handler *handler, uint32_t max_recv_dsl,
 	       int hdr_digest, int data_digest, struct evloop *loop);
 /* The loop it belongs to (NULL before conn_start). */

@@ -221,17 +221,57 @@ void pdu_build_logout(uint8_t *bhs, int reason, uint32_t itt, uint16_t cid, uint
 }
 
 void pdu_build_tmf(uint8_t *bhs, int function, uint64_t lun, uint32_t itt, uint32_t ref_itt,
-		   uint32_t cmd_sn, uint32_t exp_stat_sn, uint32_t ref_cmd_sn)
+		   uint32_t cmd_sn, uint32_t exp_stat_sn, uint32_t ref_cmd_sn, uint32_t exp_data_sn)
 {
+	int names_task = function == TMF_ABORT_TASK || function == TMF_TASK_REASSIGN;
+
 	memset(bhs, 0, BHS_LEN);
 	bhs[0] = 0x40 | OP_TMF_REQ; /* immediate: it must overtake the command it aborts */
 	bhs[1] = (uint8_t)(FL_FINAL | (function & 0x7f));
-	put_be64(bhs + 8, lun);
+	put_be64(bhs + 8, function == TMF_TASK_REASSIGN ? 0 : lun);
 	put_be32(bhs + 16, itt);
-	put_be32(bhs + 20, function == TMF_ABORT_TASK ? ref_itt : RSVD_TAG);
+	put_be32(bhs + 20, names_task ? ref_itt : RSVD_TAG);
 	put_be32(bhs + 24, cmd_sn);
 	put_be32(bhs + 28, exp_stat_sn);
 	put_be32(bhs + 32, function == TMF_ABORT_TASK ? ref_cmd_sn : 0);
+	put_be32(bhs + 36, function == TMF_TASK_REASSIGN ? exp_data_sn : 0);
+}
+
+void pdu_build_snack(uint8_t *bhs, int type, uint64_t lun, uint32_t itt, uint32_t ttt,
+		     uint32_t exp_stat_sn, uint32_t beg_run, uint32_t run_length)
+{
+	memset(bhs, 0, BHS_LEN);
+	bhs[0] = OP_SNACK;
+	bhs[1] = (uint8_t)(FL_FINAL | (type & 0x0f));
+	put_be64(bhs + 8, type == SNACK_DATA_ACK ? lun : 0);
+	put_be32(bhs + 16, type == SNACK_STATUS || type == SNACK_DATA_ACK ? RSVD_TAG : itt);
+	put_be32(bhs + 20, type == SNACK_DATA_ACK ? ttt : RSVD_TAG);
+	put_be32(bhs + 28, exp_stat_sn);
+	put_be32(bhs + 40, beg_run);
+	put_be32(bhs + 44, type == SNACK_DATA_ACK ? 0 : run_length);
+}
+
+int pdu_decode_rejected(const void *data, uint32_t dsl, struct pdu_rejected *out)
+{
+	const uint8_t *b = data;
+
+	memset(out, 0, sizeof(*out));
+	if (!data || dsl < BHS_LEN)
+		return -EPROTO;
+	out->opcode = b[0] & 0x3f;
+	out->itt = get_be32(b + 16);
+	switch (out->opcode) {
+	case OP_SCSI_CMD:
+	case OP_TMF_REQ:
+	case OP_NOP_OUT:
+	case OP_TEXT_REQ:
+	case OP_LOGOUT_REQ:
+		out->cmd_sn = get_be32(b + 24);
+		break;
+	default:
+		break;
+	}
+	return 0;
 }
 
 const char *tmf_response_str(uint8_t response)

@@ -149,11 +149,30 @@ void pdu_build_nop_out(uint8_t *bhs, uint64_t lun, uint32_t itt, uint32_t ttt, u
 void pdu_build_logout(uint8_t *bhs, int reason, uint32_t itt, uint16_t cid, uint32_t cmd_sn,
 		      uint32_t exp_stat_sn);
 
-enum tmf_function { TMF_ABORT_TASK = 1, TMF_LOGICAL_UNIT_RESET = 5 };
+enum tmf_function { TMF_ABORT_TASK = 1, TMF_LOGICAL_UNIT_RESET = 5, TMF_TASK_REASSIGN = 14 };
 
+/* ref_itt goes out for ABORT TASK and TASK REASSIGN, ref_cmd_sn for ABORT TASK, exp_data_sn
+ * for TASK REASSIGN (RFC 7143 11.5); the LUN is reserved for TASK REASSIGN. */
 void pdu_build_tmf(uint8_t *bhs, int function, uint64_t lun, uint32_t itt, uint32_t ref_itt,
-		   uint32_t cmd_sn, uint32_t exp_stat_sn, uint32_t ref_cmd_sn);
+		   uint32_t cmd_sn, uint32_t exp_stat_sn, uint32_t ref_cmd_sn, uint32_t exp_data_sn);
 const char *tmf_response_str(uint8_t response);
+
+/* SNACK types (RFC 7143 11.16). */
+enum snack_type { SNACK_DATA_R2T = 0, SNACK_STATUS = 1, SNACK_DATA_ACK = 2 };
+
+/* A SNACK Request: itt and ttt are RSVD_TAG where the type has none (Status SNACK and DataACK
+ * carry no ITT; only DataACK carries the TTT and LUN of the Data-In it acknowledges). */
+void pdu_build_snack(uint8_t *bhs, int type, uint64_t lun, uint32_t itt, uint32_t ttt,
+		     uint32_t exp_stat_sn, uint32_t beg_run, uint32_t run_length);
+
+/* The header a Reject carries back (RFC 7143 11.17): what the initiator needs of it. */
+struct pdu_rejected {
+	uint8_t opcode;
+	uint32_t itt;
+	uint32_t cmd_sn; /* SCSI Command, TMF, NOP-Out, Text, Logout */
+};
+/* 0, or -EPROTO when the data segment holds no whole header. */
+int pdu_decode_rejected(const void *data, uint32_t dsl, struct pdu_rejected *out);
 
 /* Words for a login status (RFC 7143 11.13.5): "authentication failure", ... */
 const char *login_status_str(uint8_t status_class, uint8_t detail);

@@ -162,6 +162,9 @@ static enum sconn_state shown_state(enum conn_state st)
 	case CS_IN_LOGIN_STALE: return SCONN_LOGGING_IN;
 	case CS_CLEANUP_WAIT: return SCONN_FAILED;
 	case CS_IN_CLEANUP:
+	case CS_IN_RECOVERY:
+	case CS_REASSIGN_WAIT:
+	case CS_REASSIGNING:
 	case CS_IN_LOGOUT: return SCONN_CLEANING;
 	default: return SCONN_DOWN;
 	}
@@ -187,6 +190,11 @@ void session_get_info(struct session *s, struct session_info *out)
 	}
 	out->inflight = s->cfg.max_tasks - (uint32_t)s->nfree;
 	out->commands = s->commands;
+	out->snacks = s->snacks;
+	out->resent = s->resent;
+	out->reassigned = s->reassigned;
+	out->not_reassigned = s->not_reassigned;
+	out->erl_offered = erl_offered(s);
 	out->params = s->params;
 	out->conns_wanted = s->want;
 	out->nconns = s->nsc;

@@ -15,6 +15,8 @@
 
 enum task_dir { TASK_DIR_NONE, TASK_DIR_READ, TASK_DIR_WRITE };
 
+#define TASK_GAPS 4 /* runs of missing Data-In one read may wait for at a time */
+
 struct scsi_task {
 	/* Set by the caller. */
 	uint64_t lun;       /* 8-byte LUN as on the wire */
@@ -40,7 +42,18 @@ struct scsi_task {
 	struct txreq tx;
 	uint64_t seq;      /* submission order, kept across a session recovery */
 	uint32_t itt, cmd_sn, xferred;
-	uint32_t data_sn;  /* the DataSN the next Data-In must carry (RFC 7143 11.7.5) */
+	uint32_t data_sn;  /* the DataSN the next new Data-In must carry (RFC 7143 11.7.5) */
+	/* ErrorRecoveryLevel 1 (RFC 7143 7.9, 11.16): runs of Data-In asked for again with a
+	 * SNACK; the end of the data before the first of them and of the latest Data-In; a
+	 * DataACK owed once the runs are in (ack_sn, its BegRun, non-zero); the StatSN of a
+	 * status that waits for them (TASK_HELD). */
+	struct { uint32_t beg, len; } gaps[TASK_GAPS];
+	int ngaps;
+	uint32_t contig_end, high_end;
+	uint32_t ack_sn, ack_ttt;
+	uint64_t ack_lun;
+	uint32_t held_stat_sn;
+	int resends;       /* times its command went again with its tag and CmdSN (7.2.1) */
 	int slot, retries;
 	int timeouts;      /* times it was aborted for taking longer than command_timeout */
 	time_t deadline;   /* monotonic seconds; past it the task is aborted */
@@ -51,6 +64,8 @@ struct scsi_task {
 		TASK_DELAYED,  /* the target was busy: sent again at retry_at */
 		TASK_TX_DONE,  /* its result is in; done() once the writer lets go of its PDUs */
 		TASK_TX_RETRY, /* sent again once the writer lets go of its PDUs */
+		TASK_HELD,     /* its status is in, Data-In asked for again is not (ERL 1) */
+		TASK_REASSIGNING, /* a TASK REASSIGN moves it to sc (ERL 2, RFC 7143 7.2.2) */
 	} tstate;
 	int tx_refs;       /* queued PDU chains the writer has not finished with */
 	time_t retry_at;
@@ -141,6 +156,11 @@ struct session_info {
 	uint32_t inflight;        /* commands without a status */
 	uint64_t commands;        /* commands sent */
 	uint64_t bytes_sent, bytes_received;
+	/* Error recovery at levels 1 and 2: SNACKs sent, commands sent again with their tag
+	 * and CmdSN (within a connection), tasks moved to another connection with TASK
+	 * REASSIGN, and those the target would not move (sent again as at level 0). */
+	uint64_t snacks, resent, reassigned, not_reassigned;
+	uint32_t erl_offered;     /* the ErrorRecoveryLevel asked for; params has the granted */
 	struct iscsi_params params;
 	int nconns;               /* entries in conns */
 	uint32_t conns_wanted;    /* configured, bounded by MaxConnections */

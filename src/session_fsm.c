@@ -268,6 +268,10 @@ enum conn_action {
 	CA_CLEAN_FAILED,
 	CA_LOGIN_NOW,
 	CA_DOWN,
+	CA_REASSIGN_WAIT,  /* logged out for recovery: Time2Wait, then TASK REASSIGN */
+	CA_REASSIGN,       /* TASK REASSIGN its tasks to the other connections */
+	CA_CLOSE_INSTEAD,  /* no connection recovery: a Logout "close the connection" */
+	CA_REASSIGNED,     /* its tasks moved: it logs in again */
 };
 
 static const char *const conn_states[CS_NSTATES] = {
@@ -278,6 +282,9 @@ static const char *const conn_states[CS_NSTATES] = {
 	[CS_IN_LOGOUT] = "IN_LOGOUT",
 	[CS_CLEANUP_WAIT] = "CLEANUP_WAIT",
 	[CS_IN_CLEANUP] = "IN_CLEANUP",
+	[CS_IN_RECOVERY] = "IN_RECOVERY",
+	[CS_REASSIGN_WAIT] = "REASSIGN_WAIT",
+	[CS_REASSIGNING] = "REASSIGNING",
 };
 
 static const char *const conn_events[CE_NEVENTS] = {
@@ -291,6 +298,10 @@ static const char *const conn_events[CE_NEVENTS] = {
 	[CE_CLEANUP] = "cleanup",
 	[CE_NOTHING_TO_CLEAN] = "nothing to clean up",
 	[CE_SESSION_DOWN] = "session down",
+	[CE_RECOVER] = "recover",
+	[CE_REASSIGN] = "reassign",
+	[CE_REASSIGNED] = "reassigned",
+	[CE_RETAIN_EXPIRED] = "Time2Retain over",
 };
 
 static const struct fsm_row conn_rows[] = {
@@ -320,6 +331,17 @@ static const struct fsm_row conn_rows[] = {
 	{CS_FREE, CE_SESSION_DOWN, CS_FREE, CA_DOWN, "T2"},
 	/* Let go of (T8, T13, T18) and closed at the target before the timer retires it. */
 	{CS_FREE, CE_LOST, CS_FREE, CA_NONE, "T8, T13, T18, closed"},
+	/* ErrorRecoveryLevel 2: connection recovery, the tasks reassigned (7.1.4, 7.2.2). */
+	{CS_CLEANUP_WAIT, CE_RECOVER, CS_IN_RECOVERY, CA_NONE, "M2, reason 2"},
+	{CS_IN_RECOVERY, CE_LOGOUT_OK, CS_REASSIGN_WAIT, CA_REASSIGN_WAIT, "M3"},
+	{CS_IN_RECOVERY, CE_LOGOUT_FAILED, CS_IN_CLEANUP, CA_CLOSE_INSTEAD, "M4, M2 with reason 1"},
+	{CS_IN_RECOVERY, CE_LOST, CS_IN_RECOVERY, CA_NONE, "T15"},
+	{CS_IN_RECOVERY, CE_SESSION_DOWN, CS_FREE, CA_DOWN, "T18"},
+	{CS_REASSIGN_WAIT, CE_REASSIGN, CS_REASSIGNING, CA_REASSIGN, "7.2.2, Time2Wait over"},
+	{CS_REASSIGN_WAIT, CE_RETAIN_EXPIRED, CS_FREE, CA_CLEANED, "Time2Retain over"},
+	{CS_REASSIGN_WAIT, CE_SESSION_DOWN, CS_FREE, CA_DOWN, "T18"},
+	{CS_REASSIGNING, CE_REASSIGNED, CS_FREE, CA_REASSIGNED, "7.2.2 done"},
+	{CS_REASSIGNING, CE_SESSION_DOWN, CS_FREE, CA_DOWN, "T18"},
 };
 
 const struct fsm connection_fsm = {
@@ -347,16 +369,8 @@ static void act_cleaned(struct sconn *sc, struct scsi_task **done_list)
 		if (t->tstate == TASK_ABORTING) {
 			t->result = -EIO; /* timed out before: the application has its answer */
 			complete_task(s, t, done_list);
-		} else if (!sn_lt(t->cmd_sn, s->exp_cmd_sn) && can_send(s)) {
-			t->xferred = 0;
-			t->data_sn = 0;
-			t->status = 0;
-			t->sense_len = 0;
-			t->residual = 0;
-			send_task(s, t, 1);
-			retried++;
 		} else {
-			start_task(s, t, done_list);
+			retried += reissue_task(s, t, done_list);
 		}
 	}
 	log_info("%s: connection %u closed at the target; %d command(s) retried and %d sent "
@@ -387,7 +401,7 @@ static void conn_act(struct sconn *sc, int action, struct scsi_task **done_list)
 		break;
 	case CA_SELF_LOGOUT:
 		snprintf(sc->reason, sizeof(sc->reason), "logged out at the target's request");
-		if (start_cleanup(s, sc, sc) < 0)
+		if (start_cleanup(s, sc, sc, 1) < 0)
 			conn_abort(sc->conn, "cannot send the Logout the target asked for");
 		break;
 	case CA_CLEANED:
@@ -406,6 +420,32 @@ static void conn_act(struct sconn *sc, int action, struct scsi_task **done_list)
 		break;
 	case CA_DOWN:
 		sc->ping_sent = 0;
+		break;
+	case CA_REASSIGN_WAIT:
+		/* The target keeps the tasks Time2Retain seconds after Time2Wait (11.15). */
+		sc->reassigning = 0;
+		backoff_reset(&sc->retry, now_s() + sc->time2wait);
+		sc->cleanup_deadline = sc->retry.next + sc->time2retain;
+		log_info("%s: connection %u removed for recovery; its %u command(s) move to the "
+			 "other connection(s) in %u s", s->cfg.label, sc->cid, sc->active,
+			 sc->time2wait);
+		pthread_cond_broadcast(&s->timer_cond);
+		break;
+	case CA_REASSIGN:
+		reassign_tasks(s, sc, done_list);
+		break;
+	case CA_CLOSE_INSTEAD:
+		if (start_cleanup(s, sc, pick_conn(s), 1) < 0) {
+			char why[160];
+
+			snprintf(why, sizeof(why), "cannot close lost connection %u", sc->cid);
+			drop_all(s, why, done_list);
+		}
+		break;
+	case CA_REASSIGNED:
+		backoff_reset(&sc->retry, now_s() + 1);
+		log_info("%s: the commands of connection %u moved; it logs in again", s->cfg.label,
+			 sc->cid);
 		break;
 	default:
 		break;

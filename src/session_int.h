@@ -71,6 +71,10 @@ enum conn_state {
 	CS_IN_LOGOUT,      /* S6: the target asked it to log out; the Logout is on it */
 	CS_CLEANUP_WAIT,   /* S8/R1: lost; its tasks wait for the target to let go of them */
 	CS_IN_CLEANUP,     /* R2: a Logout for its CID is out on another connection */
+	/* ErrorRecoveryLevel 2: connection recovery (RFC 7143 7.1.4, 7.2.2). */
+	CS_IN_RECOVERY,    /* R2: a Logout "remove the connection for recovery" is out */
+	CS_REASSIGN_WAIT,  /* logged out for recovery: the target's Time2Wait before TASK REASSIGN */
+	CS_REASSIGNING,    /* TASK REASSIGN moves its tasks to the other connections */
 	CS_NSTATES
 };
 
@@ -85,6 +89,10 @@ enum conn_event {
 	CE_CLEANUP,          /* M2: DefaultTime2Wait over, a Logout for its CID elsewhere */
 	CE_NOTHING_TO_CLEAN, /* no task of ours there: the next login with its CID ends it */
 	CE_SESSION_DOWN,     /* T2/T7/T8/T18: the session is reinstated, paused, logged out */
+	CE_RECOVER,          /* M2 at ErrorRecoveryLevel 2: a Logout reason 2 for its CID elsewhere */
+	CE_REASSIGN,         /* the Logout Response's Time2Wait is over: TASK REASSIGN its tasks */
+	CE_REASSIGNED,       /* every task of it moved, or sent again where it would not move */
+	CE_RETAIN_EXPIRED,   /* Time2Retain passed with no connection to take its tasks */
 	CE_NEVENTS
 };
 
@@ -116,6 +124,17 @@ struct sconn {
 	char reason[160];
 	struct txreq cleanup_tx;
 	time_t cleanup_deadline;
+	/* ErrorRecoveryLevel 1 (RFC 7143 4.2.2.2, 7.9): statuses received at or beyond
+	 * exp_stat_sn (bit i: StatSN exp_stat_sn + i), those not acknowledged until their
+	 * task's Data-In is in, one past the highest StatSN seen, and whether the Data-In being
+	 * received is a copy already in place. */
+	uint64_t stat_got, stat_held;
+	uint32_t next_stat_sn;
+	int rx_dup;
+	/* ErrorRecoveryLevel 2: the Logout Response's Time2Wait and Time2Retain (11.15), and its
+	 * tasks with a TASK REASSIGN out. */
+	uint16_t time2wait, time2retain;
+	uint32_t reassigning;
 };
 
 struct tmf {
@@ -124,6 +143,7 @@ struct tmf {
 	uint64_t lun;
 	time_t deadline;
 	struct sconn *sc;
+	struct sconn *from; /* TASK REASSIGN: the lost connection the task comes from */
 	struct txreq tx;
 };
 
@@ -167,6 +187,7 @@ struct session {
 	char lost_reason[160];
 
 	uint64_t commands;     /* sent, for status */
+	uint64_t snacks, resent, reassigned, not_reassigned; /* error recovery, for status */
 };
 
 time_t now_s(void);
@@ -195,6 +216,11 @@ struct sconn *pick_conn(struct session *s);
 void queue_chain(struct sconn *sc, struct scsi_task *t, struct txreq *first,
 		 struct txreq *last);
 void send_task(struct session *s, struct scsi_task *t, int retry);
+/* The command again, with its tag and CmdSN, on its connection (RFC 7143 7.2.1). */
+void resend_command(struct session *s, struct scsi_task *t);
+/* After its connection is gone at the target: retried with its tag and CmdSN when the target
+ * has not acknowledged it (it may have left a gap in the command order; 1), else anew (0). */
+int reissue_task(struct session *s, struct scsi_task *t, struct scsi_task **done_list);
 void start_task(struct session *s, struct scsi_task *t, struct scsi_task **done_list);
 void complete_task(struct session *s, struct scsi_task *t, struct scsi_task **done_list);
 void restart_task(struct session *s, struct scsi_task *t, struct scsi_task **done_list);
@@ -211,8 +237,50 @@ void resend_live(struct session *s, struct scsi_task **done_list);
 int rx_begin(void *arg, const struct pdu_hdr *h, void **dst, char *err, size_t errlen);
 int rx_end(void *arg, const struct pdu_hdr *h, void *data, char *err, size_t errlen);
 
+/* session_snack.c: recovery within a connection, at ErrorRecoveryLevel 1 and 2 (RFC 7143
+ * 7.1, 7.2, 11.16). */
+static inline int erl(const struct session *s)
+{
+	return (int)s->params.error_recovery_level;
+}
+/* The ErrorRecoveryLevel the channel asks for (0 unless its line sets it). */
+uint32_t erl_offered(const struct session *s);
+/* A Data-In's DataSN: the next one, one after a run that went missing (a Data/R2T SNACK asks
+ * for it), one asked for again, or a copy already in place (*dst left NULL). */
+int erl_datain_begin(struct session *s, struct sconn *sc, struct scsi_task *t,
+		     const struct pdu_hdr *h, void **dst, char *err, size_t errlen);
+/* A Data-In is in: its DataACK (A bit), and what waited for the runs it completes. */
+void erl_datain_end(struct session *s, struct sconn *sc, struct scsi_task *t,
+		    const struct pdu_hdr *h, struct scsi_task **done_list);
+/* A PDU's StatSN: 0 to take it, 1 for a copy of one taken (dropped), -EPROTO. A gap gets a
+ * Status SNACK. */
+int erl_stat_sn(struct session *s, struct sconn *sc, const struct pdu_hdr *h, char *err,
+		size_t errlen);
+/* Acknowledge what can be (ExpStatSN), after a PDU. */
+void erl_stat_ack(struct sconn *sc);
+/* A read's status (stat_sn; the target's count of Data-In, 0 when it gave none): 1 when it
+ * waits for Data-In asked for again (TASK_HELD), 0 to finish the task now, -EPROTO. */
+int erl_hold_status(struct session *s, struct sconn *sc, struct scsi_task *t, uint32_t stat_sn,
+		    uint32_t target_data_sns, char *err, size_t errlen);
+/* A held task goes another way (aborted, its connection gone): its status is acknowledged. */
+void erl_release(struct sconn *sc, struct scsi_task *t);
+/* The conn_handler's digest_error. */
+int erl_digest_error(void *arg, const struct pdu_hdr *h, char *err, size_t errlen);
+/* A Reject at ErrorRecoveryLevel 1 or more: 0 when recovered (a command sent again, a
+ * Data-Out the target asks for again), -EPROTO to drop the connection (err set when there is
+ * more to say than the reason). */
+int erl_reject(struct session *s, struct sconn *sc, const struct pdu_hdr *h, const void *data,
+	       char *err, size_t errlen);
+/* A command with a later CmdSN than some of sc's ended while the target still expects an
+ * earlier one: those never arrived and go again with their tag and CmdSN. */
+void erl_plug_gaps(struct session *s, struct sconn *sc, uint32_t done_cmd_sn);
+
 /* session_tmf.c */
 int send_tmf(struct session *s, int function, uint64_t lun, struct scsi_task *t);
+/* TASK REASSIGN (ErrorRecoveryLevel 2, RFC 7143 7.2.2, 11.5.1) for the tasks of lost
+ * connection from, each to the least busy connection, as many as there is room for; the
+ * number still waiting. */
+int reassign_tasks(struct session *s, struct sconn *from, struct scsi_task **done_list);
 void on_tmf_response(struct session *s, const struct pdu_hdr *h, struct scsi_task **done_list);
 void check_timeouts(struct session *s, time_t now);
 void check_liveness(struct session *s, struct sconn *sc, time_t now);
@@ -221,7 +289,7 @@ void tmfs_forget(struct session *s, struct sconn *only); /* NULL: all */
 /* session_recovery.c */
 void on_failed(void *arg, int error, const char *reason); /* connection handler */
 void drop_all(struct session *s, const char *why, struct scsi_task **done_list);
-int start_cleanup(struct session *s, struct sconn *sc, struct sconn *via);
+int start_cleanup(struct session *s, struct sconn *sc, struct sconn *via, int reason);
 int queue_logout(struct session *s, struct sconn *sc);
 void retire_conn(struct session *s, struct sconn *sc);
 void retire_all(struct session *s);

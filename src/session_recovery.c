@@ -38,14 +38,15 @@ void drop_all(struct session *s, const char *why, struct scsi_task **done_list)
 	sess_event(s, SE_DROP_ALL, NULL, done_list);
 }
 
-/* Queue a Logout "close the connection" (RFC 7143 11.14.1, reason 1) for sc's CID on via:
- * the target then ends every task allegiant to sc. */
-int start_cleanup(struct session *s, struct sconn *sc, struct sconn *via)
+/* Queue a Logout for sc's CID on via (RFC 7143 11.14.1): "close the connection" (reason 1),
+ * after which the target ends every task allegiant to sc, or "remove the connection for
+ * recovery" (reason 2, ErrorRecoveryLevel 2), after which it keeps them for TASK REASSIGN. */
+int start_cleanup(struct session *s, struct sconn *sc, struct sconn *via, int reason)
 {
 	if (!via || !via->conn)
 		return -EPIPE;
 	memset(&sc->cleanup_tx, 0, sizeof(sc->cleanup_tx));
-	pdu_build_logout(sc->cleanup_tx.bhs, 1, CLEANUP_TAG(sc->cid), sc->cid, s->cmd_sn,
+	pdu_build_logout(sc->cleanup_tx.bhs, reason, CLEANUP_TAG(sc->cid), sc->cid, s->cmd_sn,
 			 via->exp_stat_sn);
 	if (conn_queue(via->conn, &sc->cleanup_tx, &sc->cleanup_tx) < 0)
 		return -EPIPE;
@@ -229,7 +230,9 @@ static int login_leading(struct session *s, int *lead, struct conn **out,
 int install_conn(struct session *s, struct sconn *sc, struct conn *c,
 		 const struct login_result *res, int leading, char *err, size_t errlen)
 {
-	struct conn_handler h = {rx_begin, rx_end, on_failed, sc};
+	struct conn_handler h = {
+		.rx_begin = rx_begin, .rx_end = rx_end, .failed = on_failed, .arg = sc,
+	};
 	const struct session_portal *p = sc->portal;
 	unsigned nloops = evloops_count() ? evloops_count() : 1;
 	int r;
@@ -241,6 +244,9 @@ int install_conn(struct session *s, struct sconn *sc, struct conn *c,
 	sc->data_digest = res->params.data_digest;
 	sc->last_rx = now_s();
 	sc->ping_sent = 0;
+	sc->stat_got = sc->stat_held = 0;
+	sc->next_stat_sn = sc->exp_stat_sn;
+	sc->rx_dup = 0;
 	if (leading) {
 		s->params = res->params;
 		s->tsih = res->tsih;
@@ -255,13 +261,20 @@ int install_conn(struct session *s, struct sconn *sc, struct conn *c,
 			s->want = 1;
 		log_info("%s: logged in to %s at %s:%u (TSIH %u, MaxRecvDataSegmentLength %u/%u, "
 			 "MaxBurstLength %u, FirstBurstLength %u, ImmediateData %s, InitialR2T %s, "
-			 "HeaderDigest %s, DataDigest %s, MaxConnections %u)",
+			 "HeaderDigest %s, DataDigest %s, MaxConnections %u, ErrorRecoveryLevel %u)",
 			 s->cfg.label, s->cfg.target_name, p->addr, p->port, s->tsih,
 			 s->params.max_recv_dsl, s->params.max_xmit_dsl, s->params.max_burst_length,
 			 s->params.first_burst_length, s->params.immediate_data ? "Yes" : "No",
 			 s->params.initial_r2t ? "Yes" : "No",
 			 s->params.header_digest ? "CRC32C" : "None",
-			 s->params.data_digest ? "CRC32C" : "None", s->params.max_connections);
+			 s->params.data_digest ? "CRC32C" : "None", s->params.max_connections,
+			 s->params.error_recovery_level);
+		if (s->params.error_recovery_level < erl_offered(s))
+			log_warn("%s: ErrorRecoveryLevel %u asked for, %s grants %u: %s",
+				 s->cfg.label, erl_offered(s), s->cfg.target_name,
+				 s->params.error_recovery_level,
+				 s->params.error_recovery_level ? "no connection recovery"
+								: "a lost PDU costs the connection");
 		if ((uint32_t)s->nsc > s->want)
 			log_warn("%s: %d connections configured, the target allows %u", s->cfg.label,
 				 s->nsc, s->want);
@@ -273,6 +286,8 @@ int install_conn(struct session *s, struct sconn *sc, struct conn *c,
 			 sc->cid, p->addr, p->port, p->netdev && p->netdev[0] ? " via " : "",
 			 p->netdev ? p->netdev : "", s->tsih);
 	}
+	if (erl(s) >= 1)
+		h.digest_error = erl_digest_error;
 	r = conn_start(c, &h, res->params.max_recv_dsl, res->params.header_digest,
 		       res->params.data_digest, evloop_get((s->loop_base + sc->cid) % nloops));
 	if (r) {
@@ -374,19 +389,37 @@ static void check_conns(struct session *s, time_t now)
 				 * ends what is left of it at the target (RFC 7143 6.3.4). */
 				conn_event(sc, CE_NOTHING_TO_CLEAN, &done_list);
 			} else if (now >= sc->retry.next && s->nup > 0) {
-				if (start_cleanup(s, sc, pick_conn(s)) == 0)
-					conn_event(sc, CE_CLEANUP, &done_list);
+				/* At ErrorRecoveryLevel 2 the target keeps its tasks for TASK
+				 * REASSIGN (RFC 7143 7.1.4); below, it ends them. */
+				int recover = erl(s) >= 2;
+
+				if (start_cleanup(s, sc, pick_conn(s), recover ? 2 : 1) == 0)
+					conn_event(sc, recover ? CE_RECOVER : CE_CLEANUP, &done_list);
 				else
 					sc->retry.next = now + 1;
 			}
 			break;
+		case CS_REASSIGN_WAIT:
+			if (now >= sc->cleanup_deadline)
+				conn_event(sc, CE_RETAIN_EXPIRED, &done_list);
+			else if (now >= sc->retry.next && s->nup > 0)
+				conn_event(sc, CE_REASSIGN, &done_list);
+			break;
+		case CS_REASSIGNING:
+			/* Those without a place for their TASK REASSIGN yet go now. */
+			if (sc->active)
+				reassign_tasks(s, sc, &done_list);
+			if (!sc->active && !sc->reassigning)
+				conn_event(sc, CE_REASSIGNED, &done_list);
+			break;
 		case CS_IN_CLEANUP:
+		case CS_IN_RECOVERY:
 		case CS_IN_LOGOUT:
 			if (now >= sc->cleanup_deadline) {
 				char why[160];
 
 				snprintf(why, sizeof(why), "no answer to the Logout closing %s"
-					 "connection %u", sc->state == CS_IN_CLEANUP ? "lost " : "",
+					 "connection %u", sc->state != CS_IN_LOGOUT ? "lost " : "",
 					 sc->cid);
 				log_err("%s: %s; reinstating the session", s->cfg.label, why);
 				sc->cleanup_deadline = now + LOGOUT_WAIT_S;

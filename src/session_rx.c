@@ -17,11 +17,17 @@ int rx_begin(void *arg, const struct pdu_hdr *h, void **dst, char *err, size_t e
 	struct scsi_task *t;
 	int r = 0;
 
+	sc->rx_dup = 0;
 	if (h->opcode != OP_DATA_IN)
 		return 0;
 	pthread_mutex_lock(&s->lock);
 	t = task_lookup(s, h->itt);
-	if (!t || t->dir != TASK_DIR_READ) {
+	if (!t && erl(s) >= 1) {
+		/* A copy asked for twice (by a Data and a Status SNACK) of a task that ended. */
+		log_dbg("%s: connection %u: Data-In for task 0x%08x, which has ended; dropped",
+			s->cfg.label, sc->cid, h->itt);
+		sc->rx_dup = 1;
+	} else if (!t || t->dir != TASK_DIR_READ) {
 		snprintf(err, errlen, "SCSI Data-In for %s task tag 0x%08x",
 			 t ? "a non-read" : "an unknown", h->itt);
 		r = -EPROTO;
@@ -34,6 +40,8 @@ int rx_begin(void *arg, const struct pdu_hdr *h, void **dst, char *err, size_t e
 			 "SCSI Data-In at offset %u of %u bytes beyond the %u-byte buffer (task 0x%08x)",
 			 h->u.data_in.offset, h->dsl, t->len, h->itt);
 		r = -EPROTO;
+	} else if (erl(s) >= 1) {
+		r = erl_datain_begin(s, sc, t, h, dst, err, errlen);
 	} else if (s->params.data_pdu_in_order && s->params.data_sequence_in_order &&
 		   h->u.data_in.offset != t->xferred) {
 		snprintf(err, errlen, "SCSI Data-In at offset %u, expected %u (data out of order)",
@@ -209,11 +217,35 @@ static int check_stat_sn(struct sconn *sc, const struct pdu_hdr *h, char *err, s
 	return 0;
 }
 
+/* A task's status is in (SCSI Response, or Data-In with S): at ErrorRecoveryLevel 1 a read
+ * whose Data-In is not all in waits for it; a command before it that the target never took
+ * goes again. */
+static int status_in(struct session *s, struct sconn *sc, struct scsi_task *t, uint32_t stat_sn,
+		     uint32_t target_data_sns, struct scsi_task **done_list, char *err,
+		     size_t errlen)
+{
+	uint32_t cmd_sn = t->cmd_sn;
+	int r;
+
+	if (erl(s) < 1) {
+		finish_task(s, t, done_list);
+		return 0;
+	}
+	r = erl_hold_status(s, sc, t, stat_sn, target_data_sns, err, errlen);
+	if (r)
+		return r < 0 ? r : 0;
+	finish_task(s, t, done_list);
+	erl_plug_gaps(s, sc, cmd_sn);
+	return 0;
+}
+
 static int on_scsi_rsp(struct session *s, struct sconn *sc, const struct pdu_hdr *h,
 		       const void *data, struct scsi_task **done_list, char *err, size_t errlen)
 {
 	struct scsi_task *t = task_lookup(s, h->itt);
 
+	if (t && t->tstate == TASK_HELD && erl(s) >= 1)
+		return 0; /* its status is in already */
 	if (!t || t->sc != sc) {
 		snprintf(err, errlen, "SCSI Response for %s task tag 0x%08x",
 			 t ? "another connection's" : "an unknown", h->itt);
@@ -236,8 +268,9 @@ static int on_scsi_rsp(struct session *s, struct sconn *sc, const struct pdu_hdr
 		t->sense_len = sl;
 	}
 	take_residual(t, h->flags, h->u.scsi_rsp.residual);
-	finish_task(s, t, done_list);
-	return 0;
+	return status_in(s, sc, t, h->stat_sn,
+			 h->u.scsi_rsp.response == 0 ? h->u.scsi_rsp.exp_data_sn : 0, done_list, err,
+			 errlen);
 }
 
 static void on_async(struct session *s, struct sconn *sc, const struct pdu_hdr *h,
@@ -278,14 +311,20 @@ static int on_logout_rsp(struct session *s, const struct pdu_hdr *h,
 		struct sconn *gone = cid < (uint32_t)s->nsc ? &s->sc[cid] : NULL;
 
 		if ((h->itt & 0xffff0000u) != CLEANUP_TAG(0) || !gone ||
-		    (gone->state != CS_IN_CLEANUP && gone->state != CS_IN_LOGOUT)) {
+		    (gone->state != CS_IN_CLEANUP && gone->state != CS_IN_LOGOUT &&
+		     gone->state != CS_IN_RECOVERY)) {
 			snprintf(err, errlen, "Logout Response for an unknown tag 0x%08x", h->itt);
 			return -EPROTO;
 		}
 		/* 0: closed; 1: CID not found, which also means nothing of it is left. */
-		if (response > 1)
+		if (response > 1 && gone->state == CS_IN_RECOVERY)
+			log_warn("%s: the target does not recover connection %u (Logout response "
+				 "%u); closing it instead", s->cfg.label, gone->cid, response);
+		else if (response > 1)
 			log_err("%s: the target could not close connection %u (Logout response %u); "
 				"reinstating the session", s->cfg.label, gone->cid, response);
+		gone->time2wait = h->u.logout_rsp.time2wait;
+		gone->time2retain = h->u.logout_rsp.time2retain;
 		conn_event(gone, response > 1 ? CE_LOGOUT_FAILED : CE_LOGOUT_OK, done_list);
 		return 0;
 	}
@@ -306,14 +345,22 @@ int rx_end(void *arg, const struct pdu_hdr *h, void *data, char *err, size_t err
 
 	pthread_mutex_lock(&s->lock);
 	sc->last_rx = now_s();
-	r = check_stat_sn(sc, h, err, errlen);
+	if (erl(s) >= 1)
+		r = sc->rx_dup ? 1 : erl_stat_sn(s, sc, h, err, errlen);
+	else
+		r = check_stat_sn(sc, h, err, errlen);
 	if (r) {
+		/* A copy of what is in already (ErrorRecoveryLevel 1) goes, but for its window. */
+		if (r > 0)
+			update_window(s, h->exp_cmd_sn, h->max_cmd_sn);
 		pthread_mutex_unlock(&s->lock);
-		return r;
+		return r < 0 ? r : 0;
 	}
 	update_window(s, h->exp_cmd_sn, h->max_cmd_sn);
 	switch (h->opcode) {
-	case OP_DATA_IN:
+	case OP_DATA_IN: {
+		int held;
+
 		t = task_lookup(s, h->itt);
 		if (!t) { /* rx_begin checked it; the table does not change in between */
 			snprintf(err, errlen, "SCSI Data-In for a vanished task 0x%08x", h->itt);
@@ -321,12 +368,16 @@ int rx_end(void *arg, const struct pdu_hdr *h, void *data, char *err, size_t err
 			break;
 		}
 		t->xferred += h->dsl;
-		if (h->flags & FL_STATUS) {
+		held = t->tstate == TASK_HELD;
+		if (erl(s) >= 1)
+			erl_datain_end(s, sc, t, h, &done_list); /* may end a held task */
+		if ((h->flags & FL_STATUS) && !held) {
 			t->status = h->u.data_in.status;
 			take_residual(t, h->flags, h->u.data_in.residual);
-			finish_task(s, t, &done_list);
+			r = status_in(s, sc, t, h->stat_sn, 0, &done_list, err, errlen);
 		}
 		break;
+	}
 	case OP_SCSI_RSP:
 		r = on_scsi_rsp(s, sc, h, data, &done_list, err, errlen);
 		break;
@@ -347,8 +398,12 @@ int rx_end(void *arg, const struct pdu_hdr *h, void *data, char *err, size_t err
 		on_async(s, sc, h, data, &done_list);
 		break;
 	case OP_REJECT:
-		snprintf(err, errlen, "the target rejected a PDU: %s",
-			 reject_reason(h->u.reject.reason));
+		err[0] = '\0';
+		if (erl(s) >= 1 && erl_reject(s, sc, h, data, err, errlen) == 0)
+			break;
+		if (!err[0])
+			snprintf(err, errlen, "the target rejected a PDU: %s",
+				 reject_reason(h->u.reject.reason));
 		r = -EPROTO;
 		break;
 	case OP_TMF_RSP:
@@ -361,6 +416,8 @@ int rx_end(void *arg, const struct pdu_hdr *h, void *data, char *err, size_t err
 		log_dbg("%s: ignoring %s", s->cfg.label, pdu_opcode_name(h->opcode));
 		break;
 	}
+	if (erl(s) >= 1)
+		erl_stat_ack(sc);
 	pthread_mutex_unlock(&s->lock);
 	run_done(done_list);
 	return r;

@@ -11,29 +11,41 @@
 
 #define NTMFS (sizeof(((struct session *)0)->tmfs) / sizeof(struct tmf))
 
-/* Task management requests go on the connection of the task they name, or the least busy. */
-int send_tmf(struct session *s, int function, uint64_t lun, struct scsi_task *t)
+/* A free place for a request on sc, filled in but for its PDU; NULL when there is none. */
+static struct tmf *tmf_new(struct session *s, int function, uint64_t lun, uint32_t ref_itt,
+			   struct sconn *sc)
 {
-	struct sconn *sc = t ? t->sc : pick_conn(s);
 	struct tmf *m = NULL;
 
-	if (!sc || sc->state != CS_LOGGED_IN)
-		return -EPIPE;
 	for (size_t i = 0; i < NTMFS && !m; i++)
 		if (!s->tmfs[i].in_use)
 			m = &s->tmfs[i];
 	if (!m)
-		return -EBUSY;
+		return NULL;
 	memset(m, 0, sizeof(*m));
 	m->in_use = 1;
 	m->function = function;
 	m->itt = TMF_TAG(++s->tmf_seq);
-	m->ref_itt = t ? t->itt : RSVD_TAG;
+	m->ref_itt = ref_itt;
 	m->lun = lun;
 	m->sc = sc;
 	m->deadline = now_s() + (s->cfg.command_timeout ? s->cfg.command_timeout : 30);
+	return m;
+}
+
+/* Task management requests go on the connection of the task they name, or the least busy. */
+int send_tmf(struct session *s, int function, uint64_t lun, struct scsi_task *t)
+{
+	struct sconn *sc = t ? t->sc : pick_conn(s);
+	struct tmf *m;
+
+	if (!sc || sc->state != CS_LOGGED_IN)
+		return -EPIPE;
+	m = tmf_new(s, function, lun, t ? t->itt : RSVD_TAG, sc);
+	if (!m)
+		return -EBUSY;
 	pdu_build_tmf(m->tx.bhs, function, lun, m->itt, m->ref_itt, s->cmd_sn, sc->exp_stat_sn,
-		      t ? t->cmd_sn : 0);
+		      t ? t->cmd_sn : 0, 0);
 	if (conn_queue(sc->conn, &m->tx, &m->tx) < 0) {
 		m->in_use = 0;
 		return -EPIPE;
@@ -41,11 +53,117 @@ int send_tmf(struct session *s, int function, uint64_t lun, struct scsi_task *t)
 	return 0;
 }
 
+/* TASK REASSIGN of t, allegiant to lost connection from, to connection to (RFC 7143 11.5.1):
+ * a read goes on from the first Data-In not in yet (ExpDataSN), a write from what the target
+ * asks for. The allegiance moves with the request. */
+static int send_reassign(struct session *s, struct scsi_task *t, struct sconn *from,
+			 struct sconn *to)
+{
+	uint32_t exp_data_sn = 0;
+	struct tmf *m = tmf_new(s, TMF_TASK_REASSIGN, t->lun, t->itt, to);
+
+	if (!m)
+		return -EBUSY;
+	m->from = from;
+	if (t->dir == TASK_DIR_READ) {
+		exp_data_sn = t->data_sn;
+		for (int i = 0; i < t->ngaps; i++)
+			if (sn_lt(t->gaps[i].beg, exp_data_sn))
+				exp_data_sn = t->gaps[i].beg;
+	}
+	pdu_build_tmf(m->tx.bhs, TMF_TASK_REASSIGN, t->lun, m->itt, t->itt, s->cmd_sn,
+		      to->exp_stat_sn, 0, exp_data_sn);
+	if (conn_queue(to->conn, &m->tx, &m->tx) < 0) {
+		m->in_use = 0;
+		return -EPIPE;
+	}
+	/* What came after the first Data-In not in comes again, the status with it. */
+	t->data_sn = exp_data_sn;
+	t->xferred = t->high_end = t->contig_end;
+	t->ngaps = 0;
+	t->ack_sn = 0;
+	detach(t);
+	t->sc = to;
+	to->active++;
+	t->tstate = TASK_REASSIGNING;
+	from->reassigning++;
+	log_info("%s: TASK REASSIGN of command 0x%08x from lost connection %u to connection %u%s",
+		 s->cfg.label, t->itt, from->cid, to->cid,
+		 t->dir == TASK_DIR_READ ? ", its data from the first Data-In not in" : "");
+	return 0;
+}
+
+int reassign_tasks(struct session *s, struct sconn *from, struct scsi_task **done_list)
+{
+	int waiting = 0;
+
+	for (uint32_t i = 0; i < s->cfg.max_tasks; i++) {
+		struct scsi_task *t = s->slots[i];
+		struct sconn *to;
+
+		if (!t || t->sc != from)
+			continue;
+		if (t->tstate == TASK_ABORTING) {
+			t->result = -EIO; /* timed out before: the application has its answer */
+			complete_task(s, t, done_list);
+			continue;
+		}
+		to = pick_conn(s);
+		if (!to || send_reassign(s, t, from, to) < 0)
+			waiting++;
+	}
+	return waiting;
+}
+
+/* A TASK REASSIGN is answered (response), or gone unanswered (-1): the task goes on where it
+ * was moved, or, when the target would not move it, is sent again as at ErrorRecoveryLevel 0. */
+static void reassign_done(struct session *s, struct tmf *m, int response,
+			  struct scsi_task **done_list)
+{
+	struct scsi_task *t = task_lookup(s, m->ref_itt);
+	struct sconn *from = m->from;
+
+	if (from->reassigning)
+		from->reassigning--;
+	if (t && t->tstate == TASK_REASSIGNING) {
+		if (response == 0) {
+			t->tstate = TASK_SENT;
+			t->deadline = now_s() + (s->cfg.command_timeout ? s->cfg.command_timeout : 30);
+			s->reassigned++;
+		} else {
+			log_warn("%s: command 0x%08x not reassigned (%s); sending it again",
+				 s->cfg.label, t->itt,
+				 response < 0 ? "no answer" : tmf_response_str((uint8_t)response));
+			s->not_reassigned++;
+			reissue_task(s, t, done_list);
+		}
+	}
+	if (from->state != CS_REASSIGNING)
+		return;
+	if (from->active)
+		reassign_tasks(s, from, done_list); /* a place is free for the next */
+	if (!from->active && !from->reassigning)
+		conn_event(from, CE_REASSIGNED, done_list);
+}
+
 void tmfs_forget(struct session *s, struct sconn *only)
 {
-	for (size_t i = 0; i < NTMFS; i++)
-		if (!only || s->tmfs[i].sc == only)
-			s->tmfs[i].in_use = 0;
+	for (size_t i = 0; i < NTMFS; i++) {
+		struct tmf *m = &s->tmfs[i];
+		struct scsi_task *t;
+
+		if (!m->in_use || (only && m->sc != only))
+			continue;
+		m->in_use = 0;
+		if (m->function != TMF_TASK_REASSIGN)
+			continue;
+		/* A task on its way to a connection that is lost too belongs to that one now. */
+		if (m->from->reassigning)
+			m->from->reassigning--;
+		t = task_lookup(s, m->ref_itt);
+		if (t && t->tstate == TASK_REASSIGNING)
+			t->tstate = TASK_SENT;
+	}
 }
 
 /* Fail a task that was aborted (or whose LUN was reset). */
@@ -78,6 +196,10 @@ void on_tmf_response(struct session *s, const struct pdu_hdr *h, struct scsi_tas
 		return;
 	}
 	m->in_use = 0;
+	if (m->function == TMF_TASK_REASSIGN) {
+		reassign_done(s, m, response, done_list);
+		return;
+	}
 	if (m->function == TMF_ABORT_TASK) {
 		struct scsi_task *t = task_lookup(s, m->ref_itt);
 
@@ -137,7 +259,9 @@ void check_timeouts(struct session *s, time_t now)
 		if (!m->in_use || now < m->deadline)
 			continue;
 		m->in_use = 0;
-		if (m->function == TMF_ABORT_TASK)
+		if (m->function == TMF_TASK_REASSIGN)
+			reassign_done(s, m, -1, &done_list);
+		else if (m->function == TMF_ABORT_TASK)
 			escalate(s, m->lun, "no answer to ABORT TASK", &done_list);
 		else
 			drop_all(s, "no answer to LOGICAL UNIT RESET", &done_list);
@@ -153,9 +277,11 @@ void check_timeouts(struct session *s, time_t now)
 		}
 		/* Not sent yet (waiting for the CmdSN window), or waiting for its lost connection
 		 * to be cleaned up: no timeout. */
-		if (t->tstate != TASK_SENT || !t->sc || t->sc->state != CS_LOGGED_IN ||
-		    now < t->deadline)
+		if ((t->tstate != TASK_SENT && t->tstate != TASK_HELD) || !t->sc ||
+		    t->sc->state != CS_LOGGED_IN || now < t->deadline)
 			continue;
+		if (t->tstate == TASK_HELD)
+			erl_release(t->sc, t); /* Data-In asked for again never came */
 		t->tstate = TASK_ABORTING;
 		log_warn("%s: command 0x%08x (opcode 0x%02x) to LUN %u timed out after %u s; aborting",
 			 s->cfg.label, t->itt, t->cdb[0], scsi_lun_number(t->lun),

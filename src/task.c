@@ -77,25 +77,24 @@ void queue_chain(struct sconn *sc, struct scsi_task *t, struct txreq *first,
 		t->tx_refs--; /* the connection is going down and will take the task with it */
 }
 
-/* Build the command PDU and any unsolicited data (ImmediateData, InitialR2T=No) and queue them
- * on the least busy connection. A retry (RFC 7143 7.2.1) keeps the tag and CmdSN. Called with
- * can_send() true and, unless a retry, the window open. */
-void send_task(struct session *s, struct scsi_task *t, int retry)
+/* The command PDU and any unsolicited data (ImmediateData, InitialR2T=No), queued on sc. The
+ * task's own txreq carries the command unless the writer still holds it (a retry). */
+static void queue_command(struct session *s, struct scsi_task *t, struct sconn *sc)
 {
 	const struct iscsi_params *p = &s->params;
-	struct sconn *sc = pick_conn(s);
 	uint32_t imm = 0, unsol = 0, off;
-	struct txreq *first = &t->tx, *last = &t->tx;
+	struct txreq *first = &t->tx, *last;
 	uint32_t data_sn = 0;
 
-	if (!retry)
-		t->cmd_sn = s->cmd_sn++;
-	t->sc = sc;
-	t->tstate = TASK_SENT;
-	sc->active++;
-	sc->commands++;
-	s->commands++;
-	t->deadline = now_s() + (s->cfg.command_timeout ? s->cfg.command_timeout : 30);
+	if (t->tx_refs) {
+		first = calloc(1, sizeof(*first));
+		if (!first)
+			return; /* the command's timeout recovers it */
+		first->owned = 1;
+	} else {
+		memset(&t->tx, 0, sizeof(t->tx));
+	}
+	last = first;
 	if (t->dir == TASK_DIR_WRITE) {
 		/* Unsolicited data: immediate data, plus Data-Out PDUs when InitialR2T=No, all
 		 * within FirstBurstLength (RFC 7143 13.10, 13.11, 13.14). */
@@ -105,12 +104,11 @@ void send_task(struct session *s, struct scsi_task *t, int retry)
 			imm = limit < sc->max_xmit_dsl ? limit : sc->max_xmit_dsl;
 		unsol = p->initial_r2t ? imm : limit;
 	}
-	memset(&t->tx, 0, sizeof(t->tx));
-	pdu_build_scsi_cmd(t->tx.bhs, t->dir == TASK_DIR_READ, t->dir == TASK_DIR_WRITE, t->lun,
+	pdu_build_scsi_cmd(first->bhs, t->dir == TASK_DIR_READ, t->dir == TASK_DIR_WRITE, t->lun,
 			   t->itt, t->len, t->cmd_sn, sc->exp_stat_sn, t->cdb, t->cdb_len, imm,
 			   unsol == imm);
-	t->tx.data = t->buf;
-	t->tx.dsl = imm;
+	first->data = t->buf;
+	first->dsl = imm;
 	/* Unsolicited Data-Out PDUs up to FirstBurstLength (RFC 7143 11.7). The chain's last PDU
 	 * holds the task: until it is written, the task's memory is still in use. */
 	for (off = imm; off < unsol;) {
@@ -129,6 +127,56 @@ void send_task(struct session *s, struct scsi_task *t, int retry)
 		off += n;
 	}
 	queue_chain(sc, t, first, last);
+}
+
+/* Send the task on the least busy connection. A retry (RFC 7143 7.2.1) keeps the tag and
+ * CmdSN. Called with can_send() true and, unless a retry, the window open. */
+void send_task(struct session *s, struct scsi_task *t, int retry)
+{
+	struct sconn *sc = pick_conn(s);
+
+	if (!retry)
+		t->cmd_sn = s->cmd_sn++;
+	t->sc = sc;
+	t->tstate = TASK_SENT;
+	sc->active++;
+	sc->commands++;
+	s->commands++;
+	t->deadline = now_s() + (s->cfg.command_timeout ? s->cfg.command_timeout : 30);
+	queue_command(s, t, sc);
+}
+
+void resend_command(struct session *s, struct scsi_task *t)
+{
+	t->resends++;
+	s->resent++;
+	t->deadline = now_s() + (s->cfg.command_timeout ? s->cfg.command_timeout : 30);
+	queue_command(s, t, t->sc);
+}
+
+/* Back to where a new execution starts (its tag and CmdSN aside). */
+static void reset_progress(struct scsi_task *t)
+{
+	t->xferred = 0;
+	t->data_sn = 0;
+	t->ngaps = 0;
+	t->contig_end = t->high_end = 0;
+	t->ack_sn = 0;
+	t->status = 0;
+	t->sense_len = 0;
+	t->residual = 0;
+}
+
+int reissue_task(struct session *s, struct scsi_task *t, struct scsi_task **done_list)
+{
+	detach(t);
+	if (!sn_lt(t->cmd_sn, s->exp_cmd_sn) && can_send(s)) {
+		reset_progress(t);
+		send_task(s, t, 1);
+		return 1;
+	}
+	start_task(s, t, done_list);
+	return 0;
 }
 
 /* Send what the window allows from the pending list. */
@@ -158,11 +206,8 @@ void start_task(struct session *s, struct scsi_task *t, struct scsi_task **done_
 	t->itt = (++s->itt_gen << SLOT_BITS | (uint32_t)t->slot) & 0x7fffffff;
 	if (t->itt == RSVD_TAG)
 		t->itt = (uint32_t)t->slot;
-	t->xferred = 0;
-	t->data_sn = 0;
-	t->status = 0;
-	t->sense_len = 0;
-	t->residual = 0;
+	reset_progress(t);
+	t->resends = 0;
 	t->result = 0;
 	t->next = NULL;
 	if (can_send(s) && !s->pend_head && sn_le(s->cmd_sn, s->max_cmd_sn)) {

@@ -61,7 +61,10 @@ once the initiator negotiates ErrorRecoveryLevel above 0; each is a target attri
                        whole read. Each SNACK is in target.snacks.
   Logout reason 2      a Logout "remove the connection for recovery" for another CID is
                        answered with Time2Wait and Time2Retain; that connection's tasks are kept
-                       for reassignment (and the connection closed if it is still open)
+                       for reassignment (and the connection closed if it is still open). At
+                       ERL 2 a connection that fails keeps its unfinished tasks until a Logout
+                       of its CID: reason 2 keeps them for reassignment, reason 1 ends them;
+                       below ERL 2 reason 2 is answered "connection recovery is not supported"
   TASK REASSIGN        TMF function 14 (at ERL 2) for a kept task moves it to the connection it
                        came on and goes on from where it was: a read is sent again from the
                        ExpDataSN the request gives, a write gets an R2T for what is missing
@@ -384,6 +387,7 @@ class Session:
         self.params = {}
         self.conns = {}           # cid -> Connection
         self.kept_tasks = {}      # itt -> Task of a connection logged out with reason 2
+        self.lost_tasks = {}      # cid -> {itt: Task} of a connection that failed (ERL 2)
 
 
 class Task:
@@ -443,6 +447,8 @@ class Connection:
     def recv_exact(self, n):
         out = bytearray()
         while len(out) < n:
+            if self.closed:
+                raise Drop("closed by the target")   # nothing more is read from it
             try:
                 chunk = self.sock.recv(n - len(out))
             except OSError as e:
@@ -1230,6 +1236,10 @@ class Connection:
         t = self.t
         if task.missing:
             off, length = task.missing.pop(0)
+            max_burst = int(self.session.params.get("MaxBurstLength", "262144"))
+            if length > max_burst:
+                task.missing.insert(0, (off + max_burst, length - max_burst))
+                length = max_burst
             self.say("recovery R2T for %d bytes at offset %d (task 0x%08x)" %
                      (length, off, task.itt))
             self.send_r2t(task, off, length)
@@ -1490,17 +1500,25 @@ class Connection:
             other = self.session.conns.get(cid)
         if reason == 2:
             if int(self.session.params.get("ErrorRecoveryLevel", "0")) < 2:
-                b[2] = 3   # connection recovery is not supported
+                b[2] = 2   # connection recovery is not supported
             else:
                 struct.pack_into(">HH", b, 40, int(self.session.params.get(
                     "DefaultTime2Wait", "2")), int(self.session.params.get(
                         "DefaultTime2Retain", "20")))
-                if other is not None:
-                    with t.lock:
-                        self.session.kept_tasks.update(other.tasks)
-                    other.tasks = {}
-        elif reason == 1 and cid != self.cid and other is None:
-            b[2] = 1   # CID not found
+                with t.lock:
+                    kept = self.session.lost_tasks.pop(cid, {})
+                    if other is not None:
+                        kept.update(other.tasks)
+                        other.tasks = {}
+                    self.session.kept_tasks.update(kept)
+                self.say("keeping %d task(s) of CID %d for reassignment" % (len(kept), cid))
+        else:
+            with t.lock:
+                lost = self.session.lost_tasks.pop(cid, None)
+            if lost:
+                self.say("ending %d task(s) of CID %d" % (len(lost), cid))
+            if reason == 1 and cid != self.cid and other is None and lost is None:
+                b[2] = 1   # CID not found
         t.logouts.append(pdu)
         self.send_status(b)
         self.say("Logout reason %d for CID %d answered" % (reason, cid))
@@ -1545,6 +1563,8 @@ class Connection:
         """SNACK Request (RFC 7143 11.16): resend what it names."""
         t = self.t
         t.snacks.append(pdu)
+        self.say("SNACK type %d for task 0x%08x, BegRun %d, RunLength %d" %
+                 (pdu.type, pdu.itt, pdu.beg_run, pdu.run_length))
         erl = int(self.session.params.get("ErrorRecoveryLevel", "0"))
         if erl < 1:
             self.send_reject(pdu, 0x04)
@@ -1605,6 +1625,12 @@ class Connection:
         with self.t.lock:
             if self.session and self.session.conns.get(self.cid) is self:
                 self.session.conns.pop(self.cid, None)
+                # At ERL 2 the tasks of a failed connection wait for a Logout of its CID,
+                # with reason 2 to be reassigned (RFC 7143 7.1.4, 7.2.2).
+                erl = int(self.session.params.get("ErrorRecoveryLevel", "0"))
+                if erl >= 2 and self.tasks and reason != "logged out":
+                    self.session.lost_tasks[self.cid] = self.tasks
+                    self.tasks = {}
         self.t.closed_conns.append(self.index)
         self.say("connection closed (%s)" % reason)
 

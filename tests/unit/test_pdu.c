@@ -75,6 +75,88 @@ static void test_scsi_cmd_encode(void **state)
 	assert_int_equal(get_be32(b + 34), 0x1000);
 }
 
+static void test_snack_encode(void **state)
+{
+	uint8_t b[BHS_LEN];
+
+	(void)state;
+	/* Data/R2T SNACK: the task's ITT, TTT reserved, no LUN (RFC 7143 11.16). */
+	pdu_build_snack(b, SNACK_DATA_R2T, 0x0001000000000000ull, 0x1234, 0x99, 7, 3, 2);
+	assert_int_equal(b[0], OP_SNACK);
+	assert_int_equal(b[1], FL_FINAL | SNACK_DATA_R2T);
+	assert_int_equal(get_be64(b + 8), 0);
+	assert_int_equal(get_be32(b + 16), 0x1234);
+	assert_int_equal(get_be32(b + 20), RSVD_TAG);
+	assert_int_equal(get_be32(b + 28), 7);
+	assert_int_equal(get_be32(b + 40), 3);
+	assert_int_equal(get_be32(b + 44), 2);
+	/* Status SNACK: ITT reserved. */
+	pdu_build_snack(b, SNACK_STATUS, 0, 0x1234, 0, 7, 100, 1);
+	assert_int_equal(b[1], FL_FINAL | SNACK_STATUS);
+	assert_int_equal(get_be32(b + 16), RSVD_TAG);
+	assert_int_equal(get_be32(b + 40), 100);
+	assert_int_equal(get_be32(b + 44), 1);
+	/* DataACK: the Data-In's TTT and LUN, ITT reserved, RunLength 0. */
+	pdu_build_snack(b, SNACK_DATA_ACK, 0x0001000000000000ull, 0x1234, 0x99, 7, 4, 5);
+	assert_int_equal(b[1], FL_FINAL | SNACK_DATA_ACK);
+	assert_int_equal(get_be64(b + 8), 0x0001000000000000ull);
+	assert_int_equal(get_be32(b + 16), RSVD_TAG);
+	assert_int_equal(get_be32(b + 20), 0x99);
+	assert_int_equal(get_be32(b + 40), 4);
+	assert_int_equal(get_be32(b + 44), 0);
+}
+
+static void test_tmf_encode(void **state)
+{
+	uint8_t b[BHS_LEN];
+
+	(void)state;
+	pdu_build_tmf(b, TMF_ABORT_TASK, 0x0001000000000000ull, 0xc0000001, 0x2000, 10, 20, 9, 5);
+	assert_int_equal(b[0], 0x40 | OP_TMF_REQ);
+	assert_int_equal(b[1], FL_FINAL | TMF_ABORT_TASK);
+	assert_int_equal(get_be64(b + 8), 0x0001000000000000ull);
+	assert_int_equal(get_be32(b + 20), 0x2000);
+	assert_int_equal(get_be32(b + 32), 9);
+	assert_int_equal(get_be32(b + 36), 0);
+	/* TASK REASSIGN: the task's ITT and ExpDataSN; LUN and RefCmdSN reserved (11.5). */
+	pdu_build_tmf(b, TMF_TASK_REASSIGN, 0x0001000000000000ull, 0xc0000002, 0x2000, 10, 20, 9,
+		      5);
+	assert_int_equal(b[1], FL_FINAL | TMF_TASK_REASSIGN);
+	assert_int_equal(get_be64(b + 8), 0);
+	assert_int_equal(get_be32(b + 16), 0xc0000002);
+	assert_int_equal(get_be32(b + 20), 0x2000);
+	assert_int_equal(get_be32(b + 24), 10);
+	assert_int_equal(get_be32(b + 28), 20);
+	assert_int_equal(get_be32(b + 32), 0);
+	assert_int_equal(get_be32(b + 36), 5);
+	/* LOGICAL UNIT RESET names no task. */
+	pdu_build_tmf(b, TMF_LOGICAL_UNIT_RESET, 0x0001000000000000ull, 0xc0000003, 0x2000, 10, 20,
+		      9, 5);
+	assert_int_equal(get_be32(b + 20), RSVD_TAG);
+	assert_int_equal(get_be32(b + 36), 0);
+}
+
+static void test_rejected_decode(void **state)
+{
+	uint8_t cdb[16], hdr[BHS_LEN];
+	struct pdu_rejected rj;
+	unsigned n = scsi_cdb_rw(cdb, 1, 8, 8);
+
+	(void)state;
+	pdu_build_scsi_cmd(hdr, 0, 1, 0, 0x42, 4096, 100, 200, cdb, n, 4096, 1);
+	assert_int_equal(pdu_decode_rejected(hdr, BHS_LEN, &rj), 0);
+	assert_int_equal(rj.opcode, OP_SCSI_CMD);
+	assert_int_equal(rj.itt, 0x42);
+	assert_int_equal(rj.cmd_sn, 100);
+	pdu_build_data_out(hdr, 1, 0, 0x43, 7, 200, 0, 0, 512);
+	assert_int_equal(pdu_decode_rejected(hdr, BHS_LEN, &rj), 0);
+	assert_int_equal(rj.opcode, OP_DATA_OUT);
+	assert_int_equal(rj.itt, 0x43);
+	assert_int_equal(rj.cmd_sn, 0);
+	assert_int_equal(pdu_decode_rejected(hdr, BHS_LEN - 1, &rj), -EPROTO);
+	assert_int_equal(pdu_decode_rejected(NULL, 0, &rj), -EPROTO);
+}
+
 static void test_rw_cdb_switches_to_16(void **state)
 {
 	uint8_t cdb[16];
@@ -233,6 +315,9 @@ int main(void)
 		cmocka_unit_test(test_data_in_decode),
 		cmocka_unit_test(test_rejects_initiator_opcodes),
 		cmocka_unit_test(test_scsi_cmd_encode),
+		cmocka_unit_test(test_snack_encode),
+		cmocka_unit_test(test_tmf_encode),
+		cmocka_unit_test(test_rejected_decode),
 		cmocka_unit_test(test_rw_cdb_switches_to_16),
 		cmocka_unit_test(test_rw_cdb_parse),
 		cmocka_unit_test(test_describe_status),
