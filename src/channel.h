@@ -18,7 +18,7 @@
  * when a unit attention asks for a rescan (channel_request_rescan); none of the others nests
  * with it. None of the fs, multipath or channel locks is held across a wait for another thread
  * (a condition wait lets its own lock go), except the fs refresh lock: nothing such a wait
- * depends on (FUSE requests, the I/O path, receive threads) ever takes it. Builds configured
+ * depends on (FUSE requests, the I/O path, the event loops) ever takes it. Builds configured
  * with --enable-lock-checks (on with --enable-sanitizers) check this order for every lock in
  * the list but the session's (src/lockrank.h). */
 #ifndef ISCSIFS_CHANNEL_H

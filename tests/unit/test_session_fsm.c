@@ -153,9 +153,23 @@ static void test_tables_rfc_labels(void **state)
 	int named = 0, ours = 0, bad;
 
 	(void)state;
+	int reassign = 0;
+
 	for (size_t i = 0; i < connection_fsm.nrows; i++) {
 		const struct fsm_row *r = &connection_fsm.rows[i];
 
+		/* After M3 the RFC's connection is FREE (R3); waiting to reassign its tasks and
+		 * reassigning them (7.2.2) are states of ours inside R3, named by section. */
+		if ((r->state == CS_REASSIGN_WAIT || r->state == CS_REASSIGNING) &&
+		    rfc_names(r->label, &bad) == 0 && !bad) {
+			if (!strstr(r->label, "7.2.2") && !strstr(r->label, "Time2Retain"))
+				fail_msg("connection row %s on %s: \"%s\" names neither RFC 7143 "
+					 "7.2.2 nor Time2Retain",
+					 fsm_state_name(&connection_fsm, r->state),
+					 fsm_event_name(&connection_fsm, r->event), r->label);
+			reassign++;
+			continue;
+		}
 		if (rfc_names(r->label, &bad) == 0 || bad)
 			fail_msg("connection row %s on %s: \"%s\" names no transition of RFC 7143 "
 				 "8.1/8.2", fsm_state_name(&connection_fsm, r->state),
@@ -180,9 +194,10 @@ static void test_tables_rfc_labels(void **state)
 				 fsm_state_name(&session_fsm, r->next), r->label);
 		ours++;
 	}
-	print_message("connection: %zu rows, each named as in RFC 7143 8.1/8.2; session: %zu rows, "
-		      "%d named as in 8.3 or 8.1, %d of states or events of ours\n",
-		      connection_fsm.nrows, session_fsm.nrows, named, ours);
+	print_message("connection: %zu rows, each named as in RFC 7143 8.1/8.2 but %d of task "
+		      "reassignment (7.2.2); session: %zu rows, %d named as in 8.3 or 8.1, %d of "
+		      "states or events of ours\n",
+		      connection_fsm.nrows, reassign, session_fsm.nrows, named, ours);
 }
 
 /* ---- Login ---- */

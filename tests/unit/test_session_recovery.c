@@ -169,7 +169,7 @@ static void test_loss_and_cleanup(void **state)
 	stub_now = 3000 + TIME2WAIT;
 	pthread_mutex_lock(&f->s.lock);
 	retire_conn(&f->s, sc1);
-	assert_int_equal(start_cleanup(&f->s, sc1, pick_conn(&f->s)), 0);
+	assert_int_equal(start_cleanup(&f->s, sc1, pick_conn(&f->s), 1), 0);
 	pthread_mutex_unlock(&f->s.lock);
 	assert_int_equal(f->conns[1].stopped, 1);
 	assert_int_equal(f->conns[1].freed, 1);
@@ -232,7 +232,7 @@ static void test_cleanup_failed(void **state)
 	lose(f, 1, "connection reset by peer");
 	pthread_mutex_lock(&f->s.lock);
 	retire_conn(&f->s, sc_of(f, 1));
-	assert_int_equal(start_cleanup(&f->s, sc_of(f, 1), sc_of(f, 0)), 0);
+	assert_int_equal(start_cleanup(&f->s, sc_of(f, 1), sc_of(f, 0), 1), 0);
 	pthread_mutex_unlock(&f->s.lock);
 	assert_int_equal(cev(f, 1, CE_CLEANUP), 0);
 	assert_int_equal(rx_logout_rsp(f, 0, CLEANUP_TAG(1), 2), 0); /* cleanup failed */
