@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The scripted target's error recovery knobs (RFC 7143 7.1-7.2, 11.16, 11.5.1) work, checked
-with a minimal initiator written here on raw sockets, since iscsifs offers ErrorRecoveryLevel=0
-only: a dropped Data-In comes back on a Data/R2T SNACK, a skipped status on a Status SNACK, the
+with a minimal initiator written here on raw sockets, independent of iscsifs (whose own ERL 1
+and 2 tests rely on these knobs): a dropped Data-In comes back on a Data/R2T SNACK, a skipped status on a Status SNACK, the
 A bit asks for a DataACK SNACK, a Data-Out with a (simulated) data digest error gets a recovery
 R2T, and after a Logout with reason 2 a write's allegiance moves to the other connection with
 TASK REASSIGN and it completes there; the write log holds each write once. Needs no root."""
