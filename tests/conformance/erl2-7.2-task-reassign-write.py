@@ -48,7 +48,7 @@ def main(t):
             (len(tgt.write_log), len(writes)))
     lo = [p for p in tgt.logouts if p.reason == 2 and p.cid == cid]
     t.check(lo, "no Logout with reason 2 for CID %d" % cid)
-    ra = [p for p in tgt.received(c.OP_TMF_REQ) if p.function == 14]
+    ra = [p for p in tgt.received(c.OP_TMF_REQ) if p.function == c.TMF_TASK_REASSIGN]
     t.check([p for p in ra if p.ref_itt == itt], "no TASK REASSIGN for the cut write 0x%08x" % itt)
     t.check(all(p.time > lo[0].time for p in ra), "a TASK REASSIGN before the Logout")
     sent = {}

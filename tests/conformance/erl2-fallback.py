@@ -39,7 +39,8 @@ def main(t):
     t.parallel([lambda o=o, b=b: d.write(o, b) for o, b in writes], timeout=60)
     t.check(tgt.cut is not None, "no connection was cut in the middle of a write")
     cid, itt = tgt.cut
-    ra = [p for p in tgt.received(c.OP_TMF_REQ) if p.function == 14 and p.ref_itt == itt]
+    ra = [p for p in tgt.received(c.OP_TMF_REQ) if p.function == c.TMF_TASK_REASSIGN and
+          p.ref_itt == itt]
     t.check(ra, "no TASK REASSIGN for the cut write 0x%08x" % itt)
     for off, data in writes:
         applied = [w for w in tgt.write_log if w.lba == off // 512]

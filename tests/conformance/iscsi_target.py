@@ -65,7 +65,7 @@ once the initiator negotiates ErrorRecoveryLevel above 0; each is a target attri
                        ERL 2 a connection that fails keeps its unfinished tasks until a Logout
                        of its CID: reason 2 keeps them for reassignment, reason 1 ends them;
                        below ERL 2 reason 2 is answered "connection recovery is not supported"
-  TASK REASSIGN        TMF function 14 (at ERL 2) for a kept task moves it to the connection it
+  TASK REASSIGN        TMF function 8 (at ERL 2) for a kept task moves it to the connection it
                        came on and goes on from where it was: a read is sent again from the
                        ExpDataSN the request gives, a write gets an R2T for what is missing
   target.write_log     every write applied to a LUN: WriteRecord(lun, lba, blocks, itt,
@@ -114,7 +114,7 @@ NOT_READY, MEDIUM_ERROR, HARDWARE_ERROR, ILLEGAL_REQUEST = 0x02, 0x03, 0x04, 0x0
 UNIT_ATTENTION, ABORTED_COMMAND = 0x06, 0x0B
 
 # TMF functions (11.5.1) and responses (11.6.1).
-TMF_ABORT_TASK, TMF_ABORT_TASK_SET, TMF_LUN_RESET, TMF_TASK_REASSIGN = 1, 2, 5, 14
+TMF_ABORT_TASK, TMF_ABORT_TASK_SET, TMF_LUN_RESET, TMF_TASK_REASSIGN = 1, 2, 5, 8
 TMF_COMPLETE, TMF_NO_TASK, TMF_NO_LUN, TMF_REASSIGN_UNSUPPORTED = 0, 1, 2, 4
 TMF_NOT_SUPPORTED, TMF_REJECTED = 5, 255
 
