@@ -23,6 +23,7 @@ class Refuse(c.Target):
         if pdu.opcode == c.OP_TMF_REQ and pdu.function == c.TMF_TASK_REASSIGN:
             b = conn.header(c.OP_TMF_RSP, 0x80, pdu.itt)
             b[2] = c.TMF_REASSIGN_UNSUPPORTED
+            b[20:24] = bytes(4)   # reserved (11.6)
             conn.say("refusing TASK REASSIGN of 0x%08x" % pdu.ref_itt)
             conn.send_status(b)
             return True
