@@ -300,35 +300,29 @@ class Capture:
         return subprocess.run(cmd, env=self.env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, timeout=120, text=True).stdout
 
-    def frames(self):
-        return len(self.tshark("-T", "fields", "-e", "frame.number").split())
-
-    def values(self, field, where="iscsi"):
-        """Every value tshark gives the field in the frames that match the display filter."""
-        out = []
-        for line in self.tshark("-Y", where, "-T", "fields", "-E", "occurrence=a",
-                                "-e", field).split():
-            out += [v for v in line.split(",") if v]
+    def fields(self, *names):
+        """{name: every value tshark gives that field, over the whole capture}, from one
+        pass; "frame.number" among the names counts the frames."""
+        out = {name: [] for name in names}
+        args = ["-T", "fields", "-E", "occurrence=a", "-E", "separator=/t"]
+        for name in names:
+            args += ["-e", name]
+        for line in self.tshark(*args).splitlines():
+            for name, column in zip(names, line.split("\t")):
+                out[name] += [v for v in column.split(",") if v]
         return out
-
-    def opcodes(self):
-        """The iSCSI opcodes tshark decoded (without the I bit)."""
-        return {int(v, 16) & 0x3F for v in self.values("iscsi.opcode")}
 
     def check_decodes(self):
         """Fails the test on a frame tshark calls malformed, or whose bytes it does not take
         for iSCSI at all (its dissector passes over a PDU whose header breaks a rule it
         checks, such as a reserved field not zero), showing the first ones."""
-        for what, where in (("malformed", "_ws.malformed"),
-                            ("not decoded as iSCSI",
-                             "tcp.len > 0 && !iscsi && !tcp.reassembled_in")):
-            frames = self.tshark("-2", "-Y", where, "-T", "fields",
-                                 "-e", "frame.number").split()
-            if frames:
-                self.t.msg(self.tshark("-Y", "frame.number in {%s}" % " ".join(frames[:10]),
-                                       "-V", "-x")[-6000:])
-            self.t.check(not frames, "%d frames %s: %s" % (len(frames), what,
-                                                           " ".join(frames[:20])))
+        frames = self.tshark("-2", "-Y", "_ws.malformed || (tcp.len > 0 && !iscsi && "
+                             "!tcp.reassembled_in)", "-T", "fields", "-e", "frame.number").split()
+        if frames:
+            self.t.msg(self.tshark("-Y", "frame.number in {%s}" % " ".join(frames[:10]),
+                                   "-V", "-x")[-6000:])
+        self.t.check(not frames, "%d frames malformed or not decoded as iSCSI: %s" %
+                     (len(frames), " ".join(frames[:20])))
 
 
 def require_capture(t):
