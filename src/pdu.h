@@ -149,6 +149,7 @@ void pdu_build_nop_out(uint8_t *bhs, uint64_t lun, uint32_t itt, uint32_t ttt, u
 void pdu_build_logout(uint8_t *bhs, int reason, uint32_t itt, uint16_t cid, uint32_t cmd_sn,
 		      uint32_t exp_stat_sn);
 
+/* Task management functions (RFC 7143 11.5.1). */
 enum tmf_function { TMF_ABORT_TASK = 1, TMF_LOGICAL_UNIT_RESET = 5, TMF_TASK_REASSIGN = 8 };
 
 /* ref_itt goes out for ABORT TASK and TASK REASSIGN, ref_cmd_sn for ABORT TASK, exp_data_sn

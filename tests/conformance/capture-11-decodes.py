@@ -6,11 +6,6 @@ Request, a login answered in two PDUs (C bit) with an unknown key, writes with i
 unsolicited and solicited data, reads with the status in the last Data-In and in a SCSI
 Response, pings both ways, asynchronous messages, BUSY, an aborted task, a Reject and the
 reinstatement after it, and the logouts."""
-import os
-import shutil
-import signal
-import subprocess
-import time
 import conformance as c
 
 KEY = "X-org.iscsifs.test.Unknown"
@@ -47,90 +42,40 @@ class Scripted(c.Target):
 
 
 def main(t):
-    for tool in ("dumpcap", "tshark"):
-        if not shutil.which(tool):
-            t.skip("%s is not installed" % tool)
-    if not os.path.exists("/sys/class/net/lo"):
-        t.skip("no loopback interface")
+    c.require_capture(t)
     tgt = t.target(Scripted, declare={1: [(KEY, "1")]}, datain_chunk=4096, r2t_chunk=16384,
                    prefs=dict(c.QUICK_PREFS, InitialR2T="No", FirstBurstLength="16384"))
-    cap = os.path.join(t.tmp, "capture.pcap")
-    cap_log = os.path.join(t.tmp, "dumpcap.log")
-    t.show_on_failure(cap_log)
-    err = open(cap_log, "w")
-    dumpcap = subprocess.Popen(["dumpcap", "-q", "-P", "-i", "lo", "-B", "64", "-f",
-                                "tcp port %d" % tgt.port, "-w", cap],
-                               stdin=subprocess.DEVNULL, stdout=err, stderr=err)
-    err.close()
+    cap = t.capture(tgt.port)
+    d = t.daemon(tgt, iqn=None, keys="AuthMethod=None" + c.QUICK,
+                 attrs="nopout_timeout=1;nopout_response_timeout=5;login_timeout=5;"
+                       "command_timeout=2")
+    d.start()
+    data = c.pattern(65536)
+    d.write(0, data)
+    d.check_read(0, 65536, data)
+    tgt.status_in_datain = False
+    d.check_read(65536, 16384, t.expect(65536, 16384))
+    tgt.status_in_datain = True
+    tgt.current().send_nop_in(ttt=0x55, data=b"ping")
+    t.wait(lambda: tgt.ping_answers, 5, "the target's ping was not answered")
+    t.wait(lambda: [p for p in tgt.received(c.OP_NOP_OUT) if p.itt != c.RSVD], 5,
+           "the initiator sent no ping")
+    tgt.current().send_async(255, data=b"\0\0vendor")   # SenseLength 0, then event data (11.9.4)
+    tgt.action = "busy"
+    d.check_read(4096, 4096, data[4096:8192])
+    tgt.action = "lose"
+    d.check_read(8192, 4096, data[8192:12288])
+    tgt.action = "reject"
+    d.check_read(12288, 4096, data[12288:16384])
+    d.stop_checked()
+    cap.stop()
 
-    def capturing():
-        if dumpcap.poll() is not None:
-            return True
-        with open(cap_log) as f:
-            return "Capturing on" in f.read() and os.path.exists(cap) and \
-                os.path.getsize(cap) > 0
-    try:
-        t.wait(capturing, 15, "dumpcap did not start capturing on lo within 15 s")
-        if dumpcap.poll() is not None:
-            t.skip("dumpcap cannot capture on lo here: %s" % open(cap_log).read().strip())
-        d = t.daemon(tgt, iqn=None, keys="AuthMethod=None" + c.QUICK,
-                     attrs="nopout_timeout=1;nopout_response_timeout=5;login_timeout=5;"
-                           "command_timeout=2")
-        d.start()
-        data = c.pattern(65536)
-        d.write(0, data)
-        d.check_read(0, 65536, data)
-        tgt.status_in_datain = False
-        d.check_read(65536, 16384, t.expect(65536, 16384))
-        tgt.status_in_datain = True
-        tgt.current().send_nop_in(ttt=0x55, data=b"ping")
-        t.wait(lambda: tgt.ping_answers, 5, "the target's ping was not answered")
-        t.wait(lambda: [p for p in tgt.received(c.OP_NOP_OUT) if p.itt != c.RSVD], 5,
-               "the initiator sent no ping")
-        tgt.current().send_async(255, data=b"\0\0vendor")   # SenseLength 0, then event data (11.9.4)
-        tgt.action = "busy"
-        d.check_read(4096, 4096, data[4096:8192])
-        tgt.action = "lose"
-        d.check_read(8192, 4096, data[8192:12288])
-        tgt.action = "reject"
-        d.check_read(12288, 4096, data[12288:16384])
-        d.stop_checked()
-    finally:
-        if dumpcap.poll() is None:
-            dumpcap.send_signal(signal.SIGINT)
-            try:
-                dumpcap.wait(10)
-            except subprocess.TimeoutExpired:
-                dumpcap.kill()
-                dumpcap.wait(5)
-
-    env = dict(os.environ, WIRESHARK_CONFIG_DIR=os.path.join(t.tmp, "wireshark"))
-    os.makedirs(env["WIRESHARK_CONFIG_DIR"], exist_ok=True)
-    port = tgt.port
-
-    def tshark(*args):
-        cmd = ["tshark", "-n", "-r", cap, "-d", "tcp.port==%d,iscsi" % port,
-               "-o", "iscsi.target_ports:%d" % port,
-               "-o", "iscsi.desegment_iscsi_messages:TRUE",
-               "-o", "tcp.desegment_tcp_streams:TRUE",
-               "-o", "iscsi.bogus_pdu_max_data_len:16777215"] + list(args)
-        return subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              timeout=120, text=True).stdout
-    malformed = tshark("-Y", "_ws.malformed", "-T", "fields", "-e", "frame.number").split()
-    if malformed:
-        t.msg(tshark("-Y", "frame.number in {%s}" % " ".join(malformed[:10]), "-V")[-6000:])
-    t.check(not malformed, "%d malformed frames: %s" % (len(malformed),
-                                                         " ".join(malformed[:20])))
-    seen = set()
-    for line in tshark("-Y", "iscsi", "-T", "fields", "-E", "occurrence=a",
-                       "-e", "iscsi.opcode").split():
-        for v in line.split(","):
-            if v:
-                seen.add(int(v, 16) & 0x3F)
-    missing = sorted(OPCODES[o] for o in OPCODES if o not in seen)
+    cap.check_decodes()
+    seen = cap.fields("frame.number", "iscsi.opcode")
+    opcodes = {int(v, 16) & 0x3F for v in seen["iscsi.opcode"]}
+    missing = sorted(OPCODES[o] for o in OPCODES if o not in opcodes)
     t.check(not missing, "tshark decoded no %s" % ", ".join(missing))
-    frames = len(tshark("-T", "fields", "-e", "frame.number").split())
-    t.msg("%d frames, every kind of PDU decoded, none malformed" % frames)
+    t.msg("%d frames, every kind of PDU decoded, none malformed" % len(seen["frame.number"]))
 
 
 c.run(main)

@@ -250,6 +250,90 @@ class Daemon:
             self.t.fail("the daemon exited with status %d after umount" % st)
 
 
+class Capture:
+    """dumpcap on the loopback interface for the TCP port of a scripted target, and tshark
+    over what it wrote, decoding that port as iSCSI. t.capture(port) starts one."""
+
+    def __init__(self, test, port):
+        self.t = test
+        self.port = port
+        self.path = os.path.join(test.tmp, "capture-%d.pcap" % port)
+        self.log_path = os.path.join(test.tmp, "dumpcap-%d.log" % port)
+        test.show_on_failure(self.log_path)
+        with open(self.log_path, "w") as err:
+            self.proc = subprocess.Popen(["dumpcap", "-q", "-P", "-i", "lo", "-B", "64", "-f",
+                                          "tcp port %d" % port, "-w", self.path],
+                                         stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+        test.captures.append(self)
+        self.env = dict(os.environ, WIRESHARK_CONFIG_DIR=os.path.join(test.tmp, "wireshark"))
+        os.makedirs(self.env["WIRESHARK_CONFIG_DIR"], exist_ok=True)
+
+        def capturing():
+            if self.proc.poll() is not None:
+                return True
+            with open(self.log_path) as f:
+                return "Capturing on" in f.read() and os.path.exists(self.path) and \
+                    os.path.getsize(self.path) > 0
+        test.wait(capturing, 15, "dumpcap did not start capturing on lo within 15 s")
+        if self.proc.poll() is not None:
+            with open(self.log_path) as f:
+                test.skip("dumpcap cannot capture on lo here: %s" % f.read().strip())
+
+    def stop(self):
+        """SIGINT, so that dumpcap writes out what it has; kill after 10 s. It is given a
+        moment first to take the last packets (a logout just before) from the kernel."""
+        if self.proc.poll() is None:
+            time.sleep(0.5)
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def tshark(self, *args):
+        cmd = ["tshark", "-n", "-r", self.path, "-d", "tcp.port==%d,iscsi" % self.port,
+               "-o", "iscsi.target_ports:%d" % self.port,
+               "-o", "iscsi.desegment_iscsi_messages:TRUE",
+               "-o", "tcp.desegment_tcp_streams:TRUE",
+               "-o", "iscsi.bogus_pdu_max_data_len:16777215"] + list(args)
+        return subprocess.run(cmd, env=self.env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=120, text=True).stdout
+
+    def fields(self, *names):
+        """{name: every value tshark gives that field, over the whole capture}, from one
+        pass; "frame.number" among the names counts the frames."""
+        out = {name: [] for name in names}
+        args = ["-T", "fields", "-E", "occurrence=a", "-E", "separator=/t"]
+        for name in names:
+            args += ["-e", name]
+        for line in self.tshark(*args).splitlines():
+            for name, column in zip(names, line.split("\t")):
+                out[name] += [v for v in column.split(",") if v]
+        return out
+
+    def check_decodes(self):
+        """Fails the test on a frame tshark calls malformed, or whose bytes it does not take
+        for iSCSI at all (its dissector passes over a PDU whose header breaks a rule it
+        checks, such as a reserved field not zero), showing the first ones."""
+        frames = self.tshark("-2", "-Y", "_ws.malformed || (tcp.len > 0 && !iscsi && "
+                             "!tcp.reassembled_in)", "-T", "fields", "-e", "frame.number").split()
+        if frames:
+            self.t.msg(self.tshark("-Y", "frame.number in {%s}" % " ".join(frames[:10]),
+                                   "-V", "-x")[-6000:])
+        self.t.check(not frames, "%d frames malformed or not decoded as iSCSI: %s" %
+                     (len(frames), " ".join(frames[:20])))
+
+
+def require_capture(t):
+    """Skips the test where dumpcap, tshark or the loopback interface are missing."""
+    for tool in ("dumpcap", "tshark"):
+        if not shutil.which(tool):
+            t.skip("%s is not installed" % tool)
+    if not os.path.exists("/sys/class/net/lo"):
+        t.skip("no loopback interface")
+
+
 class Test:
     def __init__(self, name):
         self.name = name
@@ -258,6 +342,7 @@ class Test:
         self.failure_logs = []
         self.targets = []
         self.daemons = []
+        self.captures = []
         self.violations_allowed = False
         self.iscsifs = os.environ.get("ISCSIFS") or os.path.join(
             os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "iscsifs")
@@ -302,6 +387,10 @@ class Test:
                         for i, tg in enumerate(targets)]
         return Daemon(self, channels, auth=auth, name=name or "d%d" % (len(self.daemons) + 1),
                       args=args)
+
+    def capture(self, port):
+        """A Capture of the traffic to and from port, running until its stop()."""
+        return Capture(self, port)
 
     def expect(self, off, n, lun=0):
         """The initial bytes of a scripted target's LUN."""
@@ -357,6 +446,8 @@ class Test:
                               "; ".join(tgt.violations[:5]))
 
     def cleanup(self, failed):
+        for cap in self.captures:
+            cap.stop()
         for d in self.daemons:
             try:
                 d.stop()

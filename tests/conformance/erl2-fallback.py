@@ -23,6 +23,7 @@ class Refuse(c.Target):
         if pdu.opcode == c.OP_TMF_REQ and pdu.function == c.TMF_TASK_REASSIGN:
             b = conn.header(c.OP_TMF_RSP, 0x80, pdu.itt)
             b[2] = c.TMF_REASSIGN_UNSUPPORTED
+            b[20:24] = bytes(4)   # reserved (11.6)
             conn.say("refusing TASK REASSIGN of 0x%08x" % pdu.ref_itt)
             conn.send_status(b)
             return True
@@ -39,8 +40,8 @@ def main(t):
     t.parallel([lambda o=o, b=b: d.write(o, b) for o, b in writes], timeout=60)
     t.check(tgt.cut is not None, "no connection was cut in the middle of a write")
     cid, itt = tgt.cut
-    ra = [p for p in tgt.received(c.OP_TMF_REQ)
-          if p.function == c.TMF_TASK_REASSIGN and p.ref_itt == itt]
+    ra = [p for p in tgt.received(c.OP_TMF_REQ) if p.function == c.TMF_TASK_REASSIGN and
+          p.ref_itt == itt]
     t.check(ra, "no TASK REASSIGN for the cut write 0x%08x" % itt)
     for off, data in writes:
         applied = [w for w in tgt.write_log if w.lba == off // 512]

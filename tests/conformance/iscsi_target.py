@@ -1442,6 +1442,7 @@ class Connection:
                 response = TMF_COMPLETE if task else TMF_NO_TASK
                 if task:
                     b = self.header(OP_TMF_RSP, 0x80, pdu.itt)
+                    struct.pack_into(">I", b, 20, 0)   # reserved (11.6)
                     self.send_status(b)
                     self.reassign(task, pdu)
                     return

@@ -201,7 +201,7 @@ def run(tgt):
     check(p.opcode == it.OP_LOGOUT_RSP and p.response == 0, "Logout reason 2 refused: %r" % p)
     tm = bytearray(48)
     tm[0] = 0x42
-    tm[1] = 0x80 | 8  # TASK REASSIGN (RFC 7143 11.5.1)
+    tm[1] = 0x80 | it.TMF_TASK_REASSIGN
     struct.pack_into(">IIIII", tm, 16, 0x7778, itt, b.cmd_sn, b.exp_stat_sn, 0)
     b.send(tm)
     p = b.recv()
