@@ -407,22 +407,37 @@ static int take_bytes(struct conn *c, uint8_t *p, size_t len)
 	}
 }
 
+/* A digest error the handler may recover from (ErrorRecoveryLevel 1 and 2): 0 and a warning
+ * naming what is discarded when it does; otherwise its error, err set. h is NULL for a header
+ * that failed its own digest. */
+static int digest_recover(struct conn *c, const struct pdu_hdr *h, const char *what, char *err,
+			  size_t errlen)
+{
+	char why[256];
+	int r;
+
+	snprintf(why, sizeof(why), "%s", err);
+	r = c->handler.digest_error(c->handler.arg, h, err, errlen);
+	if (!r)
+		log_warn("%s: %s; %s discarded", c->label, why, what);
+	return r;
+}
+
 /* A header that failed its digest, when the handler recovers: the PDU is skipped by the length
  * it gives, which the next header's digest then confirms (RFC 7143 7.8). */
 static int skip_pdu(struct conn *c, const uint8_t *buf, uint32_t ahs_len, char *err,
 		    size_t errlen)
 {
-	uint32_t dsl = (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 | buf[7];
-	char why[256];
+	uint32_t dsl = pdu_get_dsl(buf);
+	char what[64];
 	int r;
 
 	if (c->resync || dsl > c->max_recv_dsl)
 		return -EBADMSG; /* two in a row, or a length that cannot be: no way to go on */
-	snprintf(why, sizeof(why), "%s", err);
-	r = c->handler.digest_error(c->handler.arg, NULL, err, errlen);
+	snprintf(what, sizeof(what), "%u-byte PDU", dsl);
+	r = digest_recover(c, NULL, what, err, errlen);
 	if (r)
 		return r;
-	log_warn("%s: %s; %u-byte PDU discarded", c->label, why, dsl);
 	memset(&c->h, 0, sizeof(c->h));
 	c->h.ahs_len = ahs_len;
 	c->h.dsl = dsl;
@@ -540,15 +555,10 @@ static int rx_some(struct conn *c, char *err, size_t errlen)
 				r = digest_error(crc32c_from_wire(c->tail + npad),
 						 crc32c_final(c->crc), "data", err, errlen);
 				if (r && c->handler.digest_error) {
-					char why[256];
-
-					snprintf(why, sizeof(why), "%s", err);
-					r = c->handler.digest_error(c->handler.arg, &c->h, err, errlen);
-					if (!r) {
-						log_warn("%s: %s in a %s; discarded", c->label, why,
-							 pdu_opcode_name(c->h.opcode));
-						continue;
-					}
+					r = digest_recover(c, &c->h, pdu_opcode_name(c->h.opcode),
+							   err, errlen);
+					if (!r)
+						continue; /* the PDU goes; the handler asked again */
 				}
 				if (r)
 					return r;

@@ -100,7 +100,7 @@ int pdu_decode(const uint8_t bhs[BHS_LEN], struct pdu_hdr *h, char *err, size_t 
 	h->immediate = (bhs[0] & 0x40) != 0;
 	h->flags = bhs[1];
 	h->ahs_len = (uint32_t)bhs[4] * 4;
-	h->dsl = (uint32_t)bhs[5] << 16 | (uint32_t)bhs[6] << 8 | bhs[7];
+	h->dsl = pdu_get_dsl(bhs);
 	h->lun = get_be64(bhs + 8);
 	h->itt = get_be32(bhs + 16);
 	h->stat_sn = get_be32(bhs + 24);
@@ -123,6 +123,11 @@ int pdu_decode(const uint8_t bhs[BHS_LEN], struct pdu_hdr *h, char *err, size_t 
 		return -EPROTO;
 	}
 	return 0;
+}
+
+uint32_t pdu_get_dsl(const uint8_t *bhs)
+{
+	return (uint32_t)bhs[5] << 16 | (uint32_t)bhs[6] << 8 | bhs[7];
 }
 
 void pdu_set_dsl(uint8_t *bhs, uint32_t dsl)
