@@ -94,9 +94,11 @@ cat "$TEST_TMP/stop.out"
 [ "$st" -eq 1 ] || fail "initiator stop with the daemon still exiting: exit $st, want 1"
 grep -q "pid $DAEMON_PID) is still running 1s after" "$TEST_TMP/stop.out" ||
 	fail "initiator stop did not say that the daemon is still running"
-# The unmapping and the channel's logout come before the wait; the whole stop
-# must still be well short of the first one, which waited for the exit.
-[ "$took" -lt $((full - 3000)) ] ||
+# The unmapping and the channel's logout come before the wait and take a
+# varying part of both stops (seconds on a loaded machine), so the bound is
+# shown by the daemon still running when the stop gave up, and by a stop shorter
+# than the first one, which waited for the exit.
+[ "$took" -lt "$full" ] ||
 	fail "ISCSIFS_STOP_TIMEOUT=1, but initiator stop took ${took} ms (${full} ms without it)"
 exited "$DAEMON_PID" && fail "the daemon had already exited: the timeout was not tested"
 kill -CONT "$ISNSD_PID"
