@@ -119,9 +119,11 @@ static inline int sn_le(uint32_t a, uint32_t b)
 	return a == b || sn_lt(a, b);
 }
 
-/* Builders for outgoing headers: each zeroes bhs and fills every field of its opcode. */
+/* The 24-bit DataSegmentLength of a BHS, read or written. */
+uint32_t pdu_get_dsl(const uint8_t *bhs);
 void pdu_set_dsl(uint8_t *bhs, uint32_t dsl);
-uint32_t pdu_get_dsl(const uint8_t *bhs); /* the 24-bit DataSegmentLength of a BHS */
+
+/* Builders for outgoing headers: each zeroes bhs and fills every field of its opcode. */
 
 struct login_req {
 	int transit, cont;
