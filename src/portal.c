@@ -316,7 +316,13 @@ int portal_parse_target_address(const char *value, uint16_t default_port,
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			return perr(err, errlen, "a TargetAddress with control character 0x%02x",
 				    (unsigned char)*p);
-	comma = strrchr(value, ',');
+	/* The portal group tag follows the last comma outside the brackets of an IPv6 address,
+	 * whose zone may hold one ([fe80::1%a,b]:3260). */
+	{
+		const char *close = value[0] == '[' ? strchr(value, ']') : NULL;
+
+		comma = strrchr(close ? close : value, ',');
+	}
 	end = comma ? comma : value + strlen(value);
 	if (comma) {
 		uint16_t tag = 0;

@@ -144,6 +144,8 @@ static void test_target_address(void **state)
 		{"[fd00::10]", "[fd00::10]", 3260, -1},
 		{"[fd00::10],0", "[fd00::10]", 3260, 0},
 		{"[FE80::1%eth0]:3260,65535", "[fe80::1%eth0]", 3260, 65535},
+		{"[fe80::1%a,b]:3260", "[fe80::1%a,b]", 3260, -1},
+		{"[fe80::1%a,b]:3260,7", "[fe80::1%a,b]", 3260, 7},
 		{"storage.example.com:3260,1", "storage.example.com", 3260, 1},
 		{"storage", "storage", 3260, -1},
 	};
